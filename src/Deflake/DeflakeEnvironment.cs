@@ -1,0 +1,116 @@
+using System.Globalization;
+
+namespace Deflake;
+
+/// <summary>
+/// The environment contract: the <c>deflake</c> command sets these variables, and the library reads them
+/// in every test process.
+/// </summary>
+public static class DeflakeEnvironment
+{
+    /// <summary>Comma list of chaos modes: <c>identities</c>, <c>rows</c>, <c>all</c>, <c>none</c> (default).</summary>
+    public const string Chaos = "DEFLAKE_CHAOS";
+
+    /// <summary>Integer seed for every random choice; printed so a run can be replayed.</summary>
+    public const string Seed = "DEFLAKE_SEED";
+
+    /// <summary>Test order: <c>random</c>, <c>reverse</c>, or a path to a file of test ids.</summary>
+    public const string Order = "DEFLAKE_ORDER";
+
+    /// <summary><c>1</c>: keep the database of a failed test and print how to connect to it.</summary>
+    public const string KeepFailed = "DEFLAKE_KEEP_FAILED";
+
+    /// <summary>Admin connection string of a PostgreSQL server; unset: a throwaway local server.</summary>
+    public const string Postgres = "DEFLAKE_POSTGRES";
+
+    /// <summary>Admin connection string of a MariaDB/MySQL server; unset: a throwaway local server.</summary>
+    public const string MariaDb = "DEFLAKE_MARIADB";
+
+    /// <summary>Overrides the per-user cache directory (templates, SQLite clones, lock files).</summary>
+    public const string CacheDirectory = "DEFLAKE_CACHE_DIR";
+
+    /// <summary>Overrides the per-user runtime directory (sockets, the throwaway servers' data).</summary>
+    public const string RuntimeDirectory = "DEFLAKE_RUNTIME_DIR";
+
+    private static readonly Lazy<int> ProcessSeed = new(ReadOrCreateSeed);
+
+    /// <summary>The chaos modes in <c>DEFLAKE_CHAOS</c>.</summary>
+    public static ChaosModes ChaosModes => ChaosModeNames.Parse(Environment.GetEnvironmentVariable(Chaos));
+
+    /// <summary>
+    /// The seed in <c>DEFLAKE_SEED</c>, or one drawn once per process when it is unset (and then printed by
+    /// whatever uses it, so the run can be replayed).
+    /// </summary>
+    public static int CurrentSeed => ProcessSeed.Value;
+
+    /// <summary>Whether <c>DEFLAKE_SEED</c> was set, as opposed to drawn for this process.</summary>
+    public static bool SeedWasSet => !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(Seed));
+
+    /// <summary>Whether <c>DEFLAKE_KEEP_FAILED=1</c>.</summary>
+    public static bool KeepFailedDatabases => ParseFlag(Environment.GetEnvironmentVariable(KeepFailed), KeepFailed);
+
+    /// <summary>Parses a seed as the environment contract states it.</summary>
+    public static int ParseSeed(string text, string setting = Seed)
+    {
+        if (!int.TryParse(text.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed))
+        {
+            throw new DeflakeConfigurationException(setting,
+                $"'{text}' is not an integer seed; set it to a whole number such as 12345, or unset it for a fresh seed.");
+        }
+
+        return seed;
+    }
+
+    internal static bool ParseFlag(string? text, string setting) => text?.Trim() switch
+    {
+        null or "" or "0" => false,
+        "1" => true,
+        var other when other.Equals("true", StringComparison.OrdinalIgnoreCase) => true,
+        var other when other.Equals("false", StringComparison.OrdinalIgnoreCase) => false,
+        var other => throw new DeflakeConfigurationException(setting, $"'{other}' is not a flag; use 1 or 0."),
+    };
+
+    private static int ReadOrCreateSeed()
+    {
+        var text = Environment.GetEnvironmentVariable(Seed);
+        return string.IsNullOrWhiteSpace(text)
+            ? Random.Shared.Next(1, int.MaxValue)
+            : ParseSeed(text);
+    }
+
+    /// <summary>The per-user cache directory: templates and lock files live here across runs.</summary>
+    public static string GetCacheDirectory()
+    {
+        var configured = Environment.GetEnvironmentVariable(CacheDirectory);
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return Path.GetFullPath(configured);
+        }
+
+        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        var root = !string.IsNullOrWhiteSpace(xdg)
+            ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile, Environment.SpecialFolderOption.DoNotVerify), ".cache");
+        if (string.IsNullOrWhiteSpace(root) || root == ".cache")
+        {
+            root = Path.Combine(Path.GetTempPath(), $"deflake-cache-{Environment.UserName}");
+        }
+
+        return Path.Combine(root, "deflake");
+    }
+
+    /// <summary>The per-user runtime directory: sockets and throwaway servers live here.</summary>
+    public static string GetRuntimeDirectory()
+    {
+        var configured = Environment.GetEnvironmentVariable(RuntimeDirectory);
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return Path.GetFullPath(configured);
+        }
+
+        var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
+        return !string.IsNullOrWhiteSpace(xdg) && Directory.Exists(xdg)
+            ? Path.Combine(xdg, "deflake")
+            : Path.Combine(Path.GetTempPath(), $"deflake-{Environment.UserName}");
+    }
+}

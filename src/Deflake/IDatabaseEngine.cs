@@ -1,0 +1,113 @@
+using System.Data.Common;
+using Microsoft.Extensions.Logging;
+
+namespace Deflake;
+
+/// <summary>
+/// A database engine that can build templates and clone them. Implementations live in their own packages
+/// (<c>Deflake.Sqlite</c>, <c>Deflake.Postgres</c>); a pool owns its engine and disposes it.
+/// </summary>
+/// <remarks>
+/// Every database or file an engine creates must be recognisable as Deflake's and record its owner, so that
+/// <see cref="RemoveOrphansAsync"/> removes only what crashed Deflake processes left behind and never anything else.
+/// </remarks>
+public interface IDatabaseEngine : IAsyncDisposable
+{
+    /// <summary>Short engine id used in names, fingerprints and reports: <c>sqlite</c>, <c>postgres</c>.</summary>
+    string Kind { get; }
+
+    /// <summary>
+    /// Connects to (or starts) the server, registers this process as an owner, and returns the server version,
+    /// which goes into template fingerprints. Called once by the pool before anything else.
+    /// </summary>
+    Task<string> StartAsync(EngineContext context, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Returns the template for <paramref name="request"/>, building it if it does not exist yet. Exactly one
+    /// builder per fingerprint across threads and processes; the others wait. A half-built template is never used.
+    /// </summary>
+    Task<EngineTemplate> EnsureTemplateAsync(TemplateRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates a new database from the template, owned by this process.</summary>
+    Task<EngineDatabase> CreateCloneAsync(EngineTemplate source, CancellationToken cancellationToken = default);
+
+    /// <summary>Drops a clone this engine created. Terminates its connections first.</summary>
+    Task DropCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Keeps a clone after this process ends (a failed test's database), detached from the owner so orphan
+    /// collection leaves it alone until it is older than the retention period. Returns how to connect, without password.
+    /// </summary>
+    Task<string> KeepCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates (does not open) a connection to a clone, configured with the chaos in effect.</summary>
+    DbConnection CreateConnection(EngineDatabase database);
+
+    /// <summary>
+    /// Removes databases and files whose owning process is gone, and kept databases older than
+    /// <paramref name="keptRetention"/>. Never touches anything Deflake did not create. Returns how many were removed.
+    /// </summary>
+    Task<int> RemoveOrphansAsync(TimeSpan keptRetention, CancellationToken cancellationToken = default);
+}
+
+/// <summary>What the pool tells its engine when it starts.</summary>
+public sealed class EngineContext
+{
+    /// <summary>Creates a context.</summary>
+    public EngineContext(ILogger logger, TimeProvider timeProvider, ChaosModes chaos, int seed)
+    {
+        Logger = logger;
+        TimeProvider = timeProvider;
+        Chaos = chaos;
+        Seed = seed;
+    }
+
+    /// <summary>Where the engine logs.</summary>
+    public ILogger Logger { get; }
+
+    /// <summary>Clock for timeouts and ages.</summary>
+    public TimeProvider TimeProvider { get; }
+
+    /// <summary>Chaos modes in effect for this pool.</summary>
+    public ChaosModes Chaos { get; }
+
+    /// <summary>Seed for every random choice the engine makes.</summary>
+    public int Seed { get; }
+}
+
+/// <summary>What to build a template from.</summary>
+public sealed class TemplateRequest
+{
+    /// <summary>Creates a request.</summary>
+    public TemplateRequest(string fingerprint, SchemaSource schema, ChaosModes chaos, int seed)
+    {
+        Fingerprint = fingerprint;
+        Schema = schema;
+        Chaos = chaos;
+        Seed = seed;
+    }
+
+    /// <summary>Hex fingerprint; the template's name derives from it.</summary>
+    public string Fingerprint { get; }
+
+    /// <summary>The schema to apply to the empty template.</summary>
+    public SchemaSource Schema { get; }
+
+    /// <summary>Chaos modes in effect; those that live in the template (identities) are applied while building.</summary>
+    public ChaosModes Chaos { get; }
+
+    /// <summary>Seed for chaos choices made in the template.</summary>
+    public int Seed { get; }
+}
+
+/// <summary>A built template, ready to clone.</summary>
+/// <param name="Name">Engine-specific name (database name or file path).</param>
+/// <param name="Fingerprint">The fingerprint it was built for.</param>
+/// <param name="WasBuilt">True when this call built it, false when it already existed.</param>
+public sealed record EngineTemplate(string Name, string Fingerprint, bool WasBuilt);
+
+/// <summary>A clone created by an engine.</summary>
+/// <param name="Name">Database name (or file name) of the clone.</param>
+/// <param name="ConnectionString">How to connect to it.</param>
+/// <param name="State">Engine-private state (for example an open connection that keeps an in-memory database alive).</param>
+public sealed record EngineDatabase(string Name, string ConnectionString, object? State = null);

@@ -1,0 +1,281 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Deflake;
+
+/// <summary>
+/// Builds a template once per schema fingerprint, keeps clones of it ready in the background, and hands each
+/// test its own. Create one per test run (for example in an assembly fixture) and dispose it at the end:
+/// disposal removes every database the pool made, except kept ones.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var pool = await TestDatabasePool.CreateAsync(new SqliteEngine(),
+///     new TestDatabaseOptions { Schema = SchemaSource.FromSqlDirectory("migrations") });
+/// await using var database = await pool.RentAsync();
+/// await using var connection = await database.OpenConnectionAsync();
+/// </code>
+/// </example>
+public sealed class TestDatabasePool : IAsyncDisposable
+{
+    private readonly IDatabaseEngine _engine;
+    private readonly ResolvedOptions _options;
+    private readonly ILogger _logger;
+    private readonly Channel<EngineDatabase> _ready;
+    private readonly Channel<EngineDatabase> _toDrop = Channel.CreateUnbounded<EngineDatabase>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SemaphoreSlim _slots;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<string, EngineDatabase> _rented = new(StringComparer.Ordinal);
+    private Task[] _fillers = [];
+    private Task _dropper = Task.CompletedTask;
+    private int _disposed;
+
+    private TestDatabasePool(IDatabaseEngine engine, ResolvedOptions options, ILogger logger)
+    {
+        _engine = engine;
+        _options = options;
+        _logger = logger;
+        _ready = Channel.CreateBounded<EngineDatabase>(new BoundedChannelOptions(options.PoolSize) { FullMode = BoundedChannelFullMode.Wait });
+        _slots = new SemaphoreSlim(options.MaxDatabases, options.MaxDatabases);
+        Template = null!;
+        ServerVersion = string.Empty;
+    }
+
+    /// <summary>The engine's kind: <c>sqlite</c>, <c>postgres</c>.</summary>
+    public string EngineKind => _engine.Kind;
+
+    /// <summary>The template every clone comes from.</summary>
+    public EngineTemplate Template { get; private set; }
+
+    /// <summary>The server version reported by the engine (part of the fingerprint).</summary>
+    public string ServerVersion { get; private set; }
+
+    /// <summary>The seed in use: print it so a run can be replayed with <c>DEFLAKE_SEED</c>.</summary>
+    public int Seed => _options.Seed;
+
+    /// <summary>The chaos modes in use.</summary>
+    public ChaosModes Chaos => _options.Chaos;
+
+    /// <summary>Whether failed tests' databases are kept.</summary>
+    public bool KeepFailed => _options.KeepFailed;
+
+    /// <summary>How many orphaned databases of crashed processes the start removed.</summary>
+    public int OrphansRemoved { get; private set; }
+
+    /// <summary>
+    /// Starts the engine, removes orphans of crashed processes, builds the template if its fingerprint is new
+    /// (once across all processes), and starts filling the pool in the background. The pool owns the engine.
+    /// </summary>
+    /// <exception cref="DeflakeConfigurationException">An option or the engine's setting is wrong.</exception>
+    /// <exception cref="TemplateBuildException">A migration failed.</exception>
+    public static async Task<TestDatabasePool> CreateAsync(IDatabaseEngine engine, TestDatabaseOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(options);
+        ResolvedOptions resolved;
+        try
+        {
+            resolved = options.Resolve();
+        }
+        catch
+        {
+            await engine.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        var logger = resolved.LoggerFactory?.CreateLogger<TestDatabasePool>() ?? (ILogger)NullLogger.Instance;
+        var pool = new TestDatabasePool(engine, resolved, logger);
+        try
+        {
+            await pool.StartAsync(cancellationToken).ConfigureAwait(false);
+            return pool;
+        }
+        catch
+        {
+            await pool.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var o = _options;
+        var context = new EngineContext(_logger, o.TimeProvider, o.Chaos, o.Seed);
+        ServerVersion = await _engine.StartAsync(context, cancellationToken).ConfigureAwait(false);
+        if (o.RemoveOrphansOnStart)
+        {
+            OrphansRemoved = await _engine.RemoveOrphansAsync(o.KeptRetention, cancellationToken).ConfigureAwait(false);
+            if (OrphansRemoved > 0)
+            {
+                _logger.LogInformation("Deflake removed {Count} orphaned database(s) left by processes that are gone", OrphansRemoved);
+            }
+        }
+
+        var digest = await o.Schema.ComputeFingerprintAsync(cancellationToken).ConfigureAwait(false);
+        var templateChaos = o.Chaos.HasFlag(ChaosModes.Identities) ? $"identities:{o.Seed}" : "none";
+        var fingerprint = Fingerprint.Compute(_engine.Kind, ServerVersion, digest, templateChaos);
+        Template = await _engine.EnsureTemplateAsync(new TemplateRequest(fingerprint, o.Schema, o.Chaos, o.Seed), cancellationToken).ConfigureAwait(false);
+        _logger.LogInformation("Deflake {Engine} template {Template} ({State}); seed {Seed}, chaos {Chaos}",
+            _engine.Kind, Template.Name, Template.WasBuilt ? "built" : "reused", o.Seed, ChaosModeNames.Format(o.Chaos));
+
+        var fillerCount = Math.Clamp(Math.Min(o.PoolSize, Environment.ProcessorCount), 1, 4);
+        _fillers = Enumerable.Range(0, fillerCount).Select(_ => Task.Run(FillAsync, CancellationToken.None)).ToArray();
+        _dropper = Task.Run(DropLoopAsync, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Hands out a database of its own: at once when a ready clone is waiting, otherwise as soon as one is made.
+    /// Dispose it when the test ends.
+    /// </summary>
+    public async ValueTask<TestDatabase> RentAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (!_ready.Reader.TryRead(out var clone))
+        {
+            try
+            {
+                clone = await _ready.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ChannelClosedException ex) when (ex.InnerException is not null)
+            {
+                throw new InvalidOperationException($"Deflake could not create a {_engine.Kind} clone: {ex.InnerException.Message}", ex.InnerException);
+            }
+        }
+
+        _rented[clone.Name] = clone;
+        return new TestDatabase(this, clone);
+    }
+
+    internal System.Data.Common.DbConnection CreateConnection(EngineDatabase clone) => _engine.CreateConnection(clone);
+
+    internal async ValueTask<string?> ReturnAsync(EngineDatabase clone, bool keep)
+    {
+        if (!_rented.TryRemove(clone.Name, out _))
+        {
+            return null;
+        }
+
+        if (keep)
+        {
+            try
+            {
+                var where = await _engine.KeepCloneAsync(clone).ConfigureAwait(false);
+                _logger.LogWarning("Deflake kept database {Name} of a failed test: {Where}", clone.Name, where);
+                return where;
+            }
+            finally
+            {
+                _slots.Release();
+            }
+        }
+
+        if (!_toDrop.Writer.TryWrite(clone))
+        {
+            // The pool is shutting down: drop inline.
+            await DropQuietlyAsync(clone).ConfigureAwait(false);
+        }
+
+        return null;
+    }
+
+    private async Task FillAsync()
+    {
+        var token = _stopping.Token;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                await _slots.WaitAsync(token).ConfigureAwait(false);
+                EngineDatabase clone;
+                try
+                {
+                    clone = await _engine.CreateCloneAsync(Template, token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    _slots.Release();
+                    throw;
+                }
+
+                try
+                {
+                    await _ready.Writer.WriteAsync(clone, token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await DropQuietlyAsync(clone).ConfigureAwait(false);
+                    throw;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (ChannelClosedException)
+        {
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "Deflake could not create a {Engine} clone", _engine.Kind);
+            _ready.Writer.TryComplete(ex);
+        }
+    }
+
+    private async Task DropLoopAsync()
+    {
+        await foreach (var clone in _toDrop.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            await DropQuietlyAsync(clone).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DropQuietlyAsync(EngineDatabase clone)
+    {
+        try
+        {
+            await _engine.DropCloneAsync(clone).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Orphan collection removes it later; a failed drop must not fail the test that returned it.
+            _logger.LogWarning(ex, "Deflake could not drop {Name}; it will be collected later", clone.Name);
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    /// <summary>Stops filling, drops every database this pool made (except kept ones), and disposes the engine.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_fillers).ConfigureAwait(false);
+        _ready.Writer.TryComplete();
+        while (_ready.Reader.TryRead(out var ready))
+        {
+            _toDrop.Writer.TryWrite(ready);
+        }
+
+        foreach (var rented in _rented.Values)
+        {
+            if (_rented.TryRemove(rented.Name, out _))
+            {
+                _toDrop.Writer.TryWrite(rented);
+            }
+        }
+
+        _toDrop.Writer.TryComplete();
+        await _dropper.ConfigureAwait(false);
+        await _engine.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+        _slots.Dispose();
+    }
+}
