@@ -1,0 +1,98 @@
+using System.CommandLine;
+using Deflake.Cli.Hunting;
+using Deflake.Cli.Running;
+using Spectre.Console;
+
+namespace Deflake.Cli.Commands;
+
+/// <summary>Settings of <c>deflake bisect</c>.</summary>
+/// <param name="Victim">The test that fails after others.</param>
+/// <param name="Project">The test project (null: the current directory).</param>
+/// <param name="Seed">The seed (null: a fresh one).</param>
+/// <param name="TimeoutMinutes">Minutes one run may take.</param>
+internal sealed record BisectSettings(string Victim, string? Project, int? Seed, int TimeoutMinutes);
+
+/// <summary><c>deflake bisect</c>: finds the tests that make a victim fail when they run before it.</summary>
+internal sealed class BisectCommand(CommandContext context)
+{
+    private static readonly Option<string> VictimOption = new("--victim")
+    {
+        Description = "The test that fails after others: Namespace.Class.Method.",
+        Required = true,
+    };
+
+    private static readonly Argument<string?> ProjectArgument = CommonOptions.Project();
+
+    private static readonly Option<int?> SeedOption = CommonOptions.Seed();
+
+    private static readonly Option<int> TimeoutOption = CommonOptions.Timeout();
+
+    /// <summary>The command line definition.</summary>
+    public static Command Create(CommandContext context)
+    {
+        var command = new Command("bisect",
+            "Find the polluter of an order-dependent test: confirm it passes alone and fails after all other tests, then halve the suspects until the polluting test (or tests) remain.")
+        {
+            VictimOption, ProjectArgument, SeedOption, TimeoutOption,
+        };
+        command.SetAction((parse, cancellationToken) => new BisectCommand(context).ExecuteAsync(Bind(parse), cancellationToken));
+        return command;
+    }
+
+    internal static BisectSettings Bind(ParseResult parse) => new(
+        parse.GetRequiredValue(VictimOption), parse.GetValue(ProjectArgument), parse.GetValue(SeedOption), parse.GetValue(TimeoutOption));
+
+    /// <summary>Runs the bisection.</summary>
+    public async Task<int> ExecuteAsync(BisectSettings settings, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var console = context.Console;
+        var seed = CommonOptions.ResolveSeed(settings.Seed);
+        var project = await TestProject.PrepareAsync(settings.Project, text => console.MarkupLine($"  [grey]{Markup.Escape(text)}[/]"), cancellationToken).ConfigureAwait(false);
+        var work = CommonOptions.WorkDirectory(seed);
+        try
+        {
+            var runner = context.RunnerFactory(project.AssemblyPath, work, TimeSpan.FromMinutes(settings.TimeoutMinutes));
+            var tests = await runner.ListTestsAsync(cancellationToken).ConfigureAwait(false);
+            if (!tests.Contains(settings.Victim, StringComparer.Ordinal))
+            {
+                var near = tests.Where(t => t.EndsWith("." + settings.Victim.Split('.')[^1], StringComparison.Ordinal)).Take(3).ToArray();
+                throw CliException.Usage($"no test '{settings.Victim}' in {Shell.DisplayPath(project.AssemblyPath)}{(near.Length > 0 ? $"; did you mean {string.Join(" or ", near)}?" : "; ids are Namespace.Class.Method.")}");
+            }
+
+            var candidates = tests.Where(t => t != settings.Victim).ToArray();
+            console.MarkupLine($"[bold]deflake bisect[/] {Markup.Escape(settings.Victim)} among {candidates.Length} tests, seed [bold]{seed}[/]");
+            var bisector = new Bisector(async (before, ct) =>
+            {
+                var run = await runner.RunAsync(new RunRequest("bisect", RunOrderKind.List, "none", seed, Parallel: false, [.. before, settings.Victim]), ct).ConfigureAwait(false);
+                var failed = run.FailedTest(settings.Victim);
+                console.MarkupLine($"  [grey]{before.Count} tests, then the victim: {(failed ? "failed" : "passed")}[/]");
+                return failed;
+            });
+            var result = await bisector.BisectAsync(candidates, cancellationToken: cancellationToken).ConfigureAwait(false);
+            switch (result.Verdict)
+            {
+                case BisectionVerdict.FailsAlone:
+                    console.MarkupLine($"{Markup.Escape(settings.Victim)} fails alone: it is [bold]not order-dependent[/] (try deflake hunt for its cause).");
+                    console.MarkupLine($"reproduce: [cyan]{Markup.Escape(runner.ReproduceCommand(new RunRequest("alone", RunOrderKind.Default, "none", seed, false, [settings.Victim])))}[/]");
+                    return ExitCodes.Clean;
+                case BisectionVerdict.NotReproduced:
+                    console.MarkupLine($"{Markup.Escape(settings.Victim)} passed after all {candidates.Length} other tests: [bold]no polluter[/] found ({result.Runs} runs).");
+                    return ExitCodes.Clean;
+                default:
+                    foreach (var polluter in result.Polluters)
+                    {
+                        console.MarkupLine($"polluter: [yellow bold]{Markup.Escape(string.Join(" + ", polluter))}[/]");
+                        console.MarkupLine($"reproduce: [cyan]{Markup.Escape(runner.ReproduceCommand(new RunRequest("reproduce", RunOrderKind.List, "none", seed, false, [.. polluter, settings.Victim])))}[/]");
+                    }
+
+                    console.MarkupLine($"{result.Runs} runs, seed {seed}.");
+                    return ExitCodes.Findings;
+            }
+        }
+        finally
+        {
+            CommonOptions.DeleteQuietly(work);
+        }
+    }
+}

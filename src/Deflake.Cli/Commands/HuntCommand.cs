@@ -1,0 +1,134 @@
+using System.CommandLine;
+using Deflake.Cli.Hunting;
+using Deflake.Cli.Reporting;
+using Deflake.Cli.Running;
+using Spectre.Console;
+
+namespace Deflake.Cli.Commands;
+
+/// <summary>Settings of <c>deflake hunt</c>.</summary>
+/// <param name="Project">The test project (null: the current directory).</param>
+/// <param name="Runs">How many seeded random orders to run.</param>
+/// <param name="Modes">The chaos modes to run under.</param>
+/// <param name="Seed">The seed (null: a fresh one).</param>
+/// <param name="Json">Where to write the JSON report, if anywhere.</param>
+/// <param name="Html">Where to write the HTML report, if anywhere.</param>
+/// <param name="TimeoutMinutes">Minutes one run may take.</param>
+internal sealed record HuntSettings(string? Project, int Runs, IReadOnlyList<string> Modes, int? Seed, string? Json, string? Html, int TimeoutMinutes);
+
+/// <summary><c>deflake hunt</c>: finds every flaky test, names its cause and polluter, and how to replay it.</summary>
+internal sealed class HuntCommand(CommandContext context)
+{
+    private static readonly Argument<string?> ProjectArgument = CommonOptions.Project();
+
+    private static readonly Option<int> RunsOption = new("--runs")
+    {
+        Description = "How many seeded random orders to run (besides baseline, reverse and one run per chaos mode).",
+        DefaultValueFactory = _ => 3,
+    };
+
+    private static readonly Option<string[]> ModesOption = new("--modes")
+    {
+        Description = "Chaos modes to run under: identities, rows, all, none (comma-separated or repeated).",
+        DefaultValueFactory = _ => ["identities", "rows"],
+        AllowMultipleArgumentsPerToken = true,
+    };
+
+    private static readonly Option<int?> SeedOption = CommonOptions.Seed();
+
+    private static readonly Option<string?> JsonOption = new("--json") { Description = "Write the JSON report (contract in docs/hunt.md) to this file." };
+
+    private static readonly Option<string?> HtmlOption = new("--html") { Description = "Write a self-contained HTML report to this file." };
+
+    private static readonly Option<int> TimeoutOption = CommonOptions.Timeout();
+
+    /// <summary>The command line definition.</summary>
+    public static Command Create(CommandContext context)
+    {
+        var command = new Command("hunt",
+            "Find every flaky test in an xUnit v3 project: run it under chaos modes, seeded random and reverse orders, in parallel and one at a time; "
+            + "then name each failing test's cause (identity-alignment, row-order, test-order, parallel-collision, nondeterministic), bisect to its polluter, and print how to reproduce it.")
+        {
+            ProjectArgument, RunsOption, ModesOption, SeedOption, JsonOption, HtmlOption, TimeoutOption,
+        };
+        RunsOption.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 0 or > 100)
+            {
+                r.AddError("--runs must be between 0 and 100.");
+            }
+        });
+        command.SetAction((parse, cancellationToken) => new HuntCommand(context).ExecuteAsync(Bind(parse), cancellationToken));
+        return command;
+    }
+
+    internal static HuntSettings Bind(ParseResult parse) => new(
+        parse.GetValue(ProjectArgument),
+        parse.GetValue(RunsOption),
+        ParseModes(parse.GetValue(ModesOption) ?? []),
+        parse.GetValue(SeedOption),
+        parse.GetValue(JsonOption),
+        parse.GetValue(HtmlOption),
+        parse.GetValue(TimeoutOption));
+
+    /// <summary>Parses mode names (comma lists, repeated) into a distinct list of single modes.</summary>
+    /// <exception cref="CliException">An unknown mode (exit code 2).</exception>
+    internal static IReadOnlyList<string> ParseModes(IEnumerable<string> values)
+    {
+        ChaosModes modes;
+        try
+        {
+            modes = ChaosModeNames.Parse(string.Join(',', values), "--modes");
+        }
+        catch (DeflakeConfigurationException ex)
+        {
+            throw CliException.Usage(ex.Message);
+        }
+
+        return new[] { (ChaosModes.Identities, "identities"), (ChaosModes.Rows, "rows") }
+            .Where(m => modes.HasFlag(m.Item1)).Select(m => m.Item2).ToArray();
+    }
+
+    /// <summary>Runs the hunt.</summary>
+    public async Task<int> ExecuteAsync(HuntSettings settings, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var console = context.Console;
+        var seed = CommonOptions.ResolveSeed(settings.Seed);
+
+        var progress = new ConsoleProgress(console);
+        var project = await TestProject.PrepareAsync(settings.Project, text => console.MarkupLine($"  [grey]{Markup.Escape(text)}[/]"), cancellationToken).ConfigureAwait(false);
+        console.MarkupLine($"[bold]deflake hunt[/] seed [bold]{seed}[/], chaos modes {(settings.Modes.Count == 0 ? "none" : string.Join(", ", settings.Modes))}, {settings.Runs} random orders");
+        var work = CommonOptions.WorkDirectory(seed);
+        try
+        {
+            var runner = context.RunnerFactory(project.AssemblyPath, work, TimeSpan.FromMinutes(settings.TimeoutMinutes));
+            var hunter = new Hunter(runner, new HuntOptions(seed, settings.Runs, settings.Modes, Shell.DisplayPath(project.ProjectPath)), progress);
+            HuntOutcome outcome = null!;
+            await console.Status().StartAsync("hunting", async status =>
+            {
+                progress.Context = status;
+                outcome = await hunter.HuntAsync(cancellationToken).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+
+            ConsoleReport.WriteSummary(console, outcome);
+            if (settings.Json is not null)
+            {
+                await JsonReport.WriteAsync(outcome, settings.Json, cancellationToken).ConfigureAwait(false);
+                console.MarkupLine($"JSON report: {Markup.Escape(settings.Json)}");
+            }
+
+            if (settings.Html is not null)
+            {
+                await HtmlReport.WriteAsync(outcome, settings.Html, cancellationToken).ConfigureAwait(false);
+                console.MarkupLine($"HTML report: {Markup.Escape(settings.Html)}");
+            }
+
+            return outcome.Findings.Count > 0 || outcome.AlwaysFailing.Count > 0 ? ExitCodes.Findings : ExitCodes.Clean;
+        }
+        finally
+        {
+            CommonOptions.DeleteQuietly(work);
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using System.CommandLine;
+using Deflake.Cli.Commands;
+using Deflake.Cli.Running;
+using Spectre.Console;
+
+namespace Deflake.Cli;
+
+/// <summary>The <c>deflake</c> command line: parses, dispatches to one command class, maps errors to exit codes.</summary>
+internal static class DeflakeApp
+{
+    /// <summary>Builds the root command with every subcommand.</summary>
+    public static RootCommand BuildRootCommand(CommandContext context)
+    {
+        var root = new RootCommand("deflake: find every flaky database test in a .NET suite, name its cause and its polluter, and show how to reproduce it.")
+        {
+            HuntCommand.Create(context),
+            BisectCommand.Create(context),
+            GcCommand.Create(context),
+            DoctorCommand.Create(context),
+        };
+        return root;
+    }
+
+    /// <summary>Runs <c>deflake</c> with <paramref name="args"/>; returns the exit code (see <see cref="ExitCodes"/>).</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, bool interactive = false,
+        Func<string, string, TimeSpan, ITestRunner>? runnerFactory = null, CancellationToken cancellationToken = default)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = interactive ? InteractionSupport.Detect : InteractionSupport.No,
+        });
+        if (!interactive)
+        {
+            console.Profile.Width = 160;
+        }
+
+        var context = new CommandContext(console, error, runnerFactory);
+        var root = BuildRootCommand(context);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var parseError in parse.Errors)
+            {
+                await error.WriteLineAsync($"deflake: {parseError.Message}").ConfigureAwait(false);
+            }
+
+            await error.WriteLineAsync("Run 'deflake --help' for usage.").ConfigureAwait(false);
+            return ExitCodes.UsageError;
+        }
+
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CliException ex)
+        {
+            await error.WriteLineAsync($"deflake: {ex.Message}").ConfigureAwait(false);
+            return ex.ExitCode;
+        }
+        catch (DeflakeConfigurationException ex)
+        {
+            await error.WriteLineAsync($"deflake: {ex.Message}").ConfigureAwait(false);
+            return ExitCodes.UsageError;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await error.WriteLineAsync("deflake: cancelled.").ConfigureAwait(false);
+            return ExitCodes.Cancelled;
+        }
+    }
+}

@@ -1,0 +1,187 @@
+namespace Deflake.Cli.Hunting;
+
+/// <summary>Whether the victim fails when the given tests run before it (in the given order), victim last.</summary>
+internal delegate Task<bool> VictimFailsAfter(IReadOnlyList<string> before, CancellationToken cancellationToken);
+
+/// <summary>What a bisection concluded.</summary>
+internal enum BisectionVerdict
+{
+    /// <summary>Polluters found: the victim passes alone and fails after them.</summary>
+    Polluted,
+
+    /// <summary>The victim fails alone: it does not depend on other tests.</summary>
+    FailsAlone,
+
+    /// <summary>The victim passed after the full list: the failure did not reproduce.</summary>
+    NotReproduced,
+}
+
+/// <summary>The outcome of a bisection.</summary>
+/// <param name="Verdict">What it concluded.</param>
+/// <param name="Polluters">
+/// Each entry is one minimal set of tests that, run before the victim, makes it fail: usually one test; several when
+/// only their combination pollutes. A second entry means a second, independent polluter.
+/// </param>
+/// <param name="Runs">How many test runs it took in all.</param>
+/// <param name="RunsToFirstPolluter">How many runs it took to name the first polluter (the rest looks for others).</param>
+/// <param name="Steps">What was run and what happened, for the report's evidence.</param>
+internal sealed record BisectionResult(BisectionVerdict Verdict, IReadOnlyList<IReadOnlyList<string>> Polluters, int Runs, int RunsToFirstPolluter, IReadOnlyList<string> Steps);
+
+/// <summary>
+/// Finds the tests that make a victim fail when they run before it. Confirms the victim passes alone and fails after
+/// the full list; then halves, keeping a half that still makes it fail, checking only the first half each step so
+/// one polluter among N tests costs ⌈log2 N⌉ + 3 runs; when halving hides the failure (the polluters are spread over
+/// both halves and only act together) it falls back to delta debugging (ddmin), which finds a 1-minimal set.
+/// After a polluter is found it looks for independent others among the remaining tests.
+/// </summary>
+internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3)
+{
+    private int _runs;
+    private int _runsToFirst;
+    private readonly List<string> _steps = [];
+
+    /// <summary>Bisects <paramref name="candidates"/>.</summary>
+    /// <param name="candidates">The tests that ran before the victim, in their order.</param>
+    /// <param name="knownPassesAlone">Skip confirming the victim passes alone (the caller just saw it pass).</param>
+    /// <param name="cancellationToken">Cancels the runs.</param>
+    public async Task<BisectionResult> BisectAsync(IReadOnlyList<string> candidates, bool knownPassesAlone = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        _runs = 0;
+        _runsToFirst = 0;
+        _steps.Clear();
+
+        if (!knownPassesAlone && await FailsAsync([], "alone", cancellationToken).ConfigureAwait(false))
+        {
+            return Result(BisectionVerdict.FailsAlone, []);
+        }
+
+        var remaining = candidates.ToList();
+        var polluters = new List<IReadOnlyList<string>>();
+        while (polluters.Count < maxPolluters && remaining.Count > 0)
+        {
+            var label = polluters.Count == 0 ? "after all tests that ran before it" : "after the remaining tests, found polluters removed";
+            if (!await FailsAsync(remaining, label, cancellationToken).ConfigureAwait(false))
+            {
+                break;
+            }
+
+            var found = await IsolateAsync(remaining, cancellationToken).ConfigureAwait(false);
+            polluters.Add(found);
+            if (polluters.Count == 1)
+            {
+                _runsToFirst = _runs;
+            }
+
+            remaining = remaining.Where(t => !found.Contains(t, StringComparer.Ordinal)).ToList();
+        }
+
+        return Result(polluters.Count == 0 ? BisectionVerdict.NotReproduced : BisectionVerdict.Polluted, polluters);
+    }
+
+    /// <summary><paramref name="failing"/> is known to make the victim fail; returns a minimal subset that still does.</summary>
+    private async Task<IReadOnlyList<string>> IsolateAsync(IReadOnlyList<string> failing, CancellationToken cancellationToken)
+    {
+        // Binary search assuming a single polluter: test the first half only; if it does not fail, move to the
+        // second half without spending a run on it. A final run confirms the single test.
+        var known = failing;
+        var current = failing;
+        while (current.Count > 1)
+        {
+            var half = current.Count / 2;
+            var first = current.Take(half).ToArray();
+            var second = current.Skip(half).ToArray();
+            if (await FailsAsync(first, $"first half ({first.Length} tests)", cancellationToken).ConfigureAwait(false))
+            {
+                current = first;
+                known = first;
+            }
+            else
+            {
+                current = second;
+            }
+        }
+
+        if (ReferenceEquals(current, known) || await FailsAsync(current, $"suspect {current[0]} alone", cancellationToken).ConfigureAwait(false))
+        {
+            return current;
+        }
+
+        // The failure needs tests from both halves of some split: delta debugging on the last set known to fail.
+        _steps.Add($"halving hid the failure; delta debugging over {known.Count} tests");
+        return await DeltaDebugAsync(known, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<string>> DeltaDebugAsync(IReadOnlyList<string> failing, CancellationToken cancellationToken)
+    {
+        var current = failing.ToList();
+        var granularity = 2;
+        while (current.Count >= 2)
+        {
+            var chunks = Split(current, granularity);
+            var reduced = false;
+            foreach (var chunk in chunks)
+            {
+                if (await FailsAsync(chunk, $"subset of {chunk.Count}", cancellationToken).ConfigureAwait(false))
+                {
+                    current = chunk;
+                    granularity = 2;
+                    reduced = true;
+                    break;
+                }
+            }
+
+            if (!reduced && granularity > 2)
+            {
+                foreach (var chunk in chunks)
+                {
+                    var complement = current.Where(t => !chunk.Contains(t, StringComparer.Ordinal)).ToList();
+                    if (await FailsAsync(complement, $"complement of {complement.Count}", cancellationToken).ConfigureAwait(false))
+                    {
+                        current = complement;
+                        granularity = Math.Max(granularity - 1, 2);
+                        reduced = true;
+                        break;
+                    }
+                }
+            }
+
+            if (!reduced)
+            {
+                if (granularity >= current.Count)
+                {
+                    break;
+                }
+
+                granularity = Math.Min(granularity * 2, current.Count);
+            }
+        }
+
+        return current;
+    }
+
+    private static List<List<string>> Split(List<string> items, int parts)
+    {
+        var result = new List<List<string>>(parts);
+        var start = 0;
+        for (var i = 0; i < parts; i++)
+        {
+            var size = (items.Count - start) / (parts - i);
+            result.Add(items.GetRange(start, size));
+            start += size;
+        }
+
+        return result.Where(c => c.Count > 0).ToList();
+    }
+
+    private async Task<bool> FailsAsync(IReadOnlyList<string> before, string label, CancellationToken cancellationToken)
+    {
+        _runs++;
+        var fails = await failsAfter(before, cancellationToken).ConfigureAwait(false);
+        _steps.Add($"run {_runs}: victim {label}: {(fails ? "failed" : "passed")}");
+        return fails;
+    }
+
+    private BisectionResult Result(BisectionVerdict verdict, IReadOnlyList<IReadOnlyList<string>> polluters)
+        => new(verdict, polluters, _runs, _runsToFirst, _steps.ToArray());
+}

@@ -1,0 +1,66 @@
+using Deflake.Cli.Running;
+
+namespace Deflake.Cli.Hunting;
+
+/// <summary>Why a test is flaky: the <c>cause</c> values of the report contract.</summary>
+internal static class FlakeCause
+{
+    /// <summary>Fails alone under identities chaos: it confuses the ids of two tables.</summary>
+    public const string IdentityAlignment = "identity-alignment";
+
+    /// <summary>Fails alone under rows chaos: it relies on the order of rows a query without ORDER BY returns.</summary>
+    public const string RowOrder = "row-order";
+
+    /// <summary>Passes alone, fails after certain other tests: they leave something behind.</summary>
+    public const string TestOrder = "test-order";
+
+    /// <summary>Fails only when tests run in parallel: it collides with another test on shared state.</summary>
+    public const string ParallelCollision = "parallel-collision";
+
+    /// <summary>Fails now and then with nothing changed.</summary>
+    public const string Nondeterministic = "nondeterministic";
+
+    /// <summary>Every cause, in report order.</summary>
+    public static IReadOnlyList<string> All { get; } = [IdentityAlignment, RowOrder, TestOrder, ParallelCollision, Nondeterministic];
+
+    /// <summary>The cause a chaos mode exposes.</summary>
+    public static string ForChaosMode(string mode) => mode switch
+    {
+        "identities" => IdentityAlignment,
+        "rows" => RowOrder,
+        _ => Nondeterministic,
+    };
+
+    /// <summary>One sentence on what the cause means and what to do, for people reading a report.</summary>
+    public static string Advice(string cause) => cause switch
+    {
+        IdentityAlignment => "The test mixes up ids of different tables; it only passed because their identities counted alike. Use the id of the row you mean.",
+        RowOrder => "The test relies on the order of rows from a query without ORDER BY. Add ORDER BY, or compare without order.",
+        TestOrder => "Another test leaves data or state behind that this test sees. Give each test its own database, or clean up the shared state.",
+        ParallelCollision => "The test collides with a test running at the same time on shared state (one-time setup, a shared account or row). Isolate it, or lease the shared resource.",
+        _ => "The test fails now and then with nothing changed: time, randomness, timing or an outside service.",
+    };
+}
+
+/// <summary>One flaky test: what it is, why, who pollutes it, the evidence, and how to replay it.</summary>
+internal sealed record Finding(string Test, string Cause, string? Polluter, string Evidence, string Reproduce, IReadOnlyList<string> Steps)
+{
+    /// <summary>Further polluters, when more than one test independently breaks the victim.</summary>
+    public IReadOnlyList<string> OtherPolluters { get; init; } = [];
+
+    /// <summary>The failure message seen.</summary>
+    public string? Message { get; init; }
+}
+
+/// <summary>What a hunt found, with every run it made.</summary>
+internal sealed record HuntOutcome(
+    int Seed,
+    string Project,
+    IReadOnlyList<string> Modes,
+    int TestCount,
+    IReadOnlyList<RunResult> Runs,
+    int SurveyRunCount,
+    IReadOnlyList<Finding> Findings,
+    IReadOnlyList<string> AlwaysFailing,
+    DateTimeOffset Started,
+    TimeSpan Duration);

@@ -1,0 +1,77 @@
+using System.Globalization;
+using Deflake.Cli.Hunting;
+using Deflake.Cli.Running;
+using Spectre.Console;
+
+namespace Deflake.Cli.Reporting;
+
+/// <summary>Live progress lines while a hunt runs, and the summary table at the end.</summary>
+internal sealed class ConsoleProgress(IAnsiConsole console) : IHuntProgress
+{
+    /// <summary>The live status line, while one is shown.</summary>
+    public StatusContext? Context { get; set; }
+
+    public void Status(string text)
+    {
+        Context?.Status(Markup.Escape(text));
+    }
+
+    public void RunFinished(RunResult run, bool survey)
+    {
+        var seconds = run.Duration.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture);
+        var failed = run.Failed == 0 ? "[green]0 failed[/]" : $"[red]{run.Failed} failed[/]";
+        if (survey)
+        {
+            console.MarkupLine(CultureInfo.InvariantCulture, $"  {(run.Failed == 0 ? "[green]✓[/]" : "[red]✗[/]")} {Markup.Escape(run.Request.Name),-18} {run.Passed,4} passed  {failed}  [grey]{seconds} s[/]");
+        }
+        else
+        {
+            var what = run.Request.Tests is { Count: > 0 } tests ? $"{tests.Count} test{(tests.Count == 1 ? string.Empty : "s")}" : "all tests";
+            console.MarkupLine(CultureInfo.InvariantCulture, $"    [grey]{Markup.Escape(run.Request.Name)} ({what}): {run.Passed} passed, {run.Failed} failed, {seconds} s[/]");
+        }
+    }
+
+    public void Found(Finding finding)
+    {
+        var polluter = finding.Polluter is null ? string.Empty : $" after [yellow]{Markup.Escape(finding.Polluter)}[/]";
+        console.MarkupLine($"  [bold]→[/] {Markup.Escape(finding.Test)}: [bold]{Markup.Escape(finding.Cause)}[/]{polluter}");
+    }
+}
+
+/// <summary>The end-of-hunt summary.</summary>
+internal static class ConsoleReport
+{
+    public static void WriteSummary(IAnsiConsole console, HuntOutcome outcome)
+    {
+        console.WriteLine();
+        if (outcome.Findings.Count == 0 && outcome.AlwaysFailing.Count == 0)
+        {
+            console.MarkupLine(CultureInfo.InvariantCulture, $"[green bold]No flaky tests[/] among {outcome.TestCount} tests in {outcome.Runs.Count} runs ({outcome.Duration.TotalSeconds:0.0} s, seed {outcome.Seed}).");
+            return;
+        }
+
+        var table = new Table().Border(TableBorder.Rounded).Title($"[bold]{outcome.Findings.Count} flaky test{(outcome.Findings.Count == 1 ? string.Empty : "s")}[/]");
+        table.AddColumn("test");
+        table.AddColumn("cause");
+        table.AddColumn("polluter");
+        foreach (var finding in outcome.Findings)
+        {
+            table.AddRow(Markup.Escape(finding.Test), $"[bold]{Markup.Escape(finding.Cause)}[/]", Markup.Escape(finding.Polluter ?? "-"));
+        }
+
+        console.Write(table);
+        foreach (var finding in outcome.Findings)
+        {
+            console.MarkupLine($"[bold]{Markup.Escape(finding.Test)}[/] [grey]({Markup.Escape(finding.Cause)})[/]");
+            console.MarkupLine($"  [grey]{Markup.Escape(finding.Evidence)}[/]");
+            console.MarkupLine($"  reproduce: [cyan]{Markup.Escape(finding.Reproduce)}[/]");
+        }
+
+        foreach (var test in outcome.AlwaysFailing)
+        {
+            console.MarkupLine($"[red]fails every time, alone too (not flaky):[/] {Markup.Escape(test)}");
+        }
+
+        console.MarkupLine(CultureInfo.InvariantCulture, $"{outcome.TestCount} tests, {outcome.Runs.Count} runs, {outcome.Duration.TotalSeconds:0.0} s, seed [bold]{outcome.Seed}[/] (replay with --seed {outcome.Seed}).");
+    }
+}

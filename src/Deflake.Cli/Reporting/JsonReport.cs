@@ -1,0 +1,63 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Deflake.Cli.Hunting;
+
+namespace Deflake.Cli.Reporting;
+
+/// <summary>The JSON report of the contract in ARCHITECTURE.md (<c>seed</c>, <c>runs</c>, <c>findings</c>), plus context.</summary>
+internal static class JsonReport
+{
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+
+    /// <summary>The report document.</summary>
+    internal sealed record Document(
+        int Seed,
+        string Project,
+        DateTimeOffset Started,
+        double Duration,
+        int Tests,
+        IReadOnlyList<string> Modes,
+        IReadOnlyList<Run> Runs,
+        IReadOnlyList<Item> Findings,
+        IReadOnlyList<string> AlwaysFailing);
+
+    /// <summary>One run: <c>mode</c> is the chaos mode (<c>none</c> without chaos).</summary>
+    internal sealed record Run(string Name, string Mode, string Order, bool Parallel, int Seed, int Passed, int Failed, double Duration, bool Survey, IReadOnlyList<string> FailedTests);
+
+    /// <summary>One finding.</summary>
+    internal sealed record Item(string Test, string Cause, string? Polluter, string Evidence, string Reproduce, IReadOnlyList<string> OtherPolluters, string? Message, IReadOnlyList<string> Steps);
+
+    /// <summary>Builds the document of a hunt.</summary>
+    public static Document From(HuntOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        var runs = outcome.Runs.Select((r, i) => new Run(
+            r.Request.Name, r.Request.Chaos, r.Request.OrderName, r.Request.Parallel, r.Request.Seed, r.Passed, r.Failed,
+            Math.Round(r.Duration.TotalSeconds, 3), i < outcome.SurveyRunCount, r.Tests.Where(t => !t.Passed).Select(t => t.TestId).ToArray())).ToArray();
+        return new Document(outcome.Seed, outcome.Project, outcome.Started, Math.Round(outcome.Duration.TotalSeconds, 3), outcome.TestCount, outcome.Modes, runs,
+            outcome.Findings.Select(f => new Item(f.Test, f.Cause, f.Polluter, f.Evidence, f.Reproduce, f.OtherPolluters, f.Message, f.Steps)).ToArray(),
+            outcome.AlwaysFailing);
+    }
+
+    /// <summary>Serialises a hunt.</summary>
+    public static string Serialize(HuntOutcome outcome) => JsonSerializer.Serialize(From(outcome), Options);
+
+    /// <summary>Writes a hunt's report.</summary>
+    public static async Task WriteAsync(HuntOutcome outcome, string path, CancellationToken cancellationToken = default)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (directory is not null)
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        await File.WriteAllTextAsync(path, Serialize(outcome), cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,197 @@
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
+using System.Text.Json;
+
+namespace Deflake.Cli.Running;
+
+/// <summary>A test project deflake can hunt in: resolved, checked, built once.</summary>
+internal sealed class TestProject
+{
+    private TestProject(string projectPath, string assemblyPath)
+    {
+        ProjectPath = projectPath;
+        AssemblyPath = assemblyPath;
+    }
+
+    /// <summary>The project file (or the assembly, when an assembly was given).</summary>
+    public string ProjectPath { get; }
+
+    /// <summary>The built test assembly.</summary>
+    public string AssemblyPath { get; }
+
+    /// <summary>
+    /// Resolves <paramref name="path"/> (a project file, a directory with one project file, or a built test
+    /// assembly), checks it is an xUnit v3 test project, and builds it once.
+    /// </summary>
+    /// <exception cref="CliException">Exit code 2 for a path that is not a usable test project, 3 for a build failure.</exception>
+    public static async Task<TestProject> PrepareAsync(string? path, Action<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var target = Path.GetFullPath(string.IsNullOrWhiteSpace(path) ? "." : path);
+        if (File.Exists(target) && target.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+        {
+            CheckOrdering(target);
+            return new TestProject(target, target);
+        }
+
+        var projectFile = FindProjectFile(target, path ?? ".");
+        progress?.Invoke($"evaluating {Shell.DisplayPath(projectFile)}");
+        var evaluation = await ProcessRunner.RunAsync("dotnet",
+            ["msbuild", projectFile, "-nologo", "-getProperty:TargetPath", "-getProperty:IsTestProject", "-getItem:PackageReference"],
+            cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (evaluation.ExitCode != 0)
+        {
+            throw CliException.Usage($"{Shell.DisplayPath(projectFile)} is not a project MSBuild can read: {FirstErrorLine(evaluation)}");
+        }
+
+        var (targetPath, isTestProject, packages) = ParseEvaluation(evaluation.Output);
+        CheckFramework(projectFile, isTestProject, packages);
+
+        progress?.Invoke($"building {Shell.DisplayPath(projectFile)}");
+        var build = await ProcessRunner.RunAsync("dotnet", ["build", projectFile, "-nologo", "-v", "q", "-clp:NoSummary"],
+            cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (build.ExitCode != 0)
+        {
+            throw CliException.Run($"{Shell.DisplayPath(projectFile)} does not build: {FirstErrorLine(build)}");
+        }
+
+        if (!File.Exists(targetPath))
+        {
+            throw CliException.Run($"{Shell.DisplayPath(projectFile)} built, but its assembly {targetPath} is missing.");
+        }
+
+        CheckOrdering(targetPath);
+        return new TestProject(projectFile, targetPath);
+    }
+
+    private static string FindProjectFile(string target, string given)
+    {
+        if (Directory.Exists(target))
+        {
+            var projects = Directory.GetFiles(target, "*.*proj").Where(f => f.EndsWith("proj", StringComparison.OrdinalIgnoreCase)).ToArray();
+            return projects.Length switch
+            {
+                1 => projects[0],
+                0 => throw CliException.Usage($"{given} is not a test project: it holds no project file."),
+                _ => throw CliException.Usage($"{given} holds {projects.Length} project files; name one."),
+            };
+        }
+
+        if (!File.Exists(target))
+        {
+            throw CliException.Usage($"{given} does not exist.");
+        }
+
+        if (!target.EndsWith("proj", StringComparison.OrdinalIgnoreCase))
+        {
+            throw CliException.Usage($"{given} is not a test project: give a project file, its directory, or a built test assembly (.dll).");
+        }
+
+        return target;
+    }
+
+    internal static (string TargetPath, bool IsTestProject, IReadOnlyList<string> Packages) ParseEvaluation(string json)
+    {
+        var start = json.IndexOf('{', StringComparison.Ordinal);
+        using var document = JsonDocument.Parse(start >= 0 ? json[start..] : json);
+        var properties = document.RootElement.GetProperty("Properties");
+        var targetPath = properties.GetProperty("TargetPath").GetString() ?? string.Empty;
+        var isTest = string.Equals(properties.GetProperty("IsTestProject").GetString(), "true", StringComparison.OrdinalIgnoreCase);
+        var packages = new List<string>();
+        if (document.RootElement.TryGetProperty("Items", out var items) && items.TryGetProperty("PackageReference", out var references))
+        {
+            packages.AddRange(references.EnumerateArray().Select(r => r.GetProperty("Identity").GetString() ?? string.Empty));
+        }
+
+        return (targetPath, isTest, packages);
+    }
+
+    /// <summary>Refuses test frameworks deflake cannot order, with what to do instead.</summary>
+    internal static void CheckFramework(string projectFile, bool isTestProject, IReadOnlyList<string> packages)
+    {
+        bool Has(Func<string, bool> match) => packages.Any(p => match(p.ToLowerInvariant()));
+        var name = Shell.DisplayPath(projectFile);
+        if (Has(p => p.StartsWith("xunit.v3", StringComparison.Ordinal)))
+        {
+            return;
+        }
+
+        if (Has(p => p is "xunit" or "xunit.core"))
+        {
+            throw CliException.Usage($"{name} uses xUnit v2, which deflake cannot order; move it to xUnit v3 (package xunit.v3).");
+        }
+
+        if (Has(p => p.StartsWith("nunit", StringComparison.Ordinal)))
+        {
+            throw CliException.Usage($"{name} uses NUnit, which deflake cannot order yet (NUnit has no random order; run a list with --testlist); see docs/hunt.md.");
+        }
+
+        if (Has(p => p.StartsWith("mstest", StringComparison.Ordinal)))
+        {
+            throw CliException.Usage($"{name} uses MSTest, which deflake cannot order yet (MSTest 4.3+ has RandomizeTestOrder with a seed); see docs/hunt.md.");
+        }
+
+        if (Has(p => p.StartsWith("tunit", StringComparison.Ordinal)))
+        {
+            throw CliException.Usage($"{name} uses TUnit, which deflake cannot order yet; see docs/hunt.md.");
+        }
+
+        throw CliException.Usage(isTestProject
+            ? $"{name} is a test project without a test framework deflake knows; deflake hunts xUnit v3 projects."
+            : $"{name} is not a test project (no xUnit v3 reference).");
+    }
+
+    /// <summary>Checks the test assembly registers Deflake's orderers, without which order runs mean nothing.</summary>
+    internal static void CheckOrdering(string assemblyPath)
+    {
+        if (!RegistersDeflakeOrder(assemblyPath))
+        {
+            throw CliException.Usage(
+                $"{Shell.DisplayPath(assemblyPath)} does not let deflake order its tests: add [assembly: Deflake.Xunit.Ordering.DeflakeOrder] (package Deflake.Xunit) to the test project.");
+        }
+    }
+
+    internal static bool RegistersDeflakeOrder(string assemblyPath)
+    {
+        try
+        {
+            using var stream = File.OpenRead(assemblyPath);
+            using var pe = new PEReader(stream);
+            if (!pe.HasMetadata)
+            {
+                return false;
+            }
+
+            var reader = pe.GetMetadataReader();
+            foreach (var handle in reader.GetAssemblyDefinition().GetCustomAttributes())
+            {
+                var attribute = reader.GetCustomAttribute(handle);
+                var typeName = attribute.Constructor.Kind switch
+                {
+                    HandleKind.MemberReference => reader.GetMemberReference((MemberReferenceHandle)attribute.Constructor).Parent is { Kind: HandleKind.TypeReference } parent
+                        ? reader.GetString(reader.GetTypeReference((TypeReferenceHandle)parent).Name)
+                        : null,
+                    HandleKind.MethodDefinition => reader.GetString(reader.GetTypeDefinition(reader.GetMethodDefinition((MethodDefinitionHandle)attribute.Constructor).GetDeclaringType()).Name),
+                    _ => null,
+                };
+                if (typeName == "DeflakeOrderAttribute")
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+        catch (BadImageFormatException)
+        {
+            throw CliException.Usage($"{Shell.DisplayPath(assemblyPath)} is not a .NET assembly.");
+        }
+    }
+
+    private static string FirstErrorLine(ProcessResult result)
+    {
+        var lines = (result.Output + "\n" + result.Error).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.FirstOrDefault(l => l.Contains(": error ", StringComparison.Ordinal) || l.Contains("error MSB", StringComparison.Ordinal))
+            ?? lines.FirstOrDefault()
+            ?? $"exit code {result.ExitCode}";
+    }
+}

@@ -1,0 +1,73 @@
+namespace Deflake.Cli.Running;
+
+/// <summary>How a run orders its tests (what <c>DEFLAKE_ORDER</c> is set to).</summary>
+internal enum RunOrderKind
+{
+    /// <summary>The framework's own order (<c>DEFLAKE_ORDER</c> unset).</summary>
+    Default,
+
+    /// <summary><c>random</c>, seeded by the run's seed.</summary>
+    Random,
+
+    /// <summary><c>reverse</c>.</summary>
+    Reverse,
+
+    /// <summary>A file listing exactly the tests to run, in order.</summary>
+    List,
+}
+
+/// <summary>One run of the test assembly: which tests, in which order, under which chaos, with which seed.</summary>
+/// <param name="Name">Short name for progress and reports: <c>baseline</c>, <c>random #2</c>, …</param>
+/// <param name="Order">The order.</param>
+/// <param name="Chaos">The chaos mode list for <c>DEFLAKE_CHAOS</c> (<c>none</c> for none).</param>
+/// <param name="Seed">The seed for <c>DEFLAKE_SEED</c> (and xUnit's own randomisation).</param>
+/// <param name="Parallel">Whether test collections run in parallel (with unlimited threads, to expose collisions).</param>
+/// <param name="Tests">For <see cref="RunOrderKind.List"/>, and for a filtered run: exactly these tests; null: all.</param>
+internal sealed record RunRequest(string Name, RunOrderKind Order, string Chaos, int Seed, bool Parallel, IReadOnlyList<string>? Tests = null)
+{
+    /// <summary>What <see cref="Order"/> means, for reports.</summary>
+    public string OrderName => Order switch
+    {
+        RunOrderKind.Random => "random",
+        RunOrderKind.Reverse => "reverse",
+        RunOrderKind.List => "list",
+        _ => "default",
+    };
+}
+
+/// <summary>One test's outcome in a run (all rows of a theory folded into one).</summary>
+internal sealed record TestOutcome(string TestId, bool Passed, string? Message, DateTimeOffset? Start);
+
+/// <summary>The outcome of a run: tests in the order they started.</summary>
+internal sealed record RunResult(RunRequest Request, IReadOnlyList<TestOutcome> Tests, TimeSpan Duration, string Reproduce)
+{
+    /// <summary>How many tests passed.</summary>
+    public int Passed => Tests.Count(t => t.Passed);
+
+    /// <summary>How many tests failed.</summary>
+    public int Failed => Tests.Count(t => !t.Passed);
+
+    /// <summary>Whether the test ran and failed.</summary>
+    public bool FailedTest(string testId) => Tests.Any(t => !t.Passed && t.TestId == testId);
+
+    /// <summary>The failure message of a test, if it failed.</summary>
+    public string? MessageOf(string testId) => Tests.FirstOrDefault(t => !t.Passed && t.TestId == testId)?.Message;
+
+    /// <summary>The tests that started before <paramref name="testId"/> in this run, in order.</summary>
+    public IReadOnlyList<string> RanBefore(string testId)
+        => Tests.TakeWhile(t => t.TestId != testId).Select(t => t.TestId).ToArray();
+}
+
+/// <summary>Runs a built test assembly. The xUnit v3 runner is the real one; tests use synthetic suites.</summary>
+internal interface ITestRunner
+{
+    /// <summary>Every test id in the assembly, in discovery order.</summary>
+    Task<IReadOnlyList<string>> ListTestsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Runs the tests a request asks for.</summary>
+    /// <exception cref="CliException">The runner could not run (crash, timeout, no results).</exception>
+    Task<RunResult> RunAsync(RunRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>A shell command line that replays the request (environment variables and runner invocation).</summary>
+    string ReproduceCommand(RunRequest request);
+}

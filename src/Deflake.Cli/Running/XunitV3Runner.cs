@@ -1,0 +1,179 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Xml.Linq;
+
+namespace Deflake.Cli.Running;
+
+/// <summary>
+/// Runs a built xUnit v3 test assembly directly (<c>dotnet Tests.dll</c>: v3 test projects are programs), with the
+/// runner's own switches for filters and parallelism and its xUnit XML results, and Deflake's environment contract
+/// for order, chaos and seed.
+/// </summary>
+internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, TimeSpan timeout) : ITestRunner
+{
+    private int _runNumber;
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<string>> ListTestsAsync(CancellationToken cancellationToken = default)
+    {
+        var result = await ProcessRunner.RunAsync("dotnet", [assemblyPath, "-list", "full/json", "-noColor", "-noLogo"],
+            Environment(new RunRequest("list", RunOrderKind.Default, "none", 0, false)), timeout: timeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var start = result.Output.IndexOf('[', StringComparison.Ordinal);
+        var end = result.Output.LastIndexOf(']');
+        if (result.ExitCode != 0 || start < 0 || end < start)
+        {
+            throw CliException.Run($"{Shell.DisplayPath(assemblyPath)} could not list its tests: {FirstLine(result.Error + result.Output)}");
+        }
+
+        using var document = JsonDocument.Parse(result.Output[start..(end + 1)]);
+        var ids = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var test in document.RootElement.EnumerateArray())
+        {
+            var id = test.TryGetProperty("Class", out var c) && test.TryGetProperty("Method", out var m)
+                ? $"{c.GetString()}.{m.GetString()}"
+                : test.GetProperty("DisplayName").GetString() ?? string.Empty;
+            if (seen.Add(id))
+            {
+                ids.Add(id);
+            }
+        }
+
+        return ids;
+    }
+
+    /// <inheritdoc/>
+    public async Task<RunResult> RunAsync(RunRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Directory.CreateDirectory(workDirectory);
+        var number = Interlocked.Increment(ref _runNumber);
+        var xml = Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"run-{number:D4}.xml"));
+        string? orderFile = null;
+        if (request.Order == RunOrderKind.List)
+        {
+            orderFile = Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"order-{number:D4}.txt"));
+            await File.WriteAllLinesAsync(orderFile, request.Tests ?? [], cancellationToken).ConfigureAwait(false);
+        }
+
+        var arguments = new List<string> { assemblyPath };
+        arguments.AddRange(RunnerArguments(request));
+        arguments.AddRange(["-noLogo", "-noColor", "-xml", xml]);
+        var result = await ProcessRunner.RunAsync("dotnet", arguments, Environment(request, orderFile), timeout: timeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (result.TimedOut)
+        {
+            throw CliException.Run($"run '{request.Name}' did not finish within {timeout.TotalMinutes:0.#} minutes (a hung test?); replay: {ReproduceCommand(request)}");
+        }
+
+        if (!File.Exists(xml))
+        {
+            throw CliException.Run($"run '{request.Name}' produced no results (exit code {result.ExitCode}): {FirstLine(result.Error + result.Output)}");
+        }
+
+        var tests = ParseResults(XDocument.Load(xml));
+        return new RunResult(request, tests, result.Duration, ReproduceCommand(request));
+    }
+
+    /// <inheritdoc/>
+    public string ReproduceCommand(RunRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var environment = new List<KeyValuePair<string, string>>();
+        if (request.Chaos != "none")
+        {
+            environment.Add(new(DeflakeEnvironment.Chaos, request.Chaos));
+        }
+
+        environment.Add(new(DeflakeEnvironment.Seed, request.Seed.ToString(CultureInfo.InvariantCulture)));
+        var prefix = string.Empty;
+        switch (request.Order)
+        {
+            case RunOrderKind.Random:
+                environment.Add(new(DeflakeEnvironment.Order, "random"));
+                break;
+            case RunOrderKind.Reverse:
+                environment.Add(new(DeflakeEnvironment.Order, "reverse"));
+                break;
+            case RunOrderKind.List:
+                prefix = $"printf '%s\\n' {string.Join(' ', (request.Tests ?? []).Select(Shell.Quote))} > deflake-order.txt && ";
+                environment.Add(new(DeflakeEnvironment.Order, "deflake-order.txt"));
+                break;
+        }
+
+        return prefix + Shell.Join(environment, ["dotnet", Shell.DisplayPath(assemblyPath), .. RunnerArguments(request)]);
+    }
+
+    private static IEnumerable<string> RunnerArguments(RunRequest request)
+    {
+        // ':seed' pins xUnit's own randomisation (it shuffles collections by default), so a run can be replayed.
+        yield return ":" + request.Seed.ToString(CultureInfo.InvariantCulture);
+        yield return "-parallel";
+        if (request.Parallel)
+        {
+            yield return "collections";
+            yield return "-maxThreads";
+            yield return "unlimited";
+        }
+        else
+        {
+            yield return "none";
+        }
+
+        foreach (var test in request.Tests ?? [])
+        {
+            yield return "-method";
+            yield return test;
+        }
+    }
+
+    private static Dictionary<string, string?> Environment(RunRequest request, string? orderFile = null) => new(StringComparer.Ordinal)
+    {
+        [DeflakeEnvironment.Chaos] = request.Chaos,
+        [DeflakeEnvironment.Seed] = request.Seed.ToString(CultureInfo.InvariantCulture),
+        [DeflakeEnvironment.Order] = request.Order switch
+        {
+            RunOrderKind.Random => "random",
+            RunOrderKind.Reverse => "reverse",
+            RunOrderKind.List => orderFile,
+            _ => null,
+        },
+    };
+
+    /// <summary>Reads xUnit v2+ XML results: one outcome per test id (theory rows folded), in start order.</summary>
+    internal static IReadOnlyList<TestOutcome> ParseResults(XDocument document)
+    {
+        var outcomes = new Dictionary<string, TestOutcome>(StringComparer.Ordinal);
+        foreach (var test in document.Descendants("test"))
+        {
+            var type = (string?)test.Attribute("type");
+            var method = (string?)test.Attribute("method");
+            var id = type is not null && method is not null ? $"{type}.{method}" : (string?)test.Attribute("name") ?? "?";
+            var result = (string?)test.Attribute("result");
+            if (result is "Skip" or "NotRun")
+            {
+                continue;
+            }
+
+            var passed = result == "Pass";
+            var message = passed ? null : FirstLine((string?)test.Element("failure")?.Element("message") ?? "failed");
+            DateTimeOffset? start = DateTimeOffset.TryParse((string?)test.Attribute("start-rtf"), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var s) ? s : null;
+            if (outcomes.TryGetValue(id, out var earlier))
+            {
+                outcomes[id] = new TestOutcome(id, earlier.Passed && passed, earlier.Message ?? message,
+                    earlier.Start is { } e && start is { } n ? (e < n ? e : n) : earlier.Start ?? start);
+            }
+            else
+            {
+                outcomes[id] = new TestOutcome(id, passed, message, start);
+            }
+        }
+
+        return outcomes.Values.OrderBy(o => o.Start ?? DateTimeOffset.MaxValue).ToArray();
+    }
+
+    private static string FirstLine(string text)
+    {
+        var line = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? string.Empty;
+        return line.Length > 300 ? line[..300] + "…" : line;
+    }
+}
