@@ -53,7 +53,7 @@ internal sealed class HuntCommand(CommandContext context)
         };
         RunsOption.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<int>() is < 0 or > 100)
+            if (r.Tokens.Count == 1 && int.TryParse(r.Tokens[0].Value, System.Globalization.CultureInfo.InvariantCulture, out var runs) && runs is < 0 or > 100)
             {
                 r.AddError("--runs must be between 0 and 100.");
             }

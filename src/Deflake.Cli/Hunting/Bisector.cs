@@ -43,8 +43,9 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
     /// <summary>Bisects <paramref name="candidates"/>.</summary>
     /// <param name="candidates">The tests that ran before the victim, in their order.</param>
     /// <param name="knownPassesAlone">Skip confirming the victim passes alone (the caller just saw it pass).</param>
+    /// <param name="knownFailsAfterAll">Skip confirming the victim fails after all candidates (the caller just saw it fail).</param>
     /// <param name="cancellationToken">Cancels the runs.</param>
-    public async Task<BisectionResult> BisectAsync(IReadOnlyList<string> candidates, bool knownPassesAlone = false, CancellationToken cancellationToken = default)
+    public async Task<BisectionResult> BisectAsync(IReadOnlyList<string> candidates, bool knownPassesAlone = false, bool knownFailsAfterAll = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(candidates);
         _runs = 0;
@@ -61,7 +62,8 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
         while (polluters.Count < maxPolluters && remaining.Count > 0)
         {
             var label = polluters.Count == 0 ? "after all tests that ran before it" : "after the remaining tests, found polluters removed";
-            if (!await FailsAsync(remaining, label, cancellationToken).ConfigureAwait(false))
+            var skipConfirm = polluters.Count == 0 && knownFailsAfterAll;
+            if (!skipConfirm && !await FailsAsync(remaining, label, cancellationToken).ConfigureAwait(false))
             {
                 break;
             }

@@ -113,8 +113,9 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
 
         steps.Add("alone: passed");
 
-        // 2. Chaos: fails alone under the mode it failed under.
-        foreach (var mode in failedIn.Where(r => r.Request.Chaos != "none").Select(r => r.Request.Chaos).Distinct(StringComparer.Ordinal))
+        // 2. Chaos: fails alone under the mode it failed under (unless it failed the same way without chaos).
+        var failedWithoutChaos = failedIn.Any(r => r.Request.Chaos == "none" && r.Request.Parallel);
+        foreach (var mode in failedIn.Where(r => r.Request.Chaos != "none" && !failedWithoutChaos).Select(r => r.Request.Chaos).Distinct(StringComparer.Ordinal))
         {
             var request = new RunRequest($"alone, chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: false, [victim]);
             var chaos = await DiagnosticAsync(request, cancellationToken).ConfigureAwait(false);
@@ -140,7 +141,8 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
             }
         }
 
-        foreach (var run in sequential.Take(2))
+        // The run with the fewest tests before the victim first: the cheapest bisection.
+        foreach (var run in sequential.OrderBy(r => r.RanBefore(victim).Count).Take(2))
         {
             var before = run.RanBefore(victim);
             if (before.Count == 0)
@@ -172,10 +174,13 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
                     .SelectMany(r => r.Tests.Where(t => !t.Passed && t.TestId != victim).Select(t => t.TestId))
                     .Where(t => suspects.Contains(t, StringComparer.Ordinal))
                     .Distinct(StringComparer.Ordinal).ToArray();
-                var partnerText = partners.Length == 0 ? string.Empty : $" Also failing in the same parallel runs: {string.Join(", ", partners)}.";
-                return new Finding(victim, FlakeCause.ParallelCollision, null,
+                var partner = await FindPartnerAsync(victim, partners, steps, cancellationToken).ConfigureAwait(false);
+                var partnerText = partner is not null
+                    ? $" Run in parallel with {partner} alone, it fails."
+                    : partners.Length == 0 ? string.Empty : $" Also failing in the same parallel runs: {string.Join(", ", partners)}.";
+                return new Finding(victim, FlakeCause.ParallelCollision, partner,
                     $"Fails when collections run in parallel ({failedNames}{(_parallelConfirm.FailedTest(victim) ? ", parallel again" : string.Empty)}); passes alone and in all {sequentialRuns.Length} one-at-a-time runs.{partnerText}",
-                    _parallelConfirm.Reproduce, steps) { Message = message };
+                    partner is null ? _parallelConfirm.Reproduce : runner.ReproduceCommand(PairRequest(victim, partner)), steps) { Message = message };
             }
         }
 
@@ -184,6 +189,38 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         return new Finding(victim, FlakeCause.Nondeterministic, null,
             $"Failed in {failedNames} but did not fail again when that run was repeated, alone, or in order: it fails with nothing changed.",
             failedRun?.Reproduce ?? runner.ReproduceCommand(aloneRequest), steps) { Message = message };
+    }
+
+    private readonly Dictionary<(string, string), bool> _pairFails = [];
+
+    private RunRequest PairRequest(string a, string b) => new("pair in parallel", RunOrderKind.Default, "none", options.Seed, Parallel: true, [a, b]);
+
+    /// <summary>The test it collides with: the first of the tests failing alongside it that makes it fail when only the two run, in parallel.</summary>
+    private async Task<string?> FindPartnerAsync(string victim, IReadOnlyList<string> candidates, List<string> steps, CancellationToken cancellationToken)
+    {
+        foreach (var other in candidates.Take(5))
+        {
+            var key = string.CompareOrdinal(victim, other) < 0 ? (victim, other) : (other, victim);
+            if (!_pairFails.TryGetValue(key, out var fails))
+            {
+                var pair = await DiagnosticAsync(PairRequest(victim, other), cancellationToken).ConfigureAwait(false);
+                fails = pair.FailedTest(victim) || pair.FailedTest(other);
+                _pairFails[key] = fails;
+                if (fails && !pair.FailedTest(victim))
+                {
+                    // Only the other one failed this time; it still collides with this one.
+                    steps.Add($"with {other} in parallel: {other} failed");
+                }
+            }
+
+            steps.Add($"with {other} in parallel: {(fails ? "failed" : "passed")}");
+            if (fails)
+            {
+                return other;
+            }
+        }
+
+        return null;
     }
 
     private async Task<Finding> BisectAsync(string victim, IReadOnlyList<string> before, RunResult pollutedRun, List<string> steps, string? message, CancellationToken cancellationToken)
@@ -195,7 +232,7 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
             var run = await DiagnosticAsync(request, ct).ConfigureAwait(false);
             return run.FailedTest(victim);
         });
-        var result = await bisector.BisectAsync(before, knownPassesAlone: true, cancellationToken).ConfigureAwait(false);
+        var result = await bisector.BisectAsync(before, knownPassesAlone: true, knownFailsAfterAll: true, cancellationToken).ConfigureAwait(false);
         steps.AddRange(result.Steps);
         if (result.Verdict != BisectionVerdict.Polluted)
         {

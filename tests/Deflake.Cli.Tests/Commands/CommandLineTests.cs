@@ -1,0 +1,75 @@
+namespace Deflake.Cli.Tests.Commands;
+
+public sealed class CommandLineTests
+{
+    internal static async Task<(int Code, string Output, string Error)> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await DeflakeApp.RunAsync(args, output, error, cancellationToken: TestContext.Current.CancellationToken);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task Help_lists_every_command()
+    {
+        var (code, output, _) = await RunAsync("--help");
+
+        Assert.Equal(0, code);
+        foreach (var command in new[] { "hunt", "bisect", "gc", "doctor" })
+        {
+            Assert.Contains($"  {command}", output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Hunt_help_documents_its_options_and_the_causes()
+    {
+        var (code, output, _) = await RunAsync("hunt", "--help");
+
+        Assert.Equal(0, code);
+        foreach (var option in new[] { "<PROJECT>", "--runs", "--modes", "--seed", "--json", "--html", "--timeout" })
+        {
+            Assert.Contains(option, output, StringComparison.Ordinal);
+        }
+
+        foreach (var cause in Deflake.Cli.Hunting.FlakeCause.All)
+        {
+            Assert.Contains(cause, output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Bisect_help_documents_the_victim()
+    {
+        var (code, output, _) = await RunAsync("bisect", "--help");
+
+        Assert.Equal(0, code);
+        Assert.Contains("--victim", output, StringComparison.Ordinal);
+        Assert.Contains("<PROJECT>", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("hunt", "--bogus")]
+    [InlineData("hunt", "--runs", "many")]
+    [InlineData("hunt", "--runs", "-1")]
+    [InlineData("bisect")]
+    [InlineData("fly")]
+    public async Task Bad_usage_exits_with_2(params string[] args)
+    {
+        var (code, _, error) = await RunAsync(args);
+
+        Assert.Equal(ExitCodes.UsageError, code);
+        Assert.StartsWith("deflake: ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_chaos_mode_is_a_one_line_usage_error()
+    {
+        var (code, _, error) = await RunAsync("hunt", "--modes", "gremlins", Repository.Path("samples/Shop.FlakyTests"));
+
+        Assert.Equal(ExitCodes.UsageError, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("gremlins", error, StringComparison.Ordinal);
+    }
+}
