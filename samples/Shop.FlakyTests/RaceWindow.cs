@@ -17,7 +17,7 @@ internal static class RaceWindow
     private static readonly Dictionary<string, TaskCompletionSource> Waiting = new(StringComparer.Ordinal);
 
     /// <summary>How long the first test waits for its partner.</summary>
-    public static TimeSpan Window { get; } = TimeSpan.FromSeconds(1.5);
+    public static TimeSpan Window { get; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Waits for the partner at <paramref name="point"/>; true when it came (the tests run concurrently).</summary>
     public static async Task<bool> MeetAsync(string point, TimeSpan wait, CancellationToken cancellationToken)

@@ -30,6 +30,12 @@ internal static class ProcessRunner
             start.ArgumentList.Add(argument);
         }
 
+        // A parent 'dotnet test' or 'dotnet run' leaves MSBuild's own variables behind; a child build must find its own.
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase)).ToArray())
+        {
+            start.Environment.Remove(name);
+        }
+
         // The children must not inherit a terminal-sized, coloured, telemetry-chatty environment.
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
