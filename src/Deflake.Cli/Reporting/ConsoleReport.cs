@@ -33,7 +33,8 @@ internal sealed class ConsoleProgress(IAnsiConsole console) : IHuntProgress
 
     public void Found(Finding finding)
     {
-        var polluter = finding.Polluter is null ? string.Empty : $" after [yellow]{Markup.Escape(finding.Polluter)}[/]";
+        var relation = finding.Cause == FlakeCause.ParallelCollision ? "with" : "after";
+        var polluter = finding.Polluter is null ? string.Empty : $" {relation} [yellow]{Markup.Escape(finding.Polluter)}[/]";
         console.MarkupLine($"  [bold]→[/] {Markup.Escape(finding.Test)}: [bold]{Markup.Escape(finding.Cause)}[/]{polluter}");
     }
 }

@@ -40,7 +40,8 @@ internal static class HtmlReport
                     .Append("<h3><span class=\"ns\">").Append(E(ns)).Append("</span>").Append(E(name)).Append("</h3></div>");
                 if (finding.Polluter is not null)
                 {
-                    html.Append("<p class=\"polluter\">polluted by <code>").Append(E(finding.Polluter)).Append("</code>");
+                    var relation = finding.Cause == FlakeCause.ParallelCollision ? "collides with" : "polluted by";
+                    html.Append("<p class=\"polluter\">").Append(relation).Append(" <code>").Append(E(finding.Polluter)).Append("</code>");
                     foreach (var other in finding.OtherPolluters)
                     {
                         html.Append(" and independently by <code>").Append(E(other)).Append("</code>");

@@ -155,7 +155,7 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
             }
 
             var passed = result == "Pass";
-            var message = passed ? null : FirstLine((string?)test.Element("failure")?.Element("message") ?? "failed");
+            var message = passed ? null : FirstLines((string?)test.Element("failure")?.Element("message") ?? "failed", 4);
             DateTimeOffset? start = DateTimeOffset.TryParse((string?)test.Attribute("start-rtf"), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var s) ? s : null;
             if (outcomes.TryGetValue(id, out var earlier))
             {
@@ -170,6 +170,9 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
 
         return outcomes.Values.OrderBy(o => o.Start ?? DateTimeOffset.MaxValue).ToArray();
     }
+
+    private static string FirstLines(string text, int count)
+        => string.Join('\n', text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Take(count).Select(l => l.TrimEnd()));
 
     private static string FirstLine(string text)
     {
