@@ -44,6 +44,8 @@ public interface ILeaseHandle : IAsyncDisposable
 /// <summary>One validated request for a lease, as a backend sees it.</summary>
 public sealed class LeaseRequest
 {
+    private string? _candidateSetHash;
+
     internal LeaseRequest(string resource, IReadOnlyList<string> candidates, LeaseHolder holder)
     {
         Resource = resource;
@@ -59,4 +61,10 @@ public sealed class LeaseRequest
 
     /// <summary>Who asks.</summary>
     public LeaseHolder Holder { get; }
+
+    /// <summary>
+    /// Twelve hex characters naming the set of candidates whatever their order, the same on every machine:
+    /// backends key their waiting queues on the resource and this.
+    /// </summary>
+    public string CandidateSetHash => _candidateSetHash ??= LeaseNames.CandidateSetHash(Candidates);
 }

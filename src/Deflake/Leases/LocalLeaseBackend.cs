@@ -139,7 +139,7 @@ internal sealed class LocalLeaseBackend : ILeaseBackend
     private string ResourceDirectory(LeaseRequest request) => Path.Combine(_root, LeaseNames.FileSafe(request.Resource));
 
     private string QueueDirectory(LeaseRequest request) =>
-        Path.Combine(ResourceDirectory(request), "queue-" + LeaseNames.CandidateSetHash(request.Candidates));
+        Path.Combine(ResourceDirectory(request), "queue-" + request.CandidateSetHash);
 
     private static bool HasWaiters(string queueDirectory)
     {
