@@ -90,6 +90,7 @@ public sealed class Leases : IAsyncDisposable
 
         await using (turn.ConfigureAwait(false))
         {
+            var pause = TimeSpan.FromMilliseconds(1);
             while (true)
             {
                 handle = await _backend.TryAcquireAsync(request, hasTurn: true, cancellationToken).ConfigureAwait(false);
@@ -104,8 +105,8 @@ public sealed class Leases : IAsyncDisposable
                     throw await TimeoutAsync(request, timeout, cancellationToken).ConfigureAwait(false);
                 }
 
-                var pause = remaining < _options.MaxPollInterval ? remaining : _options.MaxPollInterval;
-                await _backend.WaitForReleaseAsync(request, pause, cancellationToken).ConfigureAwait(false);
+                await _backend.WaitForReleaseAsync(request, remaining < pause ? remaining : pause, cancellationToken).ConfigureAwait(false);
+                pause = NextPause(pause, _options.MaxPollInterval);
             }
         }
     }
@@ -149,6 +150,9 @@ public sealed class Leases : IAsyncDisposable
             _options.TestName?.Invoke(), _options.TimeProvider.GetUtcNow());
         return new LeaseRequest(resource, list, holder);
     }
+
+    /// <summary>Doubles the pause between attempts, from 1 ms up to <paramref name="max"/>.</summary>
+    internal static TimeSpan NextPause(TimeSpan pause, TimeSpan max) => pause * 2 < max ? pause * 2 : max;
 
     private async ValueTask<LeaseTimeoutException> TimeoutAsync(LeaseRequest request, TimeSpan timeout, CancellationToken cancellationToken)
     {

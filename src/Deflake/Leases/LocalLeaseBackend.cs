@@ -13,6 +13,8 @@ namespace Deflake;
 internal sealed class LocalLeaseBackend : ILeaseBackend
 {
     private static TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, FileSystemWatcher?> Watchers = new(StringComparer.Ordinal);
+    private static readonly Lock WatchersLock = new();
     private static long _ticketSequence;
     private readonly string _root;
     private readonly LeaseOptions _options;
@@ -66,6 +68,7 @@ internal sealed class LocalLeaseBackend : ILeaseBackend
         var ticket = Ticket.Take(QueueDirectory(request), clock);
         try
         {
+            var pause = TimeSpan.FromMilliseconds(1);
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -81,7 +84,8 @@ internal sealed class LocalLeaseBackend : ILeaseBackend
                     return null;
                 }
 
-                await WaitForReleaseAsync(request, remaining < _options.MaxPollInterval ? remaining : _options.MaxPollInterval, cancellationToken).ConfigureAwait(false);
+                await WaitForReleaseAsync(request, remaining < pause ? remaining : pause, cancellationToken).ConfigureAwait(false);
+                pause = Leases.NextPause(pause, _options.MaxPollInterval);
             }
         }
         catch
@@ -94,6 +98,7 @@ internal sealed class LocalLeaseBackend : ILeaseBackend
     public async ValueTask WaitForReleaseAsync(LeaseRequest request, TimeSpan maxDelay, CancellationToken cancellationToken = default)
     {
         var released = Volatile.Read(ref _released).Task;
+        WatchForReleases(ResourceDirectory(request));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var delay = Task.Delay(maxDelay, _options.TimeProvider, stop.Token);
         await Task.WhenAny(released, delay).ConfigureAwait(false);
@@ -135,6 +140,47 @@ internal sealed class LocalLeaseBackend : ILeaseBackend
     /// <summary>Wakes this process's waiters at once; other processes' waiters notice at their next poll.</summary>
     private static void SignalRelease() =>
         Interlocked.Exchange(ref _released, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+    /// <summary>
+    /// Wakes this process's waiters when another process releases a lease or leaves a queue of this resource: both
+    /// delete a file in its directory, which inotify reports within a millisecond. Without a watcher (limits, other
+    /// file systems) waiters still poll.
+    /// </summary>
+    private static void WatchForReleases(string resourceDirectory)
+    {
+        if (Watchers.ContainsKey(resourceDirectory))
+        {
+            return;
+        }
+
+        lock (WatchersLock)
+        {
+            if (Watchers.ContainsKey(resourceDirectory))
+            {
+                return;
+            }
+
+            FileSystemWatcher? watcher = null;
+            try
+            {
+                Directory.CreateDirectory(resourceDirectory);
+                watcher = new FileSystemWatcher(resourceDirectory)
+                {
+                    IncludeSubdirectories = true,
+                    NotifyFilter = NotifyFilters.FileName,
+                };
+                watcher.Deleted += (_, _) => SignalRelease();
+                watcher.EnableRaisingEvents = true;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or ArgumentException)
+            {
+                watcher?.Dispose();
+                watcher = null;
+            }
+
+            Watchers[resourceDirectory] = watcher; // kept for the process's life; null: poll only
+        }
+    }
 
     private string ResourceDirectory(LeaseRequest request) => Path.Combine(_root, LeaseNames.FileSafe(request.Resource));
 
