@@ -157,8 +157,11 @@ internal sealed class PostgresLeaseBackend : ILeaseBackend
 
     internal static long CandidateKey(string resource, string candidate) => ProcessIdentity.StableKey("deflake-lease\n" + resource + "\n" + candidate);
 
-    private static long QueueKey(LeaseRequest request) =>
-        ProcessIdentity.StableKey("deflake-lease-queue\n" + request.Resource + "\n" + request.CandidateSetHash);
+    private static long QueueKey(LeaseRequest request) => QueueKey(request.Resource, request.CandidateSetHash);
+
+    /// <summary>The advisory lock key whose exclusive holder is first in line for a resource and candidate set.</summary>
+    internal static long QueueKey(string resource, string candidateSetHash) =>
+        ProcessIdentity.StableKey("deflake-lease-queue\n" + resource + "\n" + candidateSetHash);
 
     private static long[] CandidateKeys(LeaseRequest request) => [.. request.Candidates.Select(c => CandidateKey(request.Resource, c))];
 

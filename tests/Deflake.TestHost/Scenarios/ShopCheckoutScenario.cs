@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 /// <summary>
 /// Seed 004 ported: "tests" that log in as one of a few shared accounts, empty its cart, add items, check out and
 /// assert that the order holds exactly their items. The shop lives in a SQLite file every child opens.
-/// Args: --db FILE --backend local|postgres|none [--dir DIR] [--tests 50] [--accounts 3] [--items 3] [--go FILE].
+/// Args: --db FILE --backend local|postgres|none [--dir DIR] [--tests 50] [--accounts 3] [--items 3] [--go FILE] [--resource accounts].
 /// With <c>none</c>, test i logs in as account i % accounts, as the seed did before it leased.
 /// Prints <c>result tests=N collisions=K</c>; exit code 0 unless something other than a collision failed.
 /// </summary>
@@ -33,7 +33,7 @@ public sealed class ShopCheckoutScenario : IScenario
         for (var test = 0; test < tests; test++)
         {
             LeaseScenarioArgs.CurrentTest.Value = $"Checkout_{test}";
-            var lease = leases is null ? null : await leases.AcquireAsync("accounts", accounts, TimeSpan.FromSeconds(30), cancellationToken);
+            var lease = leases is null ? null : await leases.AcquireAsync(options.Get("resource", "accounts"), accounts, TimeSpan.FromSeconds(30), cancellationToken);
             try
             {
                 var account = lease?.Value ?? accounts[test % accounts.Length];
