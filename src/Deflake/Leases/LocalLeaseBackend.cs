@@ -7,7 +7,7 @@ namespace Deflake;
 /// Leases as lock files on this machine. Layout under the root directory, names made file-safe by
 /// <see cref="LeaseNames.FileSafe"/>:
 /// <c>RESOURCE/CANDIDATE.lock</c> (a <see cref="CrossProcessLock"/> held by the lease),
-/// <c>RESOURCE/CANDIDATE.holder</c> (who holds it, for timeout errors),
+/// <c>RESOURCE/CANDIDATE.holder</c> (who holds or last held it, for timeout errors),
 /// <c>RESOURCE/queue-SETHASH/TICKS-TOKEN-SEQ.ticket</c> (one locked file per waiter; the oldest live ticket is first in line).
 /// </summary>
 internal sealed class LocalLeaseBackend : ILeaseBackend
@@ -15,6 +15,7 @@ internal sealed class LocalLeaseBackend : ILeaseBackend
     private static TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, FileSystemWatcher?> Watchers = new(StringComparer.Ordinal);
     private static readonly Lock WatchersLock = new();
+    private const int NoteSize = 1024;
     private static long _ticketSequence;
     private readonly string _root;
     private readonly LeaseOptions _options;
@@ -45,17 +46,8 @@ internal sealed class LocalLeaseBackend : ILeaseBackend
                 continue;
             }
 
-            var notePath = stem + ".holder";
-            try
-            {
-                File.WriteAllText(notePath, request.Holder.ToString());
-            }
-            catch (IOException)
-            {
-                // The note only feeds error messages; the lock is what counts.
-            }
-
-            return ValueTask.FromResult<ILeaseHandle?>(new Handle(i, held, notePath));
+            WriteNote(stem + ".holder", request.Holder.ToString());
+            return ValueTask.FromResult<ILeaseHandle?>(new Handle(i, held));
         }
 
         return ValueTask.FromResult<ILeaseHandle?>(null);
@@ -213,13 +205,37 @@ internal sealed class LocalLeaseBackend : ILeaseBackend
         }
     }
 
-    private sealed class Handle(int index, CrossProcessLock held, string notePath) : ILeaseHandle
+    /// <summary>
+    /// Overwrites the holder note in place, padded to a fixed size: truncating or deleting a file frees its blocks,
+    /// which costs milliseconds on some file systems. The note is read only while the lock is held, so a stale one
+    /// of an earlier holder is never shown for long.
+    /// </summary>
+    private static void WriteNote(string path, string note)
+    {
+        var bytes = new byte[NoteSize];
+        bytes.AsSpan().Fill((byte)' ');
+        System.Text.Encoding.UTF8.GetBytes(LeaseNames.OneLine(note, (NoteSize / 4) - 1), bytes);
+        bytes[^1] = (byte)'\n';
+        try
+        {
+            using var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite, 1, FileOptions.None);
+            stream.Write(bytes);
+        }
+        catch (IOException)
+        {
+            // The note only feeds error messages; the lock is what counts.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private sealed class Handle(int index, CrossProcessLock held) : ILeaseHandle
     {
         public int Index => index;
 
         public ValueTask DisposeAsync()
         {
-            TryDelete(notePath);
             held.Dispose();
             SignalRelease();
             return ValueTask.CompletedTask;
