@@ -243,12 +243,14 @@ public sealed class PostgresEngine : IDatabaseEngine
         var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            await RetryWhileInUseAsync(() => ExecuteAsync(connection, sql, cancellationToken), cancellationToken).ConfigureAwait(false);
+            // Once started, a clone is finished rather than cancelled: a cancelled CREATE DATABASE can leave its backend
+            // slow to absorb the next DROP DATABASE's barrier (seconds), and a finished one is simply dropped by the caller.
+            await RetryWhileInUseAsync(() => ExecuteAsync(connection, sql, CancellationToken.None), cancellationToken).ConfigureAwait(false);
             try
             {
-                await SetMarkerAsync(connection, name, NewMarker("clone", source.Fingerprint), cancellationToken).ConfigureAwait(false);
+                await SetMarkerAsync(connection, name, NewMarker("clone", source.Fingerprint), CancellationToken.None).ConfigureAwait(false);
                 var builder = new NpgsqlConnectionStringBuilder(Admin.ConnectionString) { Database = name };
-                var connectionString = await ConfigureCloneAsync(connection, name, builder, cancellationToken).ConfigureAwait(false);
+                var connectionString = await ConfigureCloneAsync(connection, name, builder, CancellationToken.None).ConfigureAwait(false);
                 return new EngineDatabase(name, connectionString);
             }
             catch
