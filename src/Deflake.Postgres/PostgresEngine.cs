@@ -97,8 +97,25 @@ public sealed class PostgresEngine : IDatabaseEngine
         // Shared: several engines of one process hold it together; orphan collection's exclusive try fails while any holds it.
         await ScalarAsync<object>(_ownerConnection, "select pg_advisory_lock_shared(@key)", ProcessIdentity.LockKey, cancellationToken).ConfigureAwait(false);
 
-        var pooled = new NpgsqlConnectionStringBuilder(admin.ConnectionString) { ApplicationName = "deflake admin" };
-        _dataSource = NpgsqlDataSource.Create(pooled);
+        var pooled = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(admin.ConnectionString) { ApplicationName = "deflake admin" }.ConnectionString);
+        if (_serverVersionNumber >= 140000)
+        {
+            // If this process dies during CREATE DATABASE, the server aborts it (and removes the half-made database)
+            // instead of finishing a clone that would never get its ownership marker.
+            const string CheckClient = "set client_connection_check_interval = 100";
+            pooled.UsePhysicalConnectionInitializer(
+                connection => { using var command = new NpgsqlCommand(CheckClient, connection); command.ExecuteNonQuery(); },
+                async connection =>
+                {
+                    var command = new NpgsqlCommand(CheckClient, connection);
+                    await using (command.ConfigureAwait(false))
+                    {
+                        await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+                    }
+                });
+        }
+
+        _dataSource = pooled.Build();
         return _serverVersionNumber.ToString(CultureInfo.InvariantCulture);
     }
 

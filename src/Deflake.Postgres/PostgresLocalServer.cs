@@ -84,7 +84,7 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
     {
         options ??= new PostgresLocalServerOptions();
         options.Validate();
-        var binDirectory = await FindBinariesAsync(options.BinDirectory, cancellationToken).ConfigureAwait(false);
+        var binDirectory = await FindBinariesAsync(options.BinDirectory, cancellationToken: cancellationToken).ConfigureAwait(false);
         var major = await ReadMajorVersionAsync(binDirectory, cancellationToken).ConfigureAwait(false);
         var runAs = Environment.IsPrivilegedProcess ? await RootRunner.CreateAsync(options.RootRunAsUser, cancellationToken).ConfigureAwait(false) : null;
 
@@ -300,9 +300,16 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
             : ProcessRunner.RunAsync(_runAs.Program, [.. _runAs.Arguments, path, .. arguments], _options.StartTimeout, environment, cancellationToken);
     }
 
-    internal static async Task<string> FindBinariesAsync(string? configured, CancellationToken cancellationToken)
+    /// <summary>Where to look for PostgreSQL binaries when no folder is configured (tests replace it).</summary>
+    internal sealed record BinarySearch(string? PathVariable, IReadOnlyList<(string Root, string Pattern)> Roots)
     {
-        static bool HasTools(string? directory) => directory is not null
+        public static BinarySearch Default { get; } = new(null,
+            [("/usr/lib/postgresql", "*"), ("/usr", "pgsql-*"), ("/opt/homebrew/opt", "postgresql@*"), ("/usr/local/opt", "postgresql@*")]);
+    }
+
+    internal static async Task<string> FindBinariesAsync(string? configured, BinarySearch? search = null, CancellationToken cancellationToken = default)
+    {
+        static bool HasTools(string? directory) => !string.IsNullOrEmpty(directory)
             && File.Exists(Path.Combine(directory, "initdb")) && File.Exists(Path.Combine(directory, "pg_ctl")) && File.Exists(Path.Combine(directory, "postgres"));
 
         if (configured is not null)
@@ -314,9 +321,10 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
                     $"'{full}' does not hold initdb, pg_ctl and postgres; point it at PostgreSQL's bin folder (pg_config --bindir prints it).");
         }
 
-        var looked = new List<string>();
-        var pgConfig = ProcessRunner.FindOnPath("pg_config");
-        looked.Add("pg_config --bindir");
+        search ??= BinarySearch.Default;
+        var pathVariable = search.PathVariable ?? Environment.GetEnvironmentVariable("PATH");
+        var looked = new List<string> { "pg_config --bindir" };
+        var pgConfig = ProcessRunner.FindOnPath("pg_config", pathVariable);
         if (pgConfig is not null)
         {
             try
@@ -334,13 +342,13 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
         }
 
         looked.Add("PATH");
-        var initdb = ProcessRunner.FindOnPath("initdb");
+        var initdb = ProcessRunner.FindOnPath("initdb", pathVariable);
         if (initdb is not null && HasTools(Path.GetDirectoryName(initdb)))
         {
             return Path.GetDirectoryName(initdb)!;
         }
 
-        foreach (var (root, pattern) in new[] { ("/usr/lib/postgresql", "*"), ("/usr", "pgsql-*"), ("/opt/homebrew/opt", "postgresql@*"), ("/usr/local/opt", "postgresql@*") })
+        foreach (var (root, pattern) in search.Roots)
         {
             looked.Add(Path.Combine(root, pattern, "bin"));
             if (!Directory.Exists(root))

@@ -133,7 +133,9 @@ public sealed class PostgresEngineTests
             await keptConnection.CloseAsync();
             NpgsqlConnection.ClearPool(keptConnection);
 
-            Assert.True(await engine.RemoveOrphansAsync(TimeSpan.FromTicks(1), Token) >= 1);
+            // Two days later (backdated, so other processes' kept databases are not disturbed) it goes.
+            await RewriteMarkerAsync(kept, marker => marker with { KeptAt = marker.KeptAt!.Value.AddDays(-2) });
+            Assert.True(await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token) >= 1);
             Assert.DoesNotContain(kept, await PostgresTestServer.DatabaseNamesAsync(kept, Token));
         }
         finally
@@ -197,9 +199,9 @@ public sealed class PostgresEngineTests
                 await using var database = await pool.RentAsync(Token);
             }
 
-            await using var engine = await PostgresTestServer.CreateEngineAsync(o => o.DropTemplatesUnusedFor = TimeSpan.FromTicks(1));
+            await using var engine = await PostgresTestServer.CreateEngineAsync();
             await engine.StartAsync(NewContext(), Token);
-            await engine.RemoveOrphansAsync(TimeSpan.FromTicks(1), Token);
+            await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token);
 
             var names = await PostgresTestServer.DatabaseNamesAsync("", Token);
             Assert.All(foreign, name => Assert.Contains(name, names));
@@ -224,6 +226,40 @@ public sealed class PostgresEngineTests
         await other.RemoveOrphansAsync(TimeSpan.FromDays(1), Token);
 
         Assert.Contains(database.Name, await PostgresTestServer.DatabaseNamesAsync(database.Name, Token));
+    }
+
+    [Fact]
+    public async Task Templates_unused_for_a_week_are_dropped_and_recent_ones_are_kept()
+    {
+        string stale;
+        string fresh;
+        await using (var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh()), Token))
+        {
+            stale = pool.Template.Name;
+        }
+
+        await using (var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh()), Token))
+        {
+            fresh = pool.Template.Name;
+        }
+
+        await RewriteMarkerAsync(stale, marker => marker with { LastUsed = marker.LastUsed!.Value.AddDays(-8) });
+        await using var engine = await PostgresTestServer.CreateEngineAsync();
+        await engine.StartAsync(NewContext(), Token);
+        await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token);
+
+        var names = await PostgresTestServer.DatabaseNamesAsync("deflake_tpl_", Token);
+        Assert.DoesNotContain(stale, names);
+        Assert.Contains(fresh, names);
+    }
+
+    private static async Task RewriteMarkerAsync(string database, Func<Deflake.Postgres.Internal.DatabaseMarker, Deflake.Postgres.Internal.DatabaseMarker> change)
+    {
+        await using var admin = await PostgresTestServer.OpenAdminAsync(Token);
+        await using var read = new NpgsqlCommand("select shobj_description(oid, 'pg_database') from pg_database where datname = @name", admin);
+        read.Parameters.AddWithValue("name", database);
+        var marker = Deflake.Postgres.Internal.DatabaseMarker.TryParse((string?)await read.ExecuteScalarAsync(Token)) ?? throw new InvalidOperationException($"{database} has no marker");
+        await TestSchemas.ExecuteAsync(admin, $"comment on database {Deflake.Postgres.Internal.Quote.Identifier(database)} is {Deflake.Postgres.Internal.Quote.Literal(change(marker).ToJson())}", Token);
     }
 
     internal static EngineContext NewContext()

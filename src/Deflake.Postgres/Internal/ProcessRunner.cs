@@ -68,9 +68,9 @@ internal static class ProcessRunner
     }
 
     /// <summary>Finds an executable on PATH; null when absent.</summary>
-    public static string? FindOnPath(string name)
+    public static string? FindOnPath(string name, string? path = null)
     {
-        var path = Environment.GetEnvironmentVariable("PATH");
+        path ??= Environment.GetEnvironmentVariable("PATH");
         if (string.IsNullOrEmpty(path))
         {
             return null;
