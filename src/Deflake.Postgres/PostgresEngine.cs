@@ -30,6 +30,13 @@ public sealed class PostgresEngine : IDatabaseEngine
     internal const string Prefix = "deflake_";
     internal const string TemplatePrefix = "deflake_tpl_";
     internal const string BuildPrefix = "deflake_bld_";
+
+    /// <summary>
+    /// Deflake's own bookkeeping database: the name of every database is recorded here (with its owner) before it
+    /// is created, so one whose owner died between <c>CREATE DATABASE</c> and <c>COMMENT ON DATABASE</c> is still
+    /// provably Deflake's. Never dropped by Deflake.
+    /// </summary>
+    internal const string RegistryDatabase = "deflake_registry";
     private const string ObjectInUse = "55006";
     private const string LockNotAvailable = "55P03";
     private static long s_cloneCounter;
@@ -37,6 +44,7 @@ public sealed class PostgresEngine : IDatabaseEngine
     private readonly ResolvedPostgresOptions _options;
     private NpgsqlConnectionStringBuilder? _admin;
     private NpgsqlDataSource? _dataSource;
+    private NpgsqlDataSource? _registry;
     private NpgsqlConnection? _ownerConnection;
     private PostgresLocalServer? _localServer;
     private ILogger _logger = NullLogger.Instance;
@@ -59,6 +67,8 @@ public sealed class PostgresEngine : IDatabaseEngine
 
     /// <summary>The throwaway server in use, or null when a connection string was given.</summary>
     public PostgresLocalServer? LocalServer => _localServer;
+
+    private NpgsqlDataSource Registry => _registry ?? throw new InvalidOperationException("The PostgreSQL engine has not been started.");
 
     private NpgsqlDataSource DataSource => _dataSource ?? throw new InvalidOperationException("The PostgreSQL engine has not been started.");
 
@@ -116,7 +126,58 @@ public sealed class PostgresEngine : IDatabaseEngine
         }
 
         _dataSource = pooled.Build();
+        _registry = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(admin.ConnectionString) { Database = RegistryDatabase, ApplicationName = "deflake registry" });
+        await EnsureRegistryAsync(_ownerConnection, cancellationToken).ConfigureAwait(false);
         return _serverVersionNumber.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private async Task EnsureRegistryAsync(NpgsqlConnection owner, CancellationToken cancellationToken)
+    {
+        // CREATE DATABASE / CREATE TABLE IF NOT EXISTS race when run concurrently: serialise on an advisory lock.
+        var key = ProcessIdentity.StableKey("deflake:registry");
+        await ScalarAsync<object>(owner, "select pg_advisory_lock(@key)", key, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var found = await ReadDatabaseAsync(owner, RegistryDatabase, cancellationToken).ConfigureAwait(false);
+            if (found is null)
+            {
+                await ExecuteAsync(owner, $"create database {Quote.Identifier(RegistryDatabase)} template template0", cancellationToken).ConfigureAwait(false);
+                await SetMarkerAsync(owner, RegistryDatabase, new DatabaseMarker { Kind = "registry", Created = _time.GetUtcNow() }, cancellationToken).ConfigureAwait(false);
+            }
+            else if (found.Value.Marker is not { Kind: "registry" })
+            {
+                throw new InvalidOperationException(
+                    $"Database {RegistryDatabase} exists but is not Deflake's (no marker); Deflake will not touch it. Rename it, or use another server.");
+            }
+
+            var connection = await Registry.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                await ExecuteAsync(connection,
+                    "create table if not exists pending (name text primary key, owner text not null, created timestamptz not null default now())",
+                    cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await ScalarAsync<object>(owner, "select pg_advisory_unlock(@key)", key, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Records that this process is about to create <paramref name="database"/> (see <see cref="RegistryDatabase"/>).</summary>
+    private async Task RecordIntentAsync(string database, CancellationToken cancellationToken)
+    {
+        var connection = await Registry.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var command = new NpgsqlCommand("insert into pending (name, owner) values (@name, @owner) on conflict (name) do update set owner = excluded.owner", connection);
+            await using (command.ConfigureAwait(false))
+            {
+                command.Parameters.AddWithValue("name", database);
+                command.Parameters.AddWithValue("owner", ProcessIdentity.Token);
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     private async Task<NpgsqlConnection> OpenOwnerAsync(NpgsqlConnectionStringBuilder admin, CancellationToken cancellationToken)
@@ -197,6 +258,7 @@ public sealed class PostgresEngine : IDatabaseEngine
             await DropDatabaseAsync(admin, build, leftover.Value.IsTemplate, cancellationToken).ConfigureAwait(false);
         }
 
+        await RecordIntentAsync(build, cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(admin, $"create database {Quote.Identifier(build)} template template0", cancellationToken).ConfigureAwait(false);
         try
         {
@@ -257,6 +319,7 @@ public sealed class PostgresEngine : IDatabaseEngine
             : "";
         var sql = $"create database {Quote.Identifier(name)} template {Quote.Identifier(source.Name)}{strategy}";
 
+        await RecordIntentAsync(name, cancellationToken).ConfigureAwait(false);
         var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -373,6 +436,11 @@ public sealed class PostgresEngine : IDatabaseEngine
             foreach (var (name, isTemplate, marker) in candidates)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                if (marker.Kind == "registry")
+                {
+                    continue;
+                }
+
                 if (name.StartsWith(TemplatePrefix, StringComparison.Ordinal))
                 {
                     if (marker.Kind == "template" && await TryDropUnusedTemplateAsync(connection, name, marker, now, cancellationToken).ConfigureAwait(false))
@@ -414,7 +482,84 @@ public sealed class PostgresEngine : IDatabaseEngine
                 }
             }
 
+            removed += await RemoveUnmarkedOrphansAsync(connection, ownerAlive, cancellationToken).ConfigureAwait(false);
             return removed;
+        }
+    }
+
+    /// <summary>
+    /// Databases whose owner died after <c>CREATE DATABASE</c> but before their marker was written: the registry
+    /// proves they are Deflake's. Registry rows of dead owners are then forgotten.
+    /// </summary>
+    private async Task<int> RemoveUnmarkedOrphansAsync(NpgsqlConnection admin, Dictionary<string, bool> ownerAlive, CancellationToken cancellationToken)
+    {
+        var pending = new List<(string Name, string Owner, bool Old)>();
+        var registry = await Registry.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (registry.ConfigureAwait(false))
+        {
+            var list = new NpgsqlCommand("select name, owner, created < now() - interval '1 hour' from pending where owner <> @me", registry);
+            await using (list.ConfigureAwait(false))
+            {
+                list.Parameters.AddWithValue("me", ProcessIdentity.Token);
+                var reader = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        pending.Add((reader.GetString(0), reader.GetString(1), reader.GetBoolean(2)));
+                    }
+                }
+            }
+
+            var removed = 0;
+            foreach (var (name, owner, old) in pending)
+            {
+                if (!ownerAlive.TryGetValue(owner, out var alive))
+                {
+                    alive = !await IsOwnerGoneAsync(admin, owner, cancellationToken).ConfigureAwait(false);
+                    ownerAlive[owner] = alive;
+                }
+
+                if (alive)
+                {
+                    continue;
+                }
+
+                var found = await ReadDatabaseAsync(admin, name, cancellationToken).ConfigureAwait(false);
+                if (found is { Marker: null } unmarked && name.StartsWith(Prefix, StringComparison.Ordinal) && !name.StartsWith(TemplatePrefix, StringComparison.Ordinal)
+                    && name != RegistryDatabase && name.Contains(owner, StringComparison.Ordinal))
+                {
+                    await DropDatabaseAsync(admin, name, unmarked.IsTemplate, cancellationToken).ConfigureAwait(false);
+                    _logger.LogInformation("Deflake removed orphaned database {Name}: its owner died before marking it", name);
+                    removed++;
+                }
+                else if (found is null && !old && await IsStatementRunningAsync(admin, name, cancellationToken).ConfigureAwait(false))
+                {
+                    // The dead owner's CREATE DATABASE may still be finishing on the server: remember it for a later collection.
+                    continue;
+                }
+
+                var forget = new NpgsqlCommand("delete from pending where name = @name and owner = @owner", registry);
+                await using (forget.ConfigureAwait(false))
+                {
+                    forget.Parameters.AddWithValue("name", name);
+                    forget.Parameters.AddWithValue("owner", owner);
+                    await forget.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            return removed;
+        }
+    }
+
+    private static async Task<bool> IsStatementRunningAsync(NpgsqlConnection connection, string database, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(
+            "select exists (select from pg_stat_activity where pid <> pg_backend_pid() and state = 'active' and strpos(query, @name) > 0)", connection);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.AddWithValue("name", database);
+            return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         }
     }
 
@@ -475,6 +620,12 @@ public sealed class PostgresEngine : IDatabaseEngine
             await _dataSource.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (_registry is not null)
+        {
+            await ForgetOwnIntentsAsync().ConfigureAwait(false);
+            await _registry.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (_ownerConnection is not null)
         {
             await _ownerConnection.DisposeAsync().ConfigureAwait(false);
@@ -483,6 +634,30 @@ public sealed class PostgresEngine : IDatabaseEngine
         if (_localServer is not null)
         {
             await _localServer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task ForgetOwnIntentsAsync()
+    {
+        try
+        {
+            var connection = await Registry.OpenConnectionAsync().ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                // Only rows of databases that exist with a marker or not at all: an unmarked one stays provably ours.
+                var command = new NpgsqlCommand(
+                    "delete from pending where owner = @me and not exists (select from pg_database d where d.datname = pending.name and shobj_description(d.oid, 'pg_database') is null)",
+                    connection);
+                await using (command.ConfigureAwait(false))
+                {
+                    command.Parameters.AddWithValue("me", ProcessIdentity.Token);
+                    await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
+        {
+            _logger.LogDebug(ex, "Deflake could not tidy its registry rows; the next collection will");
         }
     }
 

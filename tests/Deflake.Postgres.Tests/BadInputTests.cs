@@ -61,7 +61,7 @@ public sealed class BadInputTests
         File.WriteAllText(Path.Combine(directory.Path, "002_broken.sql"), "create tabel oops (id int);");
 
         var error = await Assert.ThrowsAsync<TemplateBuildException>(async () =>
-            await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(SchemaSource.FromSqlDirectory(directory.Path)), Token));
+            await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(SchemaSource.FromSqlDirectory(directory.Path)), Token));
 
         AssertOneLine(error.Message);
         Assert.Contains("002_broken.sql", error.Message, StringComparison.Ordinal);
@@ -72,7 +72,7 @@ public sealed class BadInputTests
 
         // Fixed, the next run builds the template.
         File.WriteAllText(Path.Combine(directory.Path, "002_broken.sql"), "create table fixed (id int);");
-        await using var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(SchemaSource.FromSqlDirectory(directory.Path)), Token);
+        await using var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(SchemaSource.FromSqlDirectory(directory.Path)), Token);
         Assert.True(pool.Template.WasBuilt);
     }
 

@@ -9,7 +9,7 @@ public sealed class PostgresEngineTests
     [Fact]
     public async Task Each_rented_database_is_its_own_copy_of_the_template()
     {
-        await using var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh()), Token);
+        await using var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh()), Token);
         await using var first = await pool.RentAsync(Token);
         await using var second = await pool.RentAsync(Token);
 
@@ -33,7 +33,7 @@ public sealed class PostgresEngineTests
     [Fact]
     public async Task The_connection_string_reaches_the_clone_from_code_that_opens_its_own_connections()
     {
-        await using var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh()), Token);
+        await using var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh()), Token);
         await using var database = await pool.RentAsync(Token);
 
         await using var connection = new NpgsqlConnection(database.ConnectionString);
@@ -47,13 +47,13 @@ public sealed class PostgresEngineTests
     {
         var version = Guid.NewGuid().ToString("N");
         string template;
-        await using (var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh(version: version)), Token))
+        await using (var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh(version: version)), Token))
         {
             Assert.True(pool.Template.WasBuilt);
             template = pool.Template.Name;
         }
 
-        await using (var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh(version: version)), Token))
+        await using (var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh(version: version)), Token))
         {
             Assert.False(pool.Template.WasBuilt);
             Assert.Equal(template, pool.Template.Name);
@@ -76,13 +76,13 @@ public sealed class PostgresEngineTests
         File.WriteAllText(Path.Combine(directory.Path, "002_seed.sql"), $"insert into items values (1); -- {Guid.NewGuid()}");
 
         EngineTemplate before;
-        await using (var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(SchemaSource.FromSqlDirectory(directory.Path)), Token))
+        await using (var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(SchemaSource.FromSqlDirectory(directory.Path)), Token))
         {
             before = pool.Template;
         }
 
         File.WriteAllText(Path.Combine(directory.Path, "002_seed.sql"), File.ReadAllText(Path.Combine(directory.Path, "002_seed.sql")) + "\ninsert into items values (2);");
-        await using var changed = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(SchemaSource.FromSqlDirectory(directory.Path)), Token);
+        await using var changed = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(SchemaSource.FromSqlDirectory(directory.Path)), Token);
 
         Assert.True(before.WasBuilt);
         Assert.True(changed.Template.WasBuilt);
@@ -99,7 +99,7 @@ public sealed class PostgresEngineTests
         options.KeepFailed = true;
         string kept;
         string? keptAt;
-        await using (var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), options, Token))
+        await using (var pool = await PostgresTestServer.CreatePoolAsync(options, Token))
         {
             var database = await pool.RentAsync(Token);
             kept = database.Name;
@@ -147,7 +147,7 @@ public sealed class PostgresEngineTests
     [Fact]
     public async Task A_failed_test_database_is_dropped_when_keeping_is_off()
     {
-        await using var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh()), Token);
+        await using var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh()), Token);
         var database = await pool.RentAsync(Token);
         database.MarkFailed();
         await database.DisposeAsync();
@@ -158,7 +158,7 @@ public sealed class PostgresEngineTests
     [Fact]
     public async Task Disposing_the_pool_removes_every_clone_it_made_and_keeps_the_template()
     {
-        var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh(), poolSize: 3), Token);
+        var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh(), poolSize: 3), Token);
         var prefix = $"deflake_{pool.Template.Fingerprint[..8]}_";
         var rented = await pool.RentAsync(Token);
         await using (var connection = await rented.OpenConnectionAsync(Token))
@@ -194,7 +194,7 @@ public sealed class PostgresEngineTests
         await TestSchemas.ExecuteAsync(admin, $"comment on database \"deflake_foreign_{suffix}\" is 'owned by someone else'", Token);
         try
         {
-            await using (var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh()), Token))
+            await using (var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh()), Token))
             {
                 await using var database = await pool.RentAsync(Token);
             }
@@ -218,7 +218,7 @@ public sealed class PostgresEngineTests
     [Fact]
     public async Task Two_engines_in_one_process_do_not_collect_each_others_clones()
     {
-        await using var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh()), Token);
+        await using var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh()), Token);
         await using var database = await pool.RentAsync(Token);
 
         await using var other = await PostgresTestServer.CreateEngineAsync();
@@ -233,12 +233,12 @@ public sealed class PostgresEngineTests
     {
         string stale;
         string fresh;
-        await using (var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh()), Token))
+        await using (var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh()), Token))
         {
             stale = pool.Template.Name;
         }
 
-        await using (var pool = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh()), Token))
+        await using (var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh()), Token))
         {
             fresh = pool.Template.Name;
         }

@@ -21,6 +21,14 @@ public static class PostgresTestServer
         return new PostgresEngine(options);
     }
 
+    /// <summary>A pool on the test server; its template is dropped when the test run ends (see <see cref="TestTemplateCleanup"/>).</summary>
+    public static async Task<TestDatabasePool> CreatePoolAsync(TestDatabaseOptions options, CancellationToken cancellationToken = default)
+    {
+        var pool = await TestDatabasePool.CreateAsync(await CreateEngineAsync(), options, cancellationToken);
+        TestTemplateCleanup.Track(pool.Template.Name);
+        return pool;
+    }
+
     /// <summary>An open admin connection to the test server's maintenance database.</summary>
     public static async Task<NpgsqlConnection> OpenAdminAsync(CancellationToken cancellationToken = default)
     {

@@ -42,7 +42,8 @@ public sealed class ProcessTests
 
             Assert.Single(results, r => r.EndsWith(" built", StringComparison.Ordinal));
             Assert.Equal(3, results.Count(r => r.EndsWith(" reused", StringComparison.Ordinal)));
-            Assert.Single(results.Select(r => r.Split(' ')[1]).Distinct());
+            var template = Assert.Single(results.Select(r => r.Split(' ')[1]).Distinct());
+            TestTemplateCleanup.Track(template);
         }
         finally
         {
@@ -65,13 +66,14 @@ public sealed class ProcessTests
         try
         {
             // A live pool of this process: its clones must survive the other pool's collection.
-            await using var alive = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh()), Token);
+            await using var alive = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh()), Token);
             await using var aliveClone = await alive.RentAsync(Token);
 
             string owner;
             string[] orphans;
             await using (var host = await TestHostProcess.StartAsync("pg-hold-clones", "crash-" + Guid.NewGuid().ToString("N")))
             {
+                TestTemplateCleanup.Track(host.ReadUntil("template ", Patience));
                 owner = host.ReadUntil("owner ", Patience);
                 orphans = [host.ReadUntil("clone ", Patience), host.ReadUntil("clone ", Patience)];
                 host.ReadUntil("ready", Patience);
@@ -80,12 +82,14 @@ public sealed class ProcessTests
             }
 
             await WaitUntilOwnerLockIsFreeAsync(owner);
-            await using var next = await TestDatabasePool.CreateAsync(await PostgresTestServer.CreateEngineAsync(), TestSchemas.Options(TestSchemas.Fresh()), Token);
+            await WaitUntilNoStatementMentionsAsync(owner);
+            await using var next = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh()), Token);
 
             Assert.True(next.OrphansRemoved >= 2, $"removed {next.OrphansRemoved}");
             var names = await PostgresTestServer.DatabaseNamesAsync("", Token);
             Assert.DoesNotContain(orphans[0], names);
             Assert.DoesNotContain(orphans[1], names);
+            Assert.DoesNotContain(names, name => name.Contains(owner, StringComparison.Ordinal));
             Assert.Contains(foreign, names);
             Assert.Contains(aliveClone.Name, names);
             await using var connection = await aliveClone.OpenConnectionAsync(Token);
@@ -94,6 +98,25 @@ public sealed class ProcessTests
         finally
         {
             await PostgresEngineTests.DropIfExistsAsync(foreign);
+        }
+    }
+
+    /// <summary>A statement the killed process sent (a clone being created) may still be finishing on the server.</summary>
+    private static async Task WaitUntilNoStatementMentionsAsync(string owner)
+    {
+        await using var admin = await PostgresTestServer.OpenAdminAsync(Token);
+        var deadline = DateTime.UtcNow + Patience;
+        while (true)
+        {
+            await using var command = new NpgsqlCommand("select count(*) from pg_stat_activity where pid <> pg_backend_pid() and strpos(query, @owner) > 0 and state = 'active'", admin);
+            command.Parameters.AddWithValue("owner", owner);
+            if ((long)(await command.ExecuteScalarAsync(Token))! == 0)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the killed process's statements never finished");
+            await Task.Delay(20, Token);
         }
     }
 

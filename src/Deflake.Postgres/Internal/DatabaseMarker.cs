@@ -15,7 +15,7 @@ internal sealed record DatabaseMarker
     [JsonPropertyName("deflake")]
     public int Format { get; init; } = CurrentFormat;
 
-    /// <summary><c>clone</c>, <c>build</c> or <c>template</c>.</summary>
+    /// <summary><c>clone</c>, <c>build</c>, <c>template</c> or <c>registry</c>.</summary>
     [JsonPropertyName("kind")]
     public string Kind { get; init; } = "";
 
@@ -58,7 +58,7 @@ internal sealed record DatabaseMarker
         try
         {
             var marker = JsonSerializer.Deserialize(comment, MarkerJson.Default.DatabaseMarker);
-            return marker is { Format: CurrentFormat } && marker.Kind is "clone" or "build" or "template" ? marker : null;
+            return marker is { Format: CurrentFormat } && marker.Kind is "clone" or "build" or "template" or "registry" ? marker : null;
         }
         catch (JsonException)
         {

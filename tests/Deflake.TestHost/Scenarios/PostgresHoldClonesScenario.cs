@@ -4,7 +4,7 @@ using Deflake.Postgres;
 
 /// <summary>
 /// A process that holds PostgreSQL clones until it is killed (crash tests). Usage: <c>pg-hold-clones VERSION</c>;
-/// prints <c>owner TOKEN</c>, one <c>clone NAME</c> per rented clone, then <c>ready</c>, and sleeps.
+/// prints <c>template NAME</c>, <c>owner TOKEN</c>, one <c>clone NAME</c> per rented clone, then <c>ready</c>, and sleeps.
 /// Reads the server from DEFLAKE_POSTGRES.
 /// </summary>
 public sealed class PostgresHoldClonesScenario : IScenario
@@ -26,6 +26,7 @@ public sealed class PostgresHoldClonesScenario : IScenario
             await command.ExecuteNonQueryAsync(ct);
         });
         var pool = await TestDatabasePool.CreateAsync(new PostgresEngine(), new TestDatabaseOptions { Schema = schema, PoolSize = 1, Seed = 1 }, cancellationToken);
+        Console.WriteLine($"template {pool.Template.Name}");
         Console.WriteLine($"owner {ProcessIdentity.Token}");
         var first = await pool.RentAsync(cancellationToken);
         var second = await pool.RentAsync(cancellationToken);
