@@ -110,8 +110,8 @@ public sealed class PostgresEngine : IDatabaseEngine
         var pooled = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(admin.ConnectionString) { ApplicationName = "deflake admin" }.ConnectionString);
         if (_serverVersionNumber >= 140000)
         {
-            // If this process dies during CREATE DATABASE, the server aborts it (and removes the half-made database)
-            // instead of finishing a clone that would never get its ownership marker.
+            // If this process dies during a long CREATE DATABASE, the server notices and aborts it (removing the half-made
+            // database) instead of finishing a clone nobody will mark; the registry covers the ones that finish anyway.
             const string CheckClient = "set client_connection_check_interval = 100";
             pooled.UsePhysicalConnectionInitializer(
                 connection => { using var command = new NpgsqlCommand(CheckClient, connection); command.ExecuteNonQuery(); },

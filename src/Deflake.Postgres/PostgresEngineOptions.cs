@@ -90,7 +90,7 @@ public sealed class PostgresEngineOptions
             LocalServer.Validate();
         }
 
-        return new ResolvedPostgresOptions(builder, setting ?? "throwaway server", LocalServer, CloneStrategy, CloneRetryTimeout, TemplateWaitTimeout, DropTemplatesUnusedFor);
+        return new ResolvedPostgresOptions(builder, setting ?? DeflakeEnvironment.Postgres, LocalServer, CloneStrategy, CloneRetryTimeout, TemplateWaitTimeout, DropTemplatesUnusedFor);
     }
 
     internal static NpgsqlConnectionStringBuilder ParseConnectionString(string connectionString, string setting)
