@@ -43,7 +43,7 @@ public sealed class BadInputTests
     [Fact]
     public async Task A_missing_admin_database_is_a_configuration_error_with_the_servers_code()
     {
-        var builder = new Npgsql.NpgsqlConnectionStringBuilder(await PostgresTestServer.GetAdminConnectionStringAsync()) { Database = "no_such_database_" + Guid.NewGuid().ToString("N")[..8] };
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(await PostgresTestServer.GetAdminConnectionStringAsync(Token)) { Database = "no_such_database_" + Guid.NewGuid().ToString("N")[..8] };
         var engine = new PostgresEngine(new PostgresEngineOptions { AdminConnectionString = builder.ConnectionString });
 
         var error = await Assert.ThrowsAsync<DeflakeConfigurationException>(() =>

@@ -127,7 +127,7 @@ public sealed class PostgresEngineTests
             await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token);
             Assert.Contains(kept, await PostgresTestServer.DatabaseNamesAsync(kept, Token));
 
-            await using var keptConnection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(await PostgresTestServer.GetAdminConnectionStringAsync()) { Database = kept }.ConnectionString);
+            await using var keptConnection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(await PostgresTestServer.GetAdminConnectionStringAsync(Token)) { Database = kept }.ConnectionString);
             await keptConnection.OpenAsync(Token);
             Assert.Equal(1L, await TestSchemas.ScalarAsync<long>(keptConnection, "select count(*) from items where name = 'evidence'", Token));
             await keptConnection.CloseAsync();

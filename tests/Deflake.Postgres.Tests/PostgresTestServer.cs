@@ -10,8 +10,9 @@ public static class PostgresTestServer
 {
     private static readonly Lazy<Task<string>> AdminConnectionString = new(StartAsync, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    /// <summary>Admin connection string of the test server.</summary>
-    public static Task<string> GetAdminConnectionStringAsync() => AdminConnectionString.Value;
+    /// <summary>Admin connection string of the test server (starts the throwaway server on first use).</summary>
+    public static Task<string> GetAdminConnectionStringAsync(CancellationToken cancellationToken = default)
+        => AdminConnectionString.Value.WaitAsync(cancellationToken);
 
     /// <summary>A new engine on the test server.</summary>
     public static async Task<PostgresEngine> CreateEngineAsync(Action<PostgresEngineOptions>? configure = null)
@@ -32,7 +33,7 @@ public static class PostgresTestServer
     /// <summary>An open admin connection to the test server's maintenance database.</summary>
     public static async Task<NpgsqlConnection> OpenAdminAsync(CancellationToken cancellationToken = default)
     {
-        var builder = new NpgsqlConnectionStringBuilder(await GetAdminConnectionStringAsync()) { Pooling = false };
+        var builder = new NpgsqlConnectionStringBuilder(await GetAdminConnectionStringAsync(cancellationToken)) { Pooling = false };
         var connection = new NpgsqlConnection(builder.ConnectionString);
         await connection.OpenAsync(cancellationToken);
         return connection;

@@ -1,0 +1,361 @@
+using System.Data.Common;
+using System.Globalization;
+using Deflake.Coordination;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Deflake.Sqlite;
+
+/// <summary>
+/// SQLite engine: templates are files in the per-user cache, built once per fingerprint under a file lock;
+/// clones are file copies (default) or in-memory databases restored by SQLite's online backup.
+/// </summary>
+/// <remarks>
+/// Layout under <see cref="SqliteEngineOptions.Directory"/>: <c>templates/&lt;fingerprint&gt;.db</c>;
+/// <c>clones/&lt;owner&gt;/</c> per running process, with an <c>owner.lock</c> held while it lives;
+/// <c>kept/</c> for failed tests' databases. Only these folders are ever cleaned.
+/// </remarks>
+public sealed class SqliteEngine : IDatabaseEngine
+{
+    private const string OwnerLockFile = "owner.lock";
+    private readonly SqliteEngineOptions _options;
+    private readonly string _root;
+    private readonly string _ownerDirectory;
+    private readonly Lock _backupLock = new();
+    private ILogger _logger = NullLogger.Instance;
+    private CrossProcessLock? _ownerLock;
+    private SqliteConnection? _templateSource;
+    private EngineContext? _context;
+    private static int s_instances;
+    private int _counter;
+
+    /// <summary>Creates the engine.</summary>
+    /// <exception cref="DeflakeConfigurationException">An option is invalid.</exception>
+    public SqliteEngine(SqliteEngineOptions? options = null)
+    {
+        _options = options ?? new SqliteEngineOptions();
+        _options.Validate();
+        _root = Path.GetFullPath(_options.Directory ?? Path.Combine(DeflakeEnvironment.GetCacheDirectory(), "sqlite"));
+        // One folder per engine instance, so several pools in one process each hold their own owner lock.
+        var instance = Interlocked.Increment(ref s_instances);
+        _ownerDirectory = Path.Combine(_root, "clones", string.Create(CultureInfo.InvariantCulture, $"{ProcessIdentity.Token}-{instance}"));
+    }
+
+    /// <inheritdoc />
+    public string Kind => "sqlite";
+
+    /// <summary>The clone mode in use.</summary>
+    public SqliteCloneMode CloneMode => _options.CloneMode;
+
+    internal string RootDirectory => _root;
+
+    internal EngineContext Context => _context ?? throw new InvalidOperationException("The engine has not been started by a pool.");
+
+    /// <inheritdoc />
+    public Task<string> StartAsync(EngineContext context, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        _context = context;
+        _logger = context.Logger;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(_root, "templates"));
+            Directory.CreateDirectory(_ownerDirectory);
+            Directory.CreateDirectory(Path.Combine(_root, "kept"));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new DeflakeConfigurationException("SqliteEngineOptions.Directory",
+                $"cannot create '{_root}': {ex.Message}; point DEFLAKE_CACHE_DIR or the option at a writable folder.", ex);
+        }
+
+        _ownerLock ??= CrossProcessLock.TryAcquire(Path.Combine(_ownerDirectory, OwnerLockFile))
+            ?? throw new InvalidOperationException($"Deflake could not lock its own clone folder '{_ownerDirectory}'.");
+        _ownerLock.WriteNote($"pid={ProcessIdentity.ProcessId} machine={ProcessIdentity.MachineName}");
+
+        using var probe = new SqliteConnection("Data Source=:memory:");
+        probe.Open();
+        return Task.FromResult(probe.ServerVersion);
+    }
+
+    /// <inheritdoc />
+    public async Task<EngineTemplate> EnsureTemplateAsync(TemplateRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var templates = Path.Combine(_root, "templates");
+        var path = Path.Combine(templates, request.Fingerprint + ".db");
+        var built = false;
+        if (!File.Exists(path))
+        {
+            using var buildLock = await AcquireBuildLockAsync(Path.Combine(templates, request.Fingerprint + ".lock"), cancellationToken).ConfigureAwait(false);
+            if (!File.Exists(path))
+            {
+                await BuildTemplateAsync(request, path, cancellationToken).ConfigureAwait(false);
+                built = true;
+            }
+        }
+
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
+        _templateSource?.Dispose();
+        _templateSource = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        _templateSource.Open();
+        return new EngineTemplate(path, request.Fingerprint, built);
+    }
+
+    private async Task<CrossProcessLock> AcquireBuildLockAsync(string lockPath, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await CrossProcessLock.AcquireAsync(lockPath, _options.TemplateBuildTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new DeflakeConfigurationException("SqliteEngineOptions.TemplateBuildTimeout",
+                $"another process has been building this template for over {_options.TemplateBuildTimeout}; raise the timeout or stop that process ({lockPath}).", ex);
+        }
+    }
+
+    private async Task BuildTemplateAsync(TemplateRequest request, string path, CancellationToken cancellationToken)
+    {
+        var building = $"{path}.{ProcessIdentity.Token}.building";
+        DeleteQuietly(building);
+        try
+        {
+            var builder = new SqliteConnectionStringBuilder { DataSource = building, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false };
+            var connection = new SqliteConnection(builder.ToString());
+            await using (connection.ConfigureAwait(false))
+            {
+                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+                await request.Schema.ApplyAsync(connection, cancellationToken).ConfigureAwait(false);
+                await SqliteTemplateChaos.ApplyAsync(connection, request, _logger, cancellationToken).ConfigureAwait(false);
+                await ExecuteAsync(connection, "PRAGMA journal_mode = DELETE; VACUUM;", cancellationToken).ConfigureAwait(false);
+            }
+
+            File.Move(building, path, overwrite: false);
+            _logger.LogInformation("Deflake built SQLite template {Path} from {Schema}", path, request.Schema.Name);
+        }
+        catch
+        {
+            DeleteQuietly(building);
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<EngineDatabase> CreateCloneAsync(EngineTemplate source, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var n = Interlocked.Increment(ref _counter);
+        var name = string.Create(CultureInfo.InvariantCulture, $"deflake_{source.Fingerprint[..8]}_{Path.GetFileName(_ownerDirectory)}_{n}");
+        if (_options.CloneMode == SqliteCloneMode.File)
+        {
+            var path = Path.Combine(_ownerDirectory, name + ".db");
+            File.Copy(source.Name, path, overwrite: true);
+            var cs = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite }.ToString();
+            return Task.FromResult(new EngineDatabase(name, cs, null));
+        }
+
+        var memory = new SqliteConnectionStringBuilder { DataSource = name, Mode = SqliteOpenMode.Memory, Cache = SqliteCacheMode.Shared }.ToString();
+        var keeper = new SqliteConnection(memory);
+        keeper.Open();
+        var templateSource = _templateSource ?? throw new InvalidOperationException("EnsureTemplateAsync must run before CreateCloneAsync.");
+        lock (_backupLock)
+        {
+            templateSource.BackupDatabase(keeper);
+        }
+
+        return Task.FromResult(new EngineDatabase(name, memory, keeper));
+    }
+
+    /// <inheritdoc />
+    public DbConnection CreateConnection(EngineDatabase database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        return SqliteRowChaos.Configure(new SqliteConnection(database.ConnectionString), Context);
+    }
+
+    /// <inheritdoc />
+    public Task DropCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        using (var forPool = new SqliteConnection(database.ConnectionString))
+        {
+            SqliteConnection.ClearPool(forPool);
+        }
+
+        if (database.State is SqliteConnection keeper)
+        {
+            keeper.Dispose();
+        }
+        else
+        {
+            var path = new SqliteConnectionStringBuilder(database.ConnectionString).DataSource;
+            DeleteDatabaseFiles(path);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<string> KeepCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        var kept = Path.Combine(_root, "kept", database.Name + ".db");
+        using (var forPool = new SqliteConnection(database.ConnectionString))
+        {
+            SqliteConnection.ClearPool(forPool);
+        }
+
+        if (database.State is SqliteConnection keeper)
+        {
+            using var file = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = kept, Pooling = false }.ToString());
+            file.Open();
+            keeper.BackupDatabase(file);
+            keeper.Dispose();
+        }
+        else
+        {
+            var path = new SqliteConnectionStringBuilder(database.ConnectionString).DataSource;
+            File.Move(path, kept, overwrite: true);
+            DeleteDatabaseFiles(path);
+        }
+
+        File.SetLastWriteTimeUtc(kept, DateTime.UtcNow);
+        return Task.FromResult($"sqlite3 \"{kept}\"");
+    }
+
+    /// <inheritdoc />
+    public Task<int> RemoveOrphansAsync(TimeSpan keptRetention, CancellationToken cancellationToken = default)
+    {
+        var removed = 0;
+        var clones = Path.Combine(_root, "clones");
+        if (Directory.Exists(clones))
+        {
+            foreach (var owner in Directory.GetDirectories(clones))
+            {
+                var ownerLock = Path.Combine(owner, OwnerLockFile);
+                if (!File.Exists(ownerLock) || CrossProcessLock.IsHeld(ownerLock))
+                {
+                    continue;
+                }
+
+                // Take the owner lock ourselves so no process adopts the folder while we delete it.
+                using var claim = CrossProcessLock.TryAcquire(ownerLock);
+                if (claim is null)
+                {
+                    continue;
+                }
+
+                foreach (var file in Directory.GetFiles(owner, "deflake_*"))
+                {
+                    if (DeleteQuietly(file))
+                    {
+                        removed += file.EndsWith(".db", StringComparison.Ordinal) ? 1 : 0;
+                    }
+                }
+
+                claim.Dispose();
+                DeleteQuietly(ownerLock);
+                try
+                {
+                    Directory.Delete(owner, recursive: false);
+                }
+                catch (IOException)
+                {
+                    // Something else lives there: it is not ours to delete.
+                }
+            }
+        }
+
+        var kept = Path.Combine(_root, "kept");
+        if (Directory.Exists(kept))
+        {
+            var cutoff = DateTime.UtcNow - keptRetention;
+            foreach (var file in Directory.GetFiles(kept, "deflake_*.db"))
+            {
+                if (File.GetLastWriteTimeUtc(file) < cutoff && DeleteQuietly(file))
+                {
+                    removed++;
+                }
+            }
+        }
+
+        var templates = Path.Combine(_root, "templates");
+        if (Directory.Exists(templates))
+        {
+            foreach (var building in Directory.GetFiles(templates, "*.building"))
+            {
+                var lockPath = Path.Combine(templates, Path.GetFileName(building).Split('.')[0] + ".lock");
+                if (!CrossProcessLock.IsHeld(lockPath))
+                {
+                    DeleteQuietly(building);
+                }
+            }
+        }
+
+        return Task.FromResult(removed);
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        _templateSource?.Dispose();
+        _templateSource = null;
+        if (_ownerLock is not null)
+        {
+            _ownerLock.Dispose();
+            _ownerLock = null;
+            try
+            {
+                if (Directory.Exists(_ownerDirectory) && Directory.GetFiles(_ownerDirectory, "deflake_*").Length == 0)
+                {
+                    DeleteQuietly(Path.Combine(_ownerDirectory, OwnerLockFile));
+                    Directory.Delete(_ownerDirectory, recursive: false);
+                }
+            }
+            catch (IOException)
+            {
+                // Another pool in this process still uses the folder, or a file appeared: leave it for collection.
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        var command = connection.CreateCommand();
+        await using (command.ConfigureAwait(false))
+        {
+            command.CommandText = sql;
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static void DeleteDatabaseFiles(string path)
+    {
+        DeleteQuietly(path);
+        DeleteQuietly(path + "-wal");
+        DeleteQuietly(path + "-shm");
+        DeleteQuietly(path + "-journal");
+    }
+
+    private static bool DeleteQuietly(string path)
+    {
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return false;
+            }
+
+            File.Delete(path);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+}
