@@ -26,7 +26,8 @@ public sealed class PostgresLocalServerTests
     public async Task The_server_stops_itself_when_idle_and_starts_again_on_demand()
     {
         using var runtime = new TempDirectory();
-        var options = new PostgresLocalServerOptions { RuntimeDirectory = runtime.Path, IdleShutdown = TimeSpan.FromSeconds(2) };
+        // Idle time counts from the start (an attach), so a loaded machine still has time to connect first.
+        var options = new PostgresLocalServerOptions { RuntimeDirectory = runtime.Path, IdleShutdown = TimeSpan.FromSeconds(4) };
         var server = await PostgresLocalServer.StartAsync(options, Token);
         try
         {
@@ -60,13 +61,13 @@ public sealed class PostgresLocalServerTests
     public async Task The_server_keeps_running_while_a_client_is_connected()
     {
         using var runtime = new TempDirectory();
-        var options = new PostgresLocalServerOptions { RuntimeDirectory = runtime.Path, IdleShutdown = TimeSpan.FromSeconds(1) };
+        var options = new PostgresLocalServerOptions { RuntimeDirectory = runtime.Path, IdleShutdown = TimeSpan.FromSeconds(4) };
         var server = await PostgresLocalServer.StartAsync(options, Token);
         try
         {
             await using var connection = new NpgsqlConnection(server.ConnectionString + ";Pooling=false");
             await connection.OpenAsync(Token);
-            await Task.Delay(TimeSpan.FromSeconds(4), Token);
+            await Task.Delay(TimeSpan.FromSeconds(7), Token);
 
             Assert.Equal(1, await TestSchemas.ScalarAsync<int>(connection, "select 1", Token));
         }
