@@ -253,6 +253,45 @@ public sealed class PostgresEngineTests
         Assert.Contains(fresh, names);
     }
 
+    [Fact]
+    public async Task A_clone_whose_owner_died_before_marking_it_is_removed_because_the_registry_recorded_it()
+    {
+        // A dead owner: a token no live process holds the lock of.
+        var deadOwner = Guid.NewGuid().ToString("N")[..10];
+        var unmarked = $"deflake_00000000_{deadOwner}_1";
+        var unrecorded = $"deflake_00000000_{deadOwner}_2";
+        await using (var warmup = await PostgresTestServer.CreateEngineAsync())
+        {
+            await warmup.StartAsync(NewContext(), Token); // makes sure the registry exists
+        }
+
+        await using var admin = await PostgresTestServer.OpenAdminAsync(Token);
+        await TestSchemas.ExecuteAsync(admin, $"create database \"{unmarked}\"; ", Token);
+        await TestSchemas.ExecuteAsync(admin, $"create database \"{unrecorded}\"; ", Token);
+        try
+        {
+            var registry = new NpgsqlConnectionStringBuilder(await PostgresTestServer.GetAdminConnectionStringAsync(Token)) { Database = PostgresEngine.RegistryDatabase, Pooling = false };
+            await using (var connection = new NpgsqlConnection(registry.ConnectionString))
+            {
+                await connection.OpenAsync(Token);
+                await TestSchemas.ExecuteAsync(connection, $"insert into pending (name, owner) values ('{unmarked}', '{deadOwner}')", Token);
+            }
+
+            await using var engine = await PostgresTestServer.CreateEngineAsync();
+            await engine.StartAsync(NewContext(), Token);
+            Assert.True(await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token) >= 1);
+
+            var names = await PostgresTestServer.DatabaseNamesAsync("deflake_00000000_", Token);
+            Assert.DoesNotContain(unmarked, names);
+            Assert.Contains(unrecorded, names); // no marker, no record: not provably Deflake's, so untouched
+        }
+        finally
+        {
+            await DropIfExistsAsync(unmarked);
+            await DropIfExistsAsync(unrecorded);
+        }
+    }
+
     private static async Task RewriteMarkerAsync(string database, Func<Deflake.Postgres.Internal.DatabaseMarker, Deflake.Postgres.Internal.DatabaseMarker> change)
     {
         await using var admin = await PostgresTestServer.OpenAdminAsync(Token);
