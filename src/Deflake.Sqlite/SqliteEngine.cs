@@ -27,6 +27,7 @@ public sealed class SqliteEngine : IDatabaseEngine
     private CrossProcessLock? _ownerLock;
     private SqliteConnection? _templateSource;
     private EngineContext? _context;
+    private static int s_instances;
     private int _counter;
 
     /// <summary>Creates the engine.</summary>
@@ -36,7 +37,9 @@ public sealed class SqliteEngine : IDatabaseEngine
         _options = options ?? new SqliteEngineOptions();
         _options.Validate();
         _root = Path.GetFullPath(_options.Directory ?? Path.Combine(DeflakeEnvironment.GetCacheDirectory(), "sqlite"));
-        _ownerDirectory = Path.Combine(_root, "clones", ProcessIdentity.Token);
+        // One folder per engine instance, so several pools in one process each hold their own owner lock.
+        var instance = Interlocked.Increment(ref s_instances);
+        _ownerDirectory = Path.Combine(_root, "clones", string.Create(CultureInfo.InvariantCulture, $"{ProcessIdentity.Token}-{instance}"));
     }
 
     /// <inheritdoc />
@@ -157,7 +160,7 @@ public sealed class SqliteEngine : IDatabaseEngine
     {
         ArgumentNullException.ThrowIfNull(source);
         var n = Interlocked.Increment(ref _counter);
-        var name = string.Create(CultureInfo.InvariantCulture, $"deflake_{source.Fingerprint[..8]}_{ProcessIdentity.Token}_{n}");
+        var name = string.Create(CultureInfo.InvariantCulture, $"deflake_{source.Fingerprint[..8]}_{Path.GetFileName(_ownerDirectory)}_{n}");
         if (_options.CloneMode == SqliteCloneMode.File)
         {
             var path = Path.Combine(_ownerDirectory, name + ".db");
@@ -245,7 +248,7 @@ public sealed class SqliteEngine : IDatabaseEngine
             foreach (var owner in Directory.GetDirectories(clones))
             {
                 var ownerLock = Path.Combine(owner, OwnerLockFile);
-                if (string.Equals(Path.GetFileName(owner), ProcessIdentity.Token, StringComparison.Ordinal) || CrossProcessLock.IsHeld(ownerLock))
+                if (!File.Exists(ownerLock) || CrossProcessLock.IsHeld(ownerLock))
                 {
                     continue;
                 }
