@@ -1,0 +1,606 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Net.Sockets;
+using Deflake.Coordination;
+using Deflake.Postgres.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace Deflake.Postgres;
+
+/// <summary>
+/// PostgreSQL engine: one template database per schema fingerprint (built once across processes and machines that
+/// share a server, under an advisory lock), and a <c>CREATE DATABASE … TEMPLATE</c> clone per test.
+/// Uses <c>DEFLAKE_POSTGRES</c> when set, otherwise a throwaway local server (<see cref="PostgresLocalServer"/>).
+/// </summary>
+/// <remarks>
+/// Every database it creates is named <c>deflake_…</c> and carries a JSON marker in its comment naming the owning
+/// process. The engine holds a shared advisory lock on its process's key for its lifetime, so orphan collection can
+/// tell a crashed owner (the lock is free) from a live one, on any machine. Databases without the marker are never touched.
+/// </remarks>
+/// <example>
+/// <code>
+/// await using var pool = await TestDatabasePool.CreateAsync(new PostgresEngine(),
+///     new TestDatabaseOptions { Schema = SchemaSource.FromSqlDirectory("migrations") });
+/// </code>
+/// </example>
+public sealed class PostgresEngine : IDatabaseEngine
+{
+    internal const string Prefix = "deflake_";
+    internal const string TemplatePrefix = "deflake_tpl_";
+    internal const string BuildPrefix = "deflake_bld_";
+    private const string ObjectInUse = "55006";
+    private const string LockNotAvailable = "55P03";
+    private static long s_cloneCounter;
+
+    private readonly ResolvedPostgresOptions _options;
+    private NpgsqlConnectionStringBuilder? _admin;
+    private NpgsqlDataSource? _dataSource;
+    private NpgsqlConnection? _ownerConnection;
+    private PostgresLocalServer? _localServer;
+    private ILogger _logger = NullLogger.Instance;
+    private TimeProvider _time = TimeProvider.System;
+    private int _serverVersionNumber;
+    private int _disposed;
+
+    /// <summary>Creates the engine; nothing connects until the pool starts it.</summary>
+    /// <exception cref="DeflakeConfigurationException">An option or <c>DEFLAKE_POSTGRES</c> is invalid.</exception>
+    public PostgresEngine(PostgresEngineOptions? options = null)
+    {
+        _options = (options ?? new PostgresEngineOptions()).Resolve();
+    }
+
+    /// <inheritdoc />
+    public string Kind => "postgres";
+
+    /// <summary>The server's <c>server_version_num</c> (for example 150010), once started.</summary>
+    public int ServerVersionNumber => _serverVersionNumber;
+
+    /// <summary>The throwaway server in use, or null when a connection string was given.</summary>
+    public PostgresLocalServer? LocalServer => _localServer;
+
+    private NpgsqlDataSource DataSource => _dataSource ?? throw new InvalidOperationException("The PostgreSQL engine has not been started.");
+
+    private NpgsqlConnectionStringBuilder Admin => _admin ?? throw new InvalidOperationException("The PostgreSQL engine has not been started.");
+
+    /// <inheritdoc />
+    public async Task<string> StartAsync(EngineContext context, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        _logger = context.Logger;
+        _time = context.TimeProvider;
+
+        NpgsqlConnectionStringBuilder admin;
+        if (_options.Admin is null)
+        {
+            _localServer = await PostgresLocalServer.StartAsync(_options.LocalServer, cancellationToken).ConfigureAwait(false);
+            admin = new NpgsqlConnectionStringBuilder(_localServer.ConnectionString);
+            _logger.LogInformation("Deflake uses the throwaway PostgreSQL {Major} server in {Directory} ({State})",
+                _localServer.MajorVersion, _localServer.ServerDirectory, _localServer.WasStarted ? "started" : "attached");
+        }
+        else
+        {
+            admin = new NpgsqlConnectionStringBuilder(_options.Admin.ConnectionString);
+        }
+
+        if (string.IsNullOrEmpty(admin.Database))
+        {
+            admin.Database = "postgres";
+        }
+
+        _admin = admin;
+        _ownerConnection = await OpenOwnerAsync(admin, cancellationToken).ConfigureAwait(false);
+        _serverVersionNumber = await ScalarAsync<int>(_ownerConnection, "select current_setting('server_version_num')::int", null, cancellationToken).ConfigureAwait(false);
+
+        // Shared: several engines of one process hold it together; orphan collection's exclusive try fails while any holds it.
+        await ScalarAsync<object>(_ownerConnection, "select pg_advisory_lock_shared(@key)", ProcessIdentity.LockKey, cancellationToken).ConfigureAwait(false);
+
+        var pooled = new NpgsqlConnectionStringBuilder(admin.ConnectionString) { ApplicationName = "deflake admin" };
+        _dataSource = NpgsqlDataSource.Create(pooled);
+        return _serverVersionNumber.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private async Task<NpgsqlConnection> OpenOwnerAsync(NpgsqlConnectionStringBuilder admin, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await OpenDedicatedAsync(admin.Database!, "deflake owner", cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or SocketException or TimeoutException or IOException
+                                   && !cancellationToken.IsCancellationRequested)
+        {
+            var where = $"{admin.Host}{(admin.Host?.StartsWith('/') == true ? "" : ":" + admin.Port.ToString(CultureInfo.InvariantCulture))}";
+            var reason = ex is PostgresException pg ? $"{pg.SqlState} {pg.MessageText}" : PostgresEngineOptions.FirstLine(ex.InnerException?.Message ?? ex.Message);
+            throw new DeflakeConfigurationException(_options.Setting,
+                $"cannot connect to PostgreSQL at {where} as '{admin.Username}' to database '{admin.Database}' ({reason}); start the server or fix the connection string"
+                + (_options.Admin is null ? "." : ", or unset it to use a throwaway local server."), ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<EngineTemplate> EnsureTemplateAsync(TemplateRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Fingerprint.Length is 0 or > 40 || !request.Fingerprint.All(char.IsAsciiHexDigitLower))
+        {
+            throw new ArgumentException($"Fingerprint '{request.Fingerprint}' is not 1-40 lower-case hex digits.", nameof(request));
+        }
+
+        var name = TemplatePrefix + request.Fingerprint;
+
+        // A dedicated, non-pooled session: a pooled connection's reset (DISCARD ALL) would drop the lock mid-build.
+        var gate = await OpenDedicatedAsync(Admin.Database!, "deflake template lock", cancellationToken).ConfigureAwait(false);
+        await using (gate.ConfigureAwait(false))
+        {
+            await ExecuteAsync(gate, $"set lock_timeout = {(long)_options.TemplateWaitTimeout.TotalMilliseconds}", cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await ScalarAsync<object>(gate, "select pg_advisory_lock(@key)", TemplateLockKey(request.Fingerprint), cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException ex) when (ex.SqlState == LockNotAvailable)
+            {
+                throw new TimeoutException(
+                    $"Deflake waited {_options.TemplateWaitTimeout.TotalMinutes:0.#} min for another process building template {name} (PostgresEngineOptions.TemplateWaitTimeout).", ex);
+            }
+
+            // Re-check under the lock: whoever held it may just have built the template.
+            var existing = await ReadDatabaseAsync(gate, name, cancellationToken).ConfigureAwait(false);
+            if (existing is { } found)
+            {
+                if (!found.IsTemplate || found.Marker is not { Kind: "template" } marker)
+                {
+                    throw new InvalidOperationException(
+                        $"Database {name} exists but is not a Deflake template (no marker or not a template); Deflake will not touch it. Drop or rename it yourself.");
+                }
+
+                var now = _time.GetUtcNow();
+                if (now - (marker.LastUsed ?? marker.Created) > TimeSpan.FromHours(1))
+                {
+                    await SetMarkerAsync(gate, name, marker with { LastUsed = now }, cancellationToken).ConfigureAwait(false);
+                }
+
+                return new EngineTemplate(name, request.Fingerprint, WasBuilt: false);
+            }
+
+            await BuildTemplateAsync(gate, name, request, cancellationToken).ConfigureAwait(false);
+            return new EngineTemplate(name, request.Fingerprint, WasBuilt: true);
+        }
+    }
+
+    private async Task BuildTemplateAsync(NpgsqlConnection admin, string name, TemplateRequest request, CancellationToken cancellationToken)
+    {
+        var build = $"{BuildPrefix}{request.Fingerprint}_{ProcessIdentity.Token}";
+        var started = _time.GetTimestamp();
+        var marker = NewMarker("build", request.Fingerprint);
+        var leftover = await ReadDatabaseAsync(admin, build, cancellationToken).ConfigureAwait(false);
+        if (leftover is { Marker.Owner: var leftoverOwner } && leftoverOwner == ProcessIdentity.Token)
+        {
+            await DropDatabaseAsync(admin, build, leftover.Value.IsTemplate, cancellationToken).ConfigureAwait(false);
+        }
+
+        await ExecuteAsync(admin, $"create database {Quote.Identifier(build)} template template0", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await SetMarkerAsync(admin, build, marker, cancellationToken).ConfigureAwait(false);
+            var connection = await OpenDedicatedAsync(build, "deflake template build", cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                await request.Schema.ApplyAsync(connection, cancellationToken).ConfigureAwait(false);
+                await ApplyTemplateChaosAsync(connection, request, cancellationToken).ConfigureAwait(false);
+            }
+
+            // Seal, then publish by renaming: a template name only ever refers to a finished template.
+            await ExecuteAsync(admin, $"alter database {Quote.Identifier(build)} with is_template true allow_connections false", cancellationToken).ConfigureAwait(false);
+            await SetMarkerAsync(admin, build, marker with { Kind = "template" }, cancellationToken).ConfigureAwait(false);
+            await RetryWhileInUseAsync(() => ExecuteAsync(admin, $"alter database {Quote.Identifier(build)} rename to {Quote.Identifier(name)}", cancellationToken),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            try
+            {
+                await DropDatabaseAsync(admin, build, isTemplate: true, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception dropError) when (dropError is NpgsqlException or IOException)
+            {
+                _logger.LogWarning(dropError, "Deflake could not drop the failed template build {Name}; orphan collection will", build);
+            }
+
+            throw;
+        }
+
+        var now = _time.GetUtcNow();
+        await SetMarkerAsync(admin, name, marker with { Kind = "template", Owner = null, ProcessId = null, LastUsed = now }, cancellationToken).ConfigureAwait(false);
+        _logger.LogInformation("Deflake built PostgreSQL template {Name} from {Schema} in {Elapsed:0} ms",
+            name, request.Schema.Name, _time.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>
+    /// Hook point: chaos that lives in the template (identity ranges) is applied here, on the build connection,
+    /// after the schema and before the template is sealed. Does nothing yet.
+    /// </summary>
+    private static Task ApplyTemplateChaosAsync(NpgsqlConnection connection, TemplateRequest request, CancellationToken cancellationToken)
+    {
+        _ = connection;
+        _ = request;
+        _ = cancellationToken;
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task<EngineDatabase> CreateCloneAsync(EngineTemplate source, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var counter = Interlocked.Increment(ref s_cloneCounter);
+        var name = $"{Prefix}{source.Fingerprint[..Math.Min(8, source.Fingerprint.Length)]}_{ProcessIdentity.Token}_{counter.ToString("x", CultureInfo.InvariantCulture)}";
+        var strategy = _serverVersionNumber >= 150000
+            ? _options.CloneStrategy == PostgresCloneStrategy.WalLog ? " strategy wal_log" : " strategy file_copy"
+            : "";
+        var sql = $"create database {Quote.Identifier(name)} template {Quote.Identifier(source.Name)}{strategy}";
+
+        var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await RetryWhileInUseAsync(() => ExecuteAsync(connection, sql, cancellationToken), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await SetMarkerAsync(connection, name, NewMarker("clone", source.Fingerprint), cancellationToken).ConfigureAwait(false);
+                var builder = new NpgsqlConnectionStringBuilder(Admin.ConnectionString) { Database = name };
+                var connectionString = await ConfigureCloneAsync(connection, name, builder, cancellationToken).ConfigureAwait(false);
+                return new EngineDatabase(name, connectionString);
+            }
+            catch
+            {
+                await DropDatabaseAsync(connection, name, isTemplate: false, CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Hook point: per-clone setup right after <c>CREATE DATABASE</c> (row-order chaos will add views here and point
+    /// the clone's <c>search_path</c> at them). Returns the clone's connection string. Does nothing yet.
+    /// </summary>
+    private static Task<string> ConfigureCloneAsync(NpgsqlConnection admin, string clone, NpgsqlConnectionStringBuilder connection, CancellationToken cancellationToken)
+    {
+        _ = admin;
+        _ = clone;
+        _ = cancellationToken;
+        return Task.FromResult(connection.ConnectionString);
+    }
+
+    /// <inheritdoc />
+    public async Task DropCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        EnsureOwnName(database.Name);
+        ClearPool(database.ConnectionString);
+        var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await DropDatabaseAsync(connection, database.Name, isTemplate: false, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<string> KeepCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        EnsureOwnName(database.Name);
+        ClearPool(database.ConnectionString);
+        var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var found = await ReadDatabaseAsync(connection, database.Name, cancellationToken).ConfigureAwait(false);
+            var marker = found?.Marker ?? throw new InvalidOperationException($"Database {database.Name} has no Deflake marker; it will not be kept.");
+            await SetMarkerAsync(connection, database.Name, marker with { Owner = null, Kept = true, KeptAt = _time.GetUtcNow() }, cancellationToken).ConfigureAwait(false);
+        }
+
+        return Describe(database.ConnectionString);
+    }
+
+    /// <summary>How to reach a database with psql, without the password.</summary>
+    internal static string Describe(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var parts = new List<string> { $"host={builder.Host}", $"port={builder.Port.ToString(CultureInfo.InvariantCulture)}" };
+        if (!string.IsNullOrEmpty(builder.Username))
+        {
+            parts.Add($"user={builder.Username}");
+        }
+
+        parts.Add($"dbname={builder.Database}");
+        return $"psql \"{string.Join(' ', parts)}\"";
+    }
+
+    /// <inheritdoc />
+    public DbConnection CreateConnection(EngineDatabase database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        return new NpgsqlConnection(database.ConnectionString);
+    }
+
+    /// <inheritdoc />
+    public async Task<int> RemoveOrphansAsync(TimeSpan keptRetention, CancellationToken cancellationToken = default)
+    {
+        var connection = await OpenDedicatedAsync(Admin.Database!, "deflake gc", cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var candidates = new List<(string Name, bool IsTemplate, DatabaseMarker Marker)>();
+            var list = new NpgsqlCommand(
+                "select datname, datistemplate, shobj_description(oid, 'pg_database') from pg_database where datname like 'deflake\\_%' order by datname",
+                connection);
+            await using (list.ConfigureAwait(false))
+            {
+                var reader = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        var marker = DatabaseMarker.TryParse(reader.IsDBNull(2) ? null : reader.GetString(2));
+                        if (marker is not null)
+                        {
+                            candidates.Add((reader.GetString(0), reader.GetBoolean(1), marker));
+                        }
+                    }
+                }
+            }
+
+            var now = _time.GetUtcNow();
+            var ownerAlive = new Dictionary<string, bool>(StringComparer.Ordinal);
+            var removed = 0;
+            foreach (var (name, isTemplate, marker) in candidates)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (name.StartsWith(TemplatePrefix, StringComparison.Ordinal))
+                {
+                    if (marker.Kind == "template" && await TryDropUnusedTemplateAsync(connection, name, marker, now, cancellationToken).ConfigureAwait(false))
+                    {
+                        removed++;
+                    }
+
+                    continue;
+                }
+
+                bool remove;
+                string why;
+                if (marker.Kept)
+                {
+                    remove = now - (marker.KeptAt ?? marker.Created) > keptRetention;
+                    why = "kept longer than the retention";
+                }
+                else if (marker.Owner is null || marker.Owner == ProcessIdentity.Token)
+                {
+                    continue;
+                }
+                else
+                {
+                    if (!ownerAlive.TryGetValue(marker.Owner, out var alive))
+                    {
+                        alive = !await IsOwnerGoneAsync(connection, marker.Owner, cancellationToken).ConfigureAwait(false);
+                        ownerAlive[marker.Owner] = alive;
+                    }
+
+                    remove = !alive;
+                    why = $"owner pid {marker.ProcessId} on {marker.Machine} is gone";
+                }
+
+                if (remove)
+                {
+                    await DropDatabaseAsync(connection, name, isTemplate, cancellationToken).ConfigureAwait(false);
+                    _logger.LogInformation("Deflake removed orphaned database {Name}: {Why}", name, why);
+                    removed++;
+                }
+            }
+
+            return removed;
+        }
+    }
+
+    private static async Task<bool> IsOwnerGoneAsync(NpgsqlConnection connection, string owner, CancellationToken cancellationToken)
+    {
+        var key = ProcessIdentity.StableKey("owner:" + owner);
+        var acquired = await ScalarAsync<bool>(connection, "select pg_try_advisory_lock(@key)", key, cancellationToken).ConfigureAwait(false);
+        if (acquired)
+        {
+            await ScalarAsync<bool>(connection, "select pg_advisory_unlock(@key)", key, cancellationToken).ConfigureAwait(false);
+        }
+
+        return acquired;
+    }
+
+    private async Task<bool> TryDropUnusedTemplateAsync(NpgsqlConnection connection, string name, DatabaseMarker marker, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (_options.DropTemplatesUnusedFor is not { } unused || now - (marker.LastUsed ?? marker.Created) <= unused || marker.Fingerprint is null)
+        {
+            return false;
+        }
+
+        // Under the template's build lock, so no pool is touching (or building) it while it goes.
+        var key = TemplateLockKey(marker.Fingerprint);
+        if (!await ScalarAsync<bool>(connection, "select pg_try_advisory_lock(@key)", key, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        try
+        {
+            var current = await ReadDatabaseAsync(connection, name, cancellationToken).ConfigureAwait(false);
+            if (current is not { Marker: { Kind: "template" } fresh } || now - (fresh.LastUsed ?? fresh.Created) <= unused)
+            {
+                return false;
+            }
+
+            await DropDatabaseAsync(connection, name, isTemplate: true, cancellationToken).ConfigureAwait(false);
+            _logger.LogInformation("Deflake removed template {Name}, unused since {LastUsed:u}", name, fresh.LastUsed ?? fresh.Created);
+            return true;
+        }
+        finally
+        {
+            await ScalarAsync<bool>(connection, "select pg_advisory_unlock(@key)", key, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops being an owner (releases the owner lock) and closes the engine's connections. Does not drop anything.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (_dataSource is not null)
+        {
+            await _dataSource.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_ownerConnection is not null)
+        {
+            await _ownerConnection.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_localServer is not null)
+        {
+            await _localServer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    internal static long TemplateLockKey(string fingerprint) => ProcessIdentity.StableKey("template:" + fingerprint);
+
+    private static void EnsureOwnName(string name)
+    {
+        if (!name.StartsWith(Prefix, StringComparison.Ordinal) || name.StartsWith(TemplatePrefix, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"Database {name} is not a Deflake clone; Deflake will not touch it.");
+        }
+    }
+
+    private static void ClearPool(string connectionString)
+    {
+        using var connection = new NpgsqlConnection(connectionString);
+        NpgsqlConnection.ClearPool(connection);
+    }
+
+    private DatabaseMarker NewMarker(string kind, string fingerprint) => new()
+    {
+        Kind = kind,
+        Owner = ProcessIdentity.Token,
+        ProcessId = ProcessIdentity.ProcessId,
+        Machine = ProcessIdentity.MachineName,
+        Created = _time.GetUtcNow(),
+        Fingerprint = fingerprint,
+    };
+
+    private async Task<NpgsqlConnection> OpenDedicatedAsync(string database, string applicationName, CancellationToken cancellationToken)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(Admin.ConnectionString)
+        {
+            Database = database,
+            Pooling = false,
+            ApplicationName = applicationName,
+        };
+        var connection = new NpgsqlConnection(builder.ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private readonly record struct FoundDatabase(bool IsTemplate, DatabaseMarker? Marker);
+
+    private static async Task<FoundDatabase?> ReadDatabaseAsync(NpgsqlConnection connection, string name, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand("select datistemplate, shobj_description(oid, 'pg_database') from pg_database where datname = @name", connection);
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.AddWithValue("name", name);
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                return new FoundDatabase(reader.GetBoolean(0), DatabaseMarker.TryParse(reader.IsDBNull(1) ? null : reader.GetString(1)));
+            }
+        }
+    }
+
+    private static Task SetMarkerAsync(NpgsqlConnection connection, string name, DatabaseMarker marker, CancellationToken cancellationToken)
+        => ExecuteAsync(connection, $"comment on database {Quote.Identifier(name)} is {Quote.Literal(marker.ToJson())}", cancellationToken);
+
+    private async Task DropDatabaseAsync(NpgsqlConnection connection, string name, bool isTemplate, CancellationToken cancellationToken)
+    {
+        var quoted = Quote.Identifier(name);
+        if (isTemplate)
+        {
+            // A template cannot be dropped; only ever called for databases carrying Deflake's marker.
+            await ExecuteAsync(connection,
+                $"do $$ begin if exists (select from pg_database where datname = {Quote.Literal(name)} and datistemplate) then alter database {quoted} with is_template false; end if; end $$",
+                cancellationToken).ConfigureAwait(false);
+        }
+
+        var force = _serverVersionNumber >= 130000 ? " with (force)" : "";
+        if (force.Length == 0)
+        {
+            await ExecuteAsync(connection, $"select pg_terminate_backend(pid) from pg_stat_activity where datname = {Quote.Literal(name)}", cancellationToken).ConfigureAwait(false);
+        }
+
+        await RetryWhileInUseAsync(() => ExecuteAsync(connection, $"drop database if exists {quoted}{force}", cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Retries briefly on SQLSTATE 55006 (something, often an exiting backend, is still connected).</summary>
+    private async Task RetryWhileInUseAsync(Func<Task> action, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var delay = 5;
+        while (true)
+        {
+            try
+            {
+                await action().ConfigureAwait(false);
+                return;
+            }
+            catch (PostgresException ex) when (ex.SqlState == ObjectInUse && _time.GetElapsedTime(started) < _options.CloneRetryTimeout)
+            {
+                _logger.LogDebug("Deflake retries after {Message}", ex.MessageText);
+            }
+
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = Math.Min(delay * 2, 200);
+        }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+        await using (command.ConfigureAwait(false))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, long? key, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+        await using (command.ConfigureAwait(false))
+        {
+            if (key is { } value)
+            {
+                command.Parameters.AddWithValue("key", value);
+            }
+
+            var result = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            return result is T typed ? typed : default!;
+        }
+    }
+}
