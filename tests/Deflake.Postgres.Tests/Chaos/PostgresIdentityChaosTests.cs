@@ -16,8 +16,8 @@ public sealed class PostgresIdentityChaosTests
     [Fact]
     public async Task The_audit_row_looked_up_by_the_wrong_id_is_missed_under_identities_for_100_of_100_seeds()
     {
-        var passed = await PostgresChaosPools.SeedsWhereAsync(ChaosModes.Identities, 100,
-            (_, connection) => ChaosStories.AuditRowFoundByTheWrongIdAsync(connection, Token));
+        var passed = await PostgresChaosPools.EngineSeedsWhereAsync(ChaosModes.Identities, 100,
+            connection => ChaosStories.AuditRowFoundByTheWrongIdAsync(connection, Token));
 
         Assert.Empty(passed);
     }

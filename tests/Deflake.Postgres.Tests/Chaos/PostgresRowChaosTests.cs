@@ -27,8 +27,8 @@ public sealed class PostgresRowChaosTests
     [Fact]
     public async Task Under_rows_a_read_without_order_by_differs_from_insertion_order_for_at_least_99_of_100_seeds()
     {
-        var passed = await PostgresChaosPools.SeedsWhereAsync(ChaosModes.Rows, 100,
-            async (_, c) => (await ReadAfterReinsertAsync(c, "SELECT x FROM t")).SequenceEqual(InsertionOrder));
+        var passed = await PostgresChaosPools.RowSeedsWhereAsync(100,
+            async c => (await ReadAfterReinsertAsync(c, "SELECT x FROM t")).SequenceEqual(InsertionOrder));
 
         Assert.True(passed.Count <= 1, $"the order assertion still passed for seeds {string.Join(", ", passed)}");
     }
@@ -36,8 +36,8 @@ public sealed class PostgresRowChaosTests
     [Fact]
     public async Task Under_rows_limit_1_picks_another_row_for_at_least_99_of_100_seeds()
     {
-        var passed = await PostgresChaosPools.SeedsWhereAsync(ChaosModes.Rows, 100,
-            async (_, c) => (await ReadAfterReinsertAsync(c, "SELECT x FROM t LIMIT 1")).SequenceEqual([2]));
+        var passed = await PostgresChaosPools.RowSeedsWhereAsync(100,
+            async c => (await ReadAfterReinsertAsync(c, "SELECT x FROM t LIMIT 1")).SequenceEqual([2]));
 
         Assert.True(passed.Count <= 1, $"the LIMIT 1 assertion still passed for seeds {string.Join(", ", passed)}");
     }
@@ -45,8 +45,8 @@ public sealed class PostgresRowChaosTests
     [Fact]
     public async Task Under_rows_a_read_with_order_by_on_a_unique_key_passes_for_100_of_100_seeds()
     {
-        var failed = await PostgresChaosPools.SeedsWhereAsync(ChaosModes.Rows, 100,
-            async (_, c) => !(await ReadAfterReinsertAsync(c, "SELECT x FROM t ORDER BY x")).SequenceEqual([1, 2, 3]));
+        var failed = await PostgresChaosPools.RowSeedsWhereAsync(100,
+            async c => !(await ReadAfterReinsertAsync(c, "SELECT x FROM t ORDER BY x")).SequenceEqual([1, 2, 3]));
 
         Assert.Empty(failed);
     }
@@ -55,7 +55,7 @@ public sealed class PostgresRowChaosTests
     public async Task The_same_seed_gives_the_same_order_and_other_seeds_give_others()
     {
         var orders = new HashSet<string>();
-        for (var seed = 1; seed <= 10; seed++)
+        for (var seed = 1; seed <= 4; seed++)
         {
             var first = await PostgresChaosPools.WithDatabaseAsync(ChaosModes.Rows, seed, (_, c) => ReadAfterReinsertAsync(c, "SELECT x FROM t"));
             var again = await PostgresChaosPools.WithDatabaseAsync(ChaosModes.Rows, seed, (_, c) => ReadAfterReinsertAsync(c, "SELECT x FROM t"));
@@ -64,6 +64,17 @@ public sealed class PostgresRowChaosTests
         }
 
         Assert.True(orders.Count >= 2, "every seed gave the same order");
+    }
+
+    [Fact]
+    public async Task Each_clone_carries_the_pool_seed_and_the_chaos_schema_first_on_its_search_path()
+    {
+        var (seed, path) = await PostgresChaosPools.WithDatabaseAsync(ChaosModes.Rows, 77, async (_, c) =>
+            (await ChaosStories.ScalarAsync(c, "SELECT current_setting('deflake.seed')::bigint", Token),
+             (string)(await new NpgsqlCommand("SELECT current_setting('search_path')", c).ExecuteScalarAsync(Token))!));
+
+        Assert.Equal(77, seed);
+        Assert.StartsWith("deflake_chaos, ", path, StringComparison.Ordinal);
     }
 
     [Fact]
