@@ -18,21 +18,22 @@ public class ChaosOverheadBenchmarks
     [Params(ChaosModes.None, ChaosModes.All)]
     public ChaosModes Chaos { get; set; }
 
+    // Synchronous on purpose: the in-process toolchain (--inProcess, used on busy machines) does not await async setups.
     [GlobalSetup]
-    public async Task SetupAsync()
+    public void Setup()
     {
-        _pool = await TestDatabasePool.CreateAsync(new SqliteEngine(new SqliteEngineOptions { Directory = _directory }), new TestDatabaseOptions
+        _pool = TestDatabasePool.CreateAsync(new SqliteEngine(new SqliteEngineOptions { Directory = _directory }), new TestDatabaseOptions
         {
             Schema = SchemaSource.FromSqlDirectory(Path.Combine(AppContext.BaseDirectory, "migrations")),
             Chaos = Chaos,
             Seed = 42,
-        });
+        }).GetAwaiter().GetResult();
     }
 
     [GlobalCleanup]
-    public async Task CleanupAsync()
+    public void Cleanup()
     {
-        await _pool.DisposeAsync();
+        _pool.DisposeAsync().AsTask().GetAwaiter().GetResult();
         SqliteConnection.ClearAllPools();
         Directory.Delete(_directory, recursive: true);
     }
