@@ -144,9 +144,27 @@ internal static class SqliteRowChaos
         var a = ChaosSeed.Derive(seed, "rows:a:" + table, 1, prime);
         var b = ChaosSeed.Derive(seed, "rows:b:" + table, 0, prime);
         return string.Create(CultureInfo.InvariantCulture,
-            $"CREATE TEMP VIEW {q} AS SELECT * FROM main.{q} ORDER BY " +
+            $"CREATE TEMP VIEW {q} AS SELECT * /* deflake rows chaos */ FROM main.{q} ORDER BY " +
             $"(rowid >= (SELECT min(rowid) + 1 + ({pivot} % max(max(rowid) - min(rowid), 1)) FROM main.{q})) DESC, " +
             $"((rowid % {prime}) * {a} + {b}) % {prime}");
+    }
+
+    /// <summary>
+    /// The connection string of chaos connections: the clone's, with its default timeout spelled out. That makes it a
+    /// pool of its own, so a pooled handle that carries TEMP views only ever goes back to a chaos connection.
+    /// </summary>
+    public static string PooledConnectionString(string connectionString)
+    {
+        var builder = new SqliteConnectionStringBuilder(connectionString);
+        builder.DefaultTimeout = builder.DefaultTimeout;
+        return builder.ToString();
+    }
+
+    /// <summary>Closes the pooled chaos connections of a clone (before it is dropped or kept).</summary>
+    public static void ClearPool(string connectionString)
+    {
+        using var connection = new SqliteConnection(PooledConnectionString(connectionString));
+        SqliteConnection.ClearPool(connection);
     }
 
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
@@ -169,8 +187,8 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
     private bool? _reverse;
 
     public ChaosSqliteConnection(string connectionString, SqliteRowChaosSettings settings)
-        // The TEMP views belong to this connection only: pooling would hand them to a connection that is not ours.
-        : base(new SqliteConnectionStringBuilder(connectionString) { Pooling = false }.ToString())
+        // A pool of its own: the TEMP views stay on the pooled handle and are reused when the schema has not changed.
+        : base(SqliteRowChaos.PooledConnectionString(connectionString))
         => _settings = settings;
 
     internal IReadOnlySet<string> Shadowed => _shadowed;
@@ -180,7 +198,48 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         base.Open();
         _reverse = null;
         _rewrites.Clear();
+
+        // A pooled handle keeps its TEMP views; temp.user_version records the main schema_version they were made for.
+        long schemaVersion, madeFor;
+        using (var check = new SqliteCommand("PRAGMA main.schema_version", this))
+        {
+            schemaVersion = (long)check.ExecuteScalar()!;
+            check.CommandText = "PRAGMA temp.user_version";
+            madeFor = (long)check.ExecuteScalar()!;
+        }
+
+        if (madeFor != 0 && madeFor == schemaVersion)
+        {
+            var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            using var list = new SqliteCommand("SELECT name FROM temp.sqlite_schema WHERE type = 'view'", this);
+            using var reader = list.ExecuteReader();
+            while (reader.Read())
+            {
+                names.Add(reader.GetString(0));
+            }
+
+            _shadowed = names;
+            return;
+        }
+
+        DropStaleViews();
         InstallViews();
+    }
+
+    private void DropStaleViews()
+    {
+        var names = new List<string>();
+        using (var list = new SqliteCommand("SELECT name FROM temp.sqlite_schema WHERE type = 'view' AND sql LIKE '%deflake rows chaos%'", this))
+        using (var reader = list.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        _shadowed = new HashSet<string>(names, StringComparer.OrdinalIgnoreCase);
+        RemoveViews(null);
     }
 
     public override SqliteCommand CreateCommand() => new ChaosSqliteCommand(this) { Transaction = Transaction, CommandTimeout = DefaultTimeout };
@@ -256,15 +315,17 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
             }
         }
 
-        if (tables.Count == 0)
-        {
-            return;
-        }
 
-        var sql = new StringBuilder();
+        // The TEMP schema is a file by default; in memory, making the views costs no file creation.
+        var sql = new StringBuilder("PRAGMA temp_store = MEMORY;");
         foreach (var table in tables)
         {
             sql.Append(SqliteRowChaos.ViewSql(table, _settings.Seed)).Append(';');
+        }
+
+        using (var version = new SqliteCommand("PRAGMA main.schema_version", this, transaction))
+        {
+            sql.Append("PRAGMA temp.user_version = ").Append(((long)version.ExecuteScalar()!).ToString(CultureInfo.InvariantCulture)).Append(';');
         }
 
         Run(sql.ToString(), transaction);

@@ -197,6 +197,8 @@ public sealed class SqliteEngine : IDatabaseEngine
             SqliteConnection.ClearPool(forPool);
         }
 
+        SqliteRowChaos.ClearPool(database.ConnectionString);
+
         if (database.State is SqliteConnection keeper)
         {
             keeper.Dispose();
@@ -219,6 +221,8 @@ public sealed class SqliteEngine : IDatabaseEngine
         {
             SqliteConnection.ClearPool(forPool);
         }
+
+        SqliteRowChaos.ClearPool(database.ConnectionString);
 
         if (database.State is SqliteConnection keeper)
         {
