@@ -49,6 +49,7 @@ public sealed class PostgresEngine : IDatabaseEngine
     private PostgresLocalServer? _localServer;
     private ILogger _logger = NullLogger.Instance;
     private TimeProvider _time = TimeProvider.System;
+    private EngineContext? _chaosContext;
     private int _serverVersionNumber;
     private int _disposed;
 
@@ -81,6 +82,7 @@ public sealed class PostgresEngine : IDatabaseEngine
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         _logger = context.Logger;
         _time = context.TimeProvider;
+        _chaosContext = context;
 
         NpgsqlConnectionStringBuilder admin;
         if (_options.Admin is null)
@@ -298,15 +300,10 @@ public sealed class PostgresEngine : IDatabaseEngine
 
     /// <summary>
     /// Hook point: chaos that lives in the template (identity ranges) is applied here, on the build connection,
-    /// after the schema and before the template is sealed. Does nothing yet.
+    /// after the schema and before the template is sealed (see <c>Chaos/PostgresChaos.cs</c>).
     /// </summary>
-    private static Task ApplyTemplateChaosAsync(NpgsqlConnection connection, TemplateRequest request, CancellationToken cancellationToken)
-    {
-        _ = connection;
-        _ = request;
-        _ = cancellationToken;
-        return Task.CompletedTask;
-    }
+    private Task ApplyTemplateChaosAsync(NpgsqlConnection connection, TemplateRequest request, CancellationToken cancellationToken)
+        => Chaos.PostgresTemplateChaos.ApplyAsync(connection, request, _logger, cancellationToken);
 
     /// <inheritdoc />
     public async Task<EngineDatabase> CreateCloneAsync(EngineTemplate source, CancellationToken cancellationToken = default)
@@ -343,14 +340,16 @@ public sealed class PostgresEngine : IDatabaseEngine
 
     /// <summary>
     /// Hook point: per-clone setup right after <c>CREATE DATABASE</c> (row-order chaos will add views here and point
-    /// the clone's <c>search_path</c> at them). Returns the clone's connection string. Does nothing yet.
+    /// the clone's <c>search_path</c> at them). Returns the clone's connection string.
     /// </summary>
-    private static Task<string> ConfigureCloneAsync(NpgsqlConnection admin, string clone, NpgsqlConnectionStringBuilder connection, CancellationToken cancellationToken)
+    private async Task<string> ConfigureCloneAsync(NpgsqlConnection admin, string clone, NpgsqlConnectionStringBuilder connection, CancellationToken cancellationToken)
     {
-        _ = admin;
-        _ = clone;
-        _ = cancellationToken;
-        return Task.FromResult(connection.ConnectionString);
+        if (_chaosContext is { } context)
+        {
+            await Chaos.PostgresCloneChaos.ConfigureAsync(admin, clone, context.Chaos, context.Seed, cancellationToken).ConfigureAwait(false);
+        }
+
+        return connection.ConnectionString;
     }
 
     /// <inheritdoc />

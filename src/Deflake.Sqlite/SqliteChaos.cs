@@ -1,27 +1,387 @@
+using System.Data;
+using System.Globalization;
+using System.Text;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace Deflake.Sqlite;
 
-/// <summary>Chaos that lives in the SQLite template (identity ranges). Filled in by the chaos modes.</summary>
+/// <summary>
+/// Chaos that lives in the SQLite template: every AUTOINCREMENT table's next id starts in its own seeded range
+/// (see <see cref="IdentityRangePlan"/>), set through <c>sqlite_sequence</c>. Rowid tables without AUTOINCREMENT
+/// keep no counter (their next id is the largest rowid + 1), so they are reported as not covered.
+/// </summary>
 internal static class SqliteTemplateChaos
 {
-    public static Task ApplyAsync(SqliteConnection connection, TemplateRequest request, ILogger logger, CancellationToken cancellationToken)
+    public static async Task ApplyAsync(SqliteConnection connection, TemplateRequest request, ILogger logger, CancellationToken cancellationToken)
     {
-        _ = connection;
-        _ = request;
-        _ = logger;
-        _ = cancellationToken;
-        return Task.CompletedTask;
+        if (!request.Chaos.HasFlag(ChaosModes.Identities))
+        {
+            return;
+        }
+
+        var (autoIncrement, _) = await InspectAsync(connection, cancellationToken).ConfigureAwait(false);
+        var plan = IdentityRangePlan.Create(request.Seed, autoIncrement);
+        foreach (var table in autoIncrement)
+        {
+            var start = plan.StartOf(table);
+            var command = connection.CreateCommand();
+            await using (command.ConfigureAwait(false))
+            {
+                // sqlite_sequence holds one row per AUTOINCREMENT table that has had an insert; the next id is seq + 1.
+                // Seed data keeps its ids; only a counter below the range is raised.
+                command.CommandText =
+                    "UPDATE sqlite_sequence SET seq = @seq WHERE name = @name AND seq < @seq;" +
+                    "INSERT INTO sqlite_sequence (name, seq) SELECT @name, @seq WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = @name);";
+                command.Parameters.AddWithValue("@name", table);
+                command.Parameters.AddWithValue("@seq", start - 1);
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        logger.LogDebug("Deflake identities: {Count} AUTOINCREMENT table(s) moved to seeded ranges (seed {Seed})", autoIncrement.Count, request.Seed);
+    }
+
+    /// <summary>Reads what identities did to a template (built now or earlier) without changing it.</summary>
+    public static async Task<IdentityChaosReport> ReportAsync(SqliteConnection connection, ChaosModes chaos, int seed, CancellationToken cancellationToken)
+    {
+        if (!chaos.HasFlag(ChaosModes.Identities))
+        {
+            return IdentityChaosReport.Empty;
+        }
+
+        var (autoIncrement, rowidOnly) = await InspectAsync(connection, cancellationToken).ConfigureAwait(false);
+        var plan = IdentityRangePlan.Create(seed, autoIncrement);
+        return new IdentityChaosReport(plan.Starts,
+            [.. rowidOnly.Select(t => $"{t} (INTEGER PRIMARY KEY without AUTOINCREMENT: SQLite keeps no counter, the next id is the largest rowid + 1)")]);
+    }
+
+    /// <summary>AUTOINCREMENT tables, and tables whose INTEGER PRIMARY KEY is a plain rowid alias.</summary>
+    private static async Task<(List<string> AutoIncrement, List<string> RowidOnly)> InspectAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        var tables = new List<(string Name, string Sql)>();
+        var command = connection.CreateCommand();
+        await using (command.ConfigureAwait(false))
+        {
+            command.CommandText = "SELECT name, sql FROM main.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name";
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    tables.Add((reader.GetString(0), reader.GetString(1)));
+                }
+            }
+        }
+
+        var autoIncrement = new List<string>();
+        var rowidOnly = new List<string>();
+        foreach (var (name, sql) in tables)
+        {
+            if (SqliteStatements.ContainsKeyword(sql, "AUTOINCREMENT"))
+            {
+                autoIncrement.Add(name);
+            }
+            else if (!SqliteStatements.ContainsKeyword(sql, "WITHOUT") && await HasRowidAliasAsync(connection, name, cancellationToken).ConfigureAwait(false))
+            {
+                rowidOnly.Add(name);
+            }
+        }
+
+        return (autoIncrement, rowidOnly);
+    }
+
+    private static async Task<bool> HasRowidAliasAsync(SqliteConnection connection, string table, CancellationToken cancellationToken)
+    {
+        var command = connection.CreateCommand();
+        await using (command.ConfigureAwait(false))
+        {
+            command.CommandText = "SELECT type, pk FROM pragma_table_info(@table, 'main')";
+            command.Parameters.AddWithValue("@table", table);
+            var keys = new List<string>();
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if (reader.GetInt64(1) > 0)
+                    {
+                        keys.Add(reader.GetString(0));
+                    }
+                }
+            }
+
+            return keys.Count == 1 && string.Equals(keys[0], "INTEGER", StringComparison.OrdinalIgnoreCase);
+        }
     }
 }
 
-/// <summary>Chaos applied to every connection Deflake opens or configures (row order). Filled in by the chaos modes.</summary>
+/// <summary>Row-order chaos settings for connections to one clone.</summary>
+internal sealed record SqliteRowChaosSettings(int Seed, ILogger Logger);
+
+/// <summary>
+/// Chaos applied to every connection Deflake opens or configures. Under <see cref="ChaosModes.Rows"/> the engine
+/// hands out <see cref="ChaosSqliteConnection"/>s; otherwise plain <see cref="SqliteConnection"/>s.
+/// </summary>
 internal static class SqliteRowChaos
 {
-    public static SqliteConnection Configure(SqliteConnection connection, EngineContext context)
+    public static SqliteConnection Create(string connectionString, EngineContext context)
+        => context.Chaos.HasFlag(ChaosModes.Rows)
+            ? new ChaosSqliteConnection(connectionString, new SqliteRowChaosSettings(context.Seed, context.Logger))
+            : new SqliteConnection(connectionString);
+
+    /// <summary>
+    /// The view that shadows <paramref name="table"/> for unqualified names on one connection. Its ORDER BY is a
+    /// seeded permutation that never equals rowid (insertion) order when two or more rows come back: rows at or
+    /// above a seeded pivot strictly above the smallest rowid come first, each part in seeded hash order. So the
+    /// natural first row is never first (a LIMIT 1 pick changes) and the whole order always changes.
+    /// </summary>
+    public static string ViewSql(string table, int seed)
     {
-        _ = context;
-        return connection;
+        const long prime = 2_147_483_647;
+        var q = Quote(table);
+        var pivot = ChaosSeed.Derive(seed, "rows:pivot:" + table, 1, prime);
+        var a = ChaosSeed.Derive(seed, "rows:a:" + table, 1, prime);
+        var b = ChaosSeed.Derive(seed, "rows:b:" + table, 0, prime);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"CREATE TEMP VIEW {q} AS SELECT * /* deflake rows chaos */ FROM main.{q} ORDER BY " +
+            $"(rowid >= (SELECT min(rowid) + 1 + ({pivot} % max(max(rowid) - min(rowid), 1)) FROM main.{q})) DESC, " +
+            $"((rowid % {prime}) * {a} + {b}) % {prime}");
+    }
+
+    /// <summary>
+    /// The connection string of chaos connections: the clone's, with its default timeout spelled out. That makes it a
+    /// pool of its own, so a pooled handle that carries TEMP views only ever goes back to a chaos connection.
+    /// </summary>
+    public static string PooledConnectionString(string connectionString)
+    {
+        var builder = new SqliteConnectionStringBuilder(connectionString);
+        builder.DefaultTimeout = builder.DefaultTimeout;
+        return builder.ToString();
+    }
+
+    /// <summary>Closes the pooled chaos connections of a clone (before it is dropped or kept).</summary>
+    public static void ClearPool(string connectionString)
+    {
+        using var connection = new SqliteConnection(PooledConnectionString(connectionString));
+        SqliteConnection.ClearPool(connection);
+    }
+
+    public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+}
+
+/// <summary>
+/// A SQLite connection with row-order chaos: once open, every table of <c>main</c> that has a rowid is shadowed by
+/// a TEMP view of the same name whose ORDER BY is a seeded shuffle (<see cref="SqliteRowChaos.ViewSql"/>), so
+/// unqualified reads see the shuffle, including which row <c>LIMIT 1</c> picks. Commands made by
+/// <see cref="CreateCommand"/> send writes to the table itself (their target is qualified with <c>main.</c>),
+/// toggle <c>PRAGMA reverse_unordered_selects</c> per statement from the seed (joins, ties, WITHOUT ROWID tables),
+/// and lift the views around DDL.
+/// </summary>
+internal sealed class ChaosSqliteConnection : SqliteConnection
+{
+    private readonly SqliteRowChaosSettings _settings;
+    private readonly Dictionary<string, string> _rewrites = new(StringComparer.Ordinal);
+    private HashSet<string> _shadowed = new(StringComparer.OrdinalIgnoreCase);
+    private long _executions;
+    private bool? _reverse;
+
+    public ChaosSqliteConnection(string connectionString, SqliteRowChaosSettings settings)
+        // A pool of its own: the TEMP views stay on the pooled handle and are reused when the schema has not changed.
+        : base(SqliteRowChaos.PooledConnectionString(connectionString))
+        => _settings = settings;
+
+    internal IReadOnlySet<string> Shadowed => _shadowed;
+
+    public override void Open()
+    {
+        base.Open();
+        _reverse = null;
+        _rewrites.Clear();
+
+        // A pooled handle keeps its TEMP views; temp.user_version records the main schema_version they were made for.
+        long schemaVersion, madeFor;
+        using (var check = new SqliteCommand("PRAGMA main.schema_version", this))
+        {
+            schemaVersion = (long)check.ExecuteScalar()!;
+            check.CommandText = "PRAGMA temp.user_version";
+            madeFor = (long)check.ExecuteScalar()!;
+        }
+
+        if (madeFor != 0 && madeFor == schemaVersion)
+        {
+            var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            using var list = new SqliteCommand("SELECT name FROM temp.sqlite_schema WHERE type = 'view'", this);
+            using var reader = list.ExecuteReader();
+            while (reader.Read())
+            {
+                names.Add(reader.GetString(0));
+            }
+
+            _shadowed = names;
+            return;
+        }
+
+        DropStaleViews();
+        InstallViews();
+    }
+
+    private void DropStaleViews()
+    {
+        var names = new List<string>();
+        using (var list = new SqliteCommand("SELECT name FROM temp.sqlite_schema WHERE type = 'view' AND sql LIKE '%deflake rows chaos%'", this))
+        using (var reader = list.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        _shadowed = new HashSet<string>(names, StringComparer.OrdinalIgnoreCase);
+        RemoveViews(null);
+    }
+
+    public override SqliteCommand CreateCommand() => new ChaosSqliteCommand(this) { Transaction = Transaction, CommandTimeout = DefaultTimeout };
+
+    protected override System.Data.Common.DbCommand CreateDbCommand() => CreateCommand();
+
+    internal string Rewrite(string sql, out bool hasDdl)
+    {
+        hasDdl = false;
+        if (_shadowed.Count == 0 || string.IsNullOrEmpty(sql))
+        {
+            return sql;
+        }
+
+        if (_rewrites.TryGetValue(sql, out var cached))
+        {
+            return cached;
+        }
+
+        var rewrite = SqliteStatements.QualifyWriteTargets(sql, _shadowed);
+        hasDdl = rewrite.HasDdl;
+        if (!hasDdl && _rewrites.Count < 4096)
+        {
+            _rewrites[sql] = rewrite.Sql;
+        }
+
+        return rewrite.Sql;
+    }
+
+    /// <summary>Before each execution: the seeded coin flip for <c>reverse_unordered_selects</c>.</summary>
+    internal void BeforeExecute(SqliteTransaction? transaction)
+    {
+        var n = _executions++;
+        var reverse = (ChaosSeed.Derive(_settings.Seed, "rows:reverse:" + n.ToString(CultureInfo.InvariantCulture)) & 1) == 1;
+        if (_reverse == reverse)
+        {
+            return;
+        }
+
+        Run(reverse ? "PRAGMA reverse_unordered_selects = 1" : "PRAGMA reverse_unordered_selects = 0", transaction);
+        _reverse = reverse;
+    }
+
+    internal void RemoveViews(SqliteTransaction? transaction)
+    {
+        if (_shadowed.Count == 0)
+        {
+            return;
+        }
+
+        var sql = new StringBuilder();
+        foreach (var table in _shadowed)
+        {
+            sql.Append("DROP VIEW IF EXISTS temp.").Append(SqliteRowChaos.Quote(table)).Append(';');
+        }
+
+        Run(sql.ToString(), transaction);
+        _shadowed = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        _rewrites.Clear();
+    }
+
+    internal void InstallViews(SqliteTransaction? transaction = null)
+    {
+        var tables = new List<string>();
+        using (var list = new SqliteCommand(
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND wr = 0 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' " +
+            "AND name NOT IN (SELECT name FROM temp.sqlite_schema) ORDER BY name", this, transaction))
+        using (var reader = list.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                tables.Add(reader.GetString(0));
+            }
+        }
+
+
+        // The TEMP schema is a file by default; in memory, making the views costs no file creation.
+        var sql = new StringBuilder("PRAGMA temp_store = MEMORY;");
+        foreach (var table in tables)
+        {
+            sql.Append(SqliteRowChaos.ViewSql(table, _settings.Seed)).Append(';');
+        }
+
+        using (var version = new SqliteCommand("PRAGMA main.schema_version", this, transaction))
+        {
+            sql.Append("PRAGMA temp.user_version = ").Append(((long)version.ExecuteScalar()!).ToString(CultureInfo.InvariantCulture)).Append(';');
+        }
+
+        Run(sql.ToString(), transaction);
+        _shadowed = new HashSet<string>(tables, StringComparer.OrdinalIgnoreCase);
+        _rewrites.Clear();
+    }
+
+    private void Run(string sql, SqliteTransaction? transaction)
+    {
+        using var command = new SqliteCommand(sql, this, transaction);
+        command.ExecuteNonQuery();
+    }
+}
+
+/// <summary>A command of a <see cref="ChaosSqliteConnection"/>; see there.</summary>
+internal sealed class ChaosSqliteCommand : SqliteCommand
+{
+    private readonly ChaosSqliteConnection _connection;
+    private bool _hasDdl;
+
+    public ChaosSqliteCommand(ChaosSqliteConnection connection)
+    {
+        _connection = connection;
+        Connection = connection;
+    }
+
+    [System.Diagnostics.CodeAnalysis.AllowNull]
+    public override string CommandText
+    {
+        get => base.CommandText;
+        set => base.CommandText = value is null ? null! : _connection.Rewrite(value, out _hasDdl);
+    }
+
+    public override SqliteDataReader ExecuteReader(CommandBehavior behavior)
+    {
+        if (Connection != _connection || _connection.State != ConnectionState.Open)
+        {
+            return base.ExecuteReader(behavior);
+        }
+
+        _connection.BeforeExecute(Transaction);
+        if (!_hasDdl)
+        {
+            return base.ExecuteReader(behavior);
+        }
+
+        // DDL must see the tables, not the views; afterwards the views are rebuilt from the new schema.
+        _connection.RemoveViews(Transaction);
+        try
+        {
+            var reader = base.ExecuteReader(behavior);
+            return reader;
+        }
+        finally
+        {
+            _connection.InstallViews(Transaction);
+        }
     }
 }

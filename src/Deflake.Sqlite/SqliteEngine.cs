@@ -48,6 +48,12 @@ public sealed class SqliteEngine : IDatabaseEngine
     /// <summary>The clone mode in use.</summary>
     public SqliteCloneMode CloneMode => _options.CloneMode;
 
+    /// <summary>
+    /// After the pool started: which tables <see cref="ChaosModes.Identities"/> gave their own id range, and which it
+    /// could not (rowid tables without AUTOINCREMENT, also logged as a warning). Empty when identities is off.
+    /// </summary>
+    public IdentityChaosReport IdentityChaos { get; private set; } = IdentityChaosReport.Empty;
+
     internal string RootDirectory => _root;
 
     internal EngineContext Context => _context ?? throw new InvalidOperationException("The engine has not been started by a pool.");
@@ -100,6 +106,13 @@ public sealed class SqliteEngine : IDatabaseEngine
         _templateSource?.Dispose();
         _templateSource = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
         _templateSource.Open();
+        IdentityChaos = await SqliteTemplateChaos.ReportAsync(_templateSource, request.Chaos, request.Seed, cancellationToken).ConfigureAwait(false);
+        if (IdentityChaos.NotCovered.Count > 0)
+        {
+            _logger.LogWarning("Deflake identities does not cover {Count} SQLite table(s); their ids still count from 1: {Tables}",
+                IdentityChaos.NotCovered.Count, string.Join("; ", IdentityChaos.NotCovered));
+        }
+
         return new EngineTemplate(path, request.Fingerprint, built);
     }
 
@@ -172,7 +185,7 @@ public sealed class SqliteEngine : IDatabaseEngine
     public DbConnection CreateConnection(EngineDatabase database)
     {
         ArgumentNullException.ThrowIfNull(database);
-        return SqliteRowChaos.Configure(new SqliteConnection(database.ConnectionString), Context);
+        return SqliteRowChaos.Create(database.ConnectionString, Context);
     }
 
     /// <inheritdoc />
@@ -183,6 +196,8 @@ public sealed class SqliteEngine : IDatabaseEngine
         {
             SqliteConnection.ClearPool(forPool);
         }
+
+        SqliteRowChaos.ClearPool(database.ConnectionString);
 
         if (database.State is SqliteConnection keeper)
         {
@@ -206,6 +221,8 @@ public sealed class SqliteEngine : IDatabaseEngine
         {
             SqliteConnection.ClearPool(forPool);
         }
+
+        SqliteRowChaos.ClearPool(database.ConnectionString);
 
         if (database.State is SqliteConnection keeper)
         {

@@ -114,7 +114,15 @@ public sealed class TestDatabasePool : IAsyncDisposable
         }
 
         var digest = await o.Schema.ComputeFingerprintAsync(cancellationToken).ConfigureAwait(false);
-        var templateChaos = o.Chaos.HasFlag(ChaosModes.Identities) ? $"identities:{o.Seed}" : "none";
+        // Identity ranges are drawn from the seed in the template; the rows objects (PostgreSQL views) read the seed
+        // per database, so one rows template serves every seed.
+        var templateChaos = (o.Chaos.HasFlag(ChaosModes.Identities), o.Chaos.HasFlag(ChaosModes.Rows)) switch
+        {
+            (true, true) => $"identities:{o.Seed},rows",
+            (true, false) => $"identities:{o.Seed}",
+            (false, true) => "rows",
+            _ => "none",
+        };
         var fingerprint = Fingerprint.Compute(_engine.Kind, ServerVersion, digest, templateChaos);
         Template = await _engine.EnsureTemplateAsync(new TemplateRequest(fingerprint, o.Schema, o.Chaos, o.Seed), cancellationToken).ConfigureAwait(false);
         _logger.LogInformation("Deflake {Engine} template {Template} ({State}); seed {Seed}, chaos {Chaos}",

@@ -35,4 +35,16 @@ public sealed class ChaosModeNamesTests
         Assert.Equal(text, ChaosModeNames.Format(modes));
         Assert.Equal(modes, ChaosModeNames.Parse(text));
     }
+
+    [Fact]
+    public void All_enables_every_mode_and_none_is_the_default()
+    {
+        Assert.True(ChaosModeNames.Parse("all").HasFlag(ChaosModes.Identities));
+        Assert.True(ChaosModeNames.Parse("all").HasFlag(ChaosModes.Rows));
+        var resolved = new TestDatabaseOptions { Schema = SchemaSource.FromDelegate("s", "1", (_, _) => Task.CompletedTask) }.Resolve().Chaos;
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(DeflakeEnvironment.Chaos)))
+        {
+            Assert.Equal(ChaosModes.None, resolved);
+        }
+    }
 }

@@ -1,0 +1,248 @@
+namespace Deflake.Sqlite;
+
+/// <summary>
+/// A small SQLite tokenizer for the rows chaos: finds the target of every INSERT/REPLACE/UPDATE/DELETE so it can be
+/// qualified with <c>main.</c> (the chaos views shadow unqualified names), and spots DDL statements.
+/// </summary>
+internal static class SqliteStatements
+{
+    internal readonly record struct Rewrite(string Sql, bool HasDdl);
+
+    private enum Kind
+    {
+        Word,
+        Quoted,
+        Literal,
+        Open,
+        Close,
+        Semicolon,
+        Dot,
+        Other,
+    }
+
+    private readonly record struct Token(Kind Kind, int Start, int Length);
+
+    /// <summary>Qualifies unqualified write targets found in <paramref name="shadowed"/> with <c>main.</c>.</summary>
+    public static Rewrite QualifyWriteTargets(string sql, IReadOnlySet<string> shadowed)
+    {
+        var tokens = Tokenize(sql);
+        var inserts = new List<int>();
+        var hasDdl = false;
+        var statementStart = 0;
+        for (var i = 0; i <= tokens.Count; i++)
+        {
+            if (i == tokens.Count || tokens[i].Kind == Kind.Semicolon)
+            {
+                if (i > statementStart)
+                {
+                    hasDdl |= Inspect(sql, tokens, statementStart, i, shadowed, inserts);
+                }
+
+                statementStart = i + 1;
+            }
+        }
+
+        if (inserts.Count == 0)
+        {
+            return new Rewrite(sql, hasDdl);
+        }
+
+        var builder = new System.Text.StringBuilder(sql.Length + (inserts.Count * 5));
+        var last = 0;
+        foreach (var at in inserts)
+        {
+            builder.Append(sql, last, at - last).Append("main.");
+            last = at;
+        }
+
+        builder.Append(sql, last, sql.Length - last);
+        return new Rewrite(builder.ToString(), hasDdl);
+    }
+
+    private static bool Inspect(string sql, List<Token> tokens, int from, int to, IReadOnlySet<string> shadowed, List<int> inserts)
+    {
+        var i = from;
+        if (Is(sql, tokens[i], "EXPLAIN"))
+        {
+            i++;
+            if (i + 1 < to && Is(sql, tokens[i], "QUERY") && Is(sql, tokens[i + 1], "PLAN"))
+            {
+                i += 2;
+            }
+        }
+
+        if (i >= to)
+        {
+            return false;
+        }
+
+        if (Is(sql, tokens[i], "CREATE") || Is(sql, tokens[i], "ALTER") || Is(sql, tokens[i], "DROP"))
+        {
+            return true;
+        }
+
+        if (Is(sql, tokens[i], "WITH"))
+        {
+            // Skip the common table expressions: the statement's verb is the next keyword at depth 0.
+            var depth = 0;
+            for (i++; i < to; i++)
+            {
+                var kind = tokens[i].Kind;
+                if (kind == Kind.Open)
+                {
+                    depth++;
+                }
+                else if (kind == Kind.Close)
+                {
+                    depth--;
+                }
+                else if (depth == 0 && kind == Kind.Word && (Is(sql, tokens[i], "INSERT") || Is(sql, tokens[i], "REPLACE")
+                    || Is(sql, tokens[i], "UPDATE") || Is(sql, tokens[i], "DELETE") || Is(sql, tokens[i], "SELECT") || Is(sql, tokens[i], "VALUES")))
+                {
+                    break;
+                }
+            }
+
+            if (i >= to)
+            {
+                return false;
+            }
+        }
+
+        var verb = tokens[i];
+        i++;
+        if (Is(sql, verb, "INSERT") || Is(sql, verb, "UPDATE"))
+        {
+            if (i + 1 < to && Is(sql, tokens[i], "OR"))
+            {
+                i += 2;
+            }
+
+            if (Is(sql, verb, "INSERT"))
+            {
+                if (i >= to || !Is(sql, tokens[i], "INTO"))
+                {
+                    return false;
+                }
+
+                i++;
+            }
+        }
+        else if (Is(sql, verb, "REPLACE") || Is(sql, verb, "DELETE"))
+        {
+            if (i >= to || !(Is(sql, tokens[i], "INTO") || Is(sql, tokens[i], "FROM")))
+            {
+                return false;
+            }
+
+            i++;
+        }
+        else
+        {
+            return false;
+        }
+
+        if (i < to && tokens[i].Kind is Kind.Word or Kind.Quoted && !(i + 1 < to && tokens[i + 1].Kind == Kind.Dot)
+            && shadowed.Contains(NameOf(sql, tokens[i])))
+        {
+            inserts.Add(tokens[i].Start);
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether <paramref name="keyword"/> occurs as a word outside strings, quoted names and comments.</summary>
+    public static bool ContainsKeyword(string sql, string keyword)
+        => Tokenize(sql).Exists(t => Is(sql, t, keyword));
+
+    private static bool Is(string sql, Token token, string keyword)
+        => token.Kind == Kind.Word && token.Length == keyword.Length
+           && string.Compare(sql, token.Start, keyword, 0, keyword.Length, StringComparison.OrdinalIgnoreCase) == 0;
+
+    private static string NameOf(string sql, Token token)
+    {
+        if (token.Kind == Kind.Word)
+        {
+            return sql.Substring(token.Start, token.Length);
+        }
+
+        var quote = sql[token.Start];
+        var close = quote == '[' ? "]" : quote.ToString();
+        var inner = sql.Substring(token.Start + 1, token.Length - 2);
+        return quote == '[' ? inner : inner.Replace(close + close, close, StringComparison.Ordinal);
+    }
+
+    private static List<Token> Tokenize(string sql)
+    {
+        var tokens = new List<Token>();
+        var i = 0;
+        while (i < sql.Length)
+        {
+            var c = sql[i];
+            if (char.IsWhiteSpace(c))
+            {
+                i++;
+            }
+            else if (c == '-' && i + 1 < sql.Length && sql[i + 1] == '-')
+            {
+                var end = sql.IndexOf('\n', i);
+                i = end < 0 ? sql.Length : end + 1;
+            }
+            else if (c == '/' && i + 1 < sql.Length && sql[i + 1] == '*')
+            {
+                var end = sql.IndexOf("*/", i + 2, StringComparison.Ordinal);
+                i = end < 0 ? sql.Length : end + 2;
+            }
+            else if (c is '"' or '`' or '[' or '\'')
+            {
+                var close = c == '[' ? ']' : c;
+                var j = i + 1;
+                while (j < sql.Length)
+                {
+                    if (sql[j] == close)
+                    {
+                        if (close != ']' && j + 1 < sql.Length && sql[j + 1] == close)
+                        {
+                            j += 2;
+                            continue;
+                        }
+
+                        break;
+                    }
+
+                    j++;
+                }
+
+                var length = Math.Min(j + 1, sql.Length) - i;
+                tokens.Add(new Token(c == '\'' ? Kind.Literal : Kind.Quoted, i, length));
+                i += length;
+            }
+            else if (char.IsLetter(c) || c == '_')
+            {
+                var j = i + 1;
+                while (j < sql.Length && (char.IsLetterOrDigit(sql[j]) || sql[j] is '_' or '$'))
+                {
+                    j++;
+                }
+
+                tokens.Add(new Token(Kind.Word, i, j - i));
+                i = j;
+            }
+            else
+            {
+                var kind = c switch
+                {
+                    '(' => Kind.Open,
+                    ')' => Kind.Close,
+                    ';' => Kind.Semicolon,
+                    '.' => Kind.Dot,
+                    _ => Kind.Other,
+                };
+                tokens.Add(new Token(kind, i, 1));
+                i++;
+            }
+        }
+
+        return tokens;
+    }
+}
