@@ -248,7 +248,16 @@ public sealed class PostgresEngineTests
         await engine.StartAsync(NewContext(), Token);
         await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token);
 
+        // Pools starting in parallel tests collect too; one of them may hold the template's lock and be dropping it
+        // right now, so give the drop a moment to finish.
         var names = await PostgresTestServer.DatabaseNamesAsync("deflake_tpl_", Token);
+        for (var attempt = 0; attempt < 50 && names.Contains(stale); attempt++)
+        {
+            await Task.Delay(100, Token);
+            await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token);
+            names = await PostgresTestServer.DatabaseNamesAsync("deflake_tpl_", Token);
+        }
+
         Assert.DoesNotContain(stale, names);
         Assert.Contains(fresh, names);
     }

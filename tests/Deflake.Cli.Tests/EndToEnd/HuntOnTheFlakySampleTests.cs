@@ -13,7 +13,7 @@ public sealed class HuntOnTheFlakySampleTests
 {
     // TODO(lead): set to true once the chaos modes (DEFLAKE_CHAOS=identities|rows) land in the SQLite engine; the
     // two planted chaos tests (seeds 000 and 001) only fail under chaos, so until then nothing can find them.
-    private static bool ChaosModesImplemented => false;
+    private static bool ChaosModesImplemented => true;
 
     private const string Sample = "Shop.FlakyTests.";
     private const string IdMixUp = Sample + "AuditTests.The_audit_row_of_an_order_can_be_read_back";
