@@ -301,6 +301,21 @@ public sealed class SqliteEngine : IDatabaseEngine
         var templates = Path.Combine(_root, "templates");
         if (Directory.Exists(templates))
         {
+            // Templates are the cache: one unused for a week (a schema or Deflake build long gone) is removed.
+            var unusedSince = DateTime.UtcNow - TimeSpan.FromDays(7);
+            foreach (var template in Directory.GetFiles(templates, "*.db"))
+            {
+                var lockPath = Path.ChangeExtension(template, ".lock");
+                if (File.GetLastWriteTimeUtc(template) < unusedSince)
+                {
+                    using var claim = CrossProcessLock.TryAcquire(lockPath);
+                    if (claim is not null && File.GetLastWriteTimeUtc(template) < unusedSince && DeleteQuietly(template))
+                    {
+                        removed++;
+                    }
+                }
+            }
+
             foreach (var building in Directory.GetFiles(templates, "*.building"))
             {
                 var lockPath = Path.Combine(templates, Path.GetFileName(building).Split('.')[0] + ".lock");

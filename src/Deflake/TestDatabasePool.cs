@@ -123,7 +123,7 @@ public sealed class TestDatabasePool : IAsyncDisposable
             (false, true) => "rows",
             _ => "none",
         };
-        var fingerprint = Fingerprint.Compute(_engine.Kind, ServerVersion, digest, templateChaos);
+        var fingerprint = Fingerprint.Compute($"{_engine.Kind}@{TemplateCodeIdentity.Of(_engine)}", ServerVersion, digest, templateChaos);
         Template = await _engine.EnsureTemplateAsync(new TemplateRequest(fingerprint, o.Schema, o.Chaos, o.Seed), cancellationToken).ConfigureAwait(false);
         _logger.LogInformation("Deflake {Engine} template {Template} ({State}); seed {Seed}, chaos {Chaos}",
             _engine.Kind, Template.Name, Template.WasBuilt ? "built" : "reused", o.Seed, ChaosModeNames.Format(o.Chaos));

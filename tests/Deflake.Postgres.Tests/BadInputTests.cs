@@ -157,7 +157,7 @@ public sealed class BadInputTests
         await using var engine = await PostgresTestServer.CreateEngineAsync();
         var version = await engine.StartAsync(PostgresEngineTests.NewContext(), Token);
         var digest = await SchemaSource.FromSqlDirectory(directory).ComputeFingerprintAsync(Token);
-        return Fingerprint.Compute("postgres", version, digest, "none");
+        return Fingerprint.Compute($"postgres@{TemplateCodeIdentity.Of(engine)}", version, digest, "none");
     }
 
     private static void AssertOneLine(string message)

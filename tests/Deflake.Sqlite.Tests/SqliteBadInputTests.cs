@@ -47,3 +47,56 @@ public sealed class SqliteBadInputTests
         Assert.Equal("SqliteEngineOptions.CloneMode", error.Setting);
     }
 }
+
+public sealed class SqliteTemplateCollectionTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "deflake-sqlite-gc-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task Templates_unused_for_a_week_are_collected_and_recent_ones_are_kept()
+    {
+        string stale, fresh;
+        await using (var pool = await CreatePoolAsync("stale"))
+        {
+            stale = pool.Template.Name;
+        }
+
+        await using (var pool = await CreatePoolAsync("fresh"))
+        {
+            fresh = pool.Template.Name;
+        }
+
+        File.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddDays(-8));
+        await using var engine = new SqliteEngine(new SqliteEngineOptions { Directory = _directory });
+        await engine.StartAsync(new EngineContext(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System, ChaosModes.None, 1), TestContext.Current.CancellationToken);
+
+        Assert.True(await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), TestContext.Current.CancellationToken) >= 1);
+        Assert.False(File.Exists(stale));
+        Assert.True(File.Exists(fresh));
+    }
+
+    [Fact]
+    public async Task A_template_is_named_by_the_code_that_built_it_too()
+    {
+        await using var pool = await CreatePoolAsync("code");
+        var engine = new SqliteEngine();
+        await using var _ = engine;
+        var expected = Fingerprint.Compute($"sqlite@{TemplateCodeIdentity.Of(engine)}", pool.ServerVersion,
+            await Schema("code").ComputeFingerprintAsync(TestContext.Current.CancellationToken), "none");
+
+        Assert.Equal(expected + ".db", Path.GetFileName(pool.Template.Name));
+    }
+
+    private static SchemaSource Schema(string version) => SchemaSource.FromDelegate("gc", version, async (connection, ct) =>
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "CREATE TABLE t (id INTEGER PRIMARY KEY)";
+        await command.ExecuteNonQueryAsync(ct);
+    });
+
+    private Task<TestDatabasePool> CreatePoolAsync(string version) =>
+        TestDatabasePool.CreateAsync(new SqliteEngine(new SqliteEngineOptions { Directory = _directory }),
+            new TestDatabaseOptions { Schema = Schema(version), PoolSize = 1, Chaos = ChaosModes.None, Seed = 1 }, TestContext.Current.CancellationToken);
+}
