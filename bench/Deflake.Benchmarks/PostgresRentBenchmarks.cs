@@ -82,9 +82,10 @@ public class PostgresRentBenchmarks
         await command.ExecuteNonQueryAsync();
     }
 
-    private static async Task<long> ReadAsync(NpgsqlConnection connection)
+    private static async Task<long> ReadAsync(System.Data.Common.DbConnection connection)
     {
-        await using var command = new NpgsqlCommand("SELECT amount::bigint FROM t07 WHERE id = 3", connection);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT amount::bigint FROM t07 WHERE id = 3";
         return (long)(await command.ExecuteScalarAsync())!;
     }
 }
