@@ -11,8 +11,7 @@ namespace Deflake.Cli.Tests.EndToEnd;
 [Trait("Category", "EndToEnd")]
 public sealed class HuntOnTheFlakySampleTests
 {
-    // TODO(lead): set to true once the chaos modes (DEFLAKE_CHAOS=identities|rows) land in the SQLite engine; the
-    // two planted chaos tests (seeds 000 and 001) only fail under chaos, so until then nothing can find them.
+    // The two planted chaos tests (seeds 000 and 001) only fail under chaos modes, which the engines implement.
     private static bool ChaosModesImplemented => true;
 
     private const string Sample = "Shop.FlakyTests.";
@@ -69,6 +68,43 @@ public sealed class HuntOnTheFlakySampleTests
         finally
         {
             File.Delete(json);
+        }
+    }
+
+    [Fact]
+    public async Task A_failed_tests_database_is_kept_and_its_output_says_how_to_connect()
+    {
+        var build = System.Diagnostics.Process.Start("dotnet", ["build", Repository.Path("samples/Shop.FlakyTests"), "-v", "q", "-nologo"])!;
+        await build.WaitForExitAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(0, build.ExitCode);
+        var cache = Directory.CreateTempSubdirectory("deflake-keep-").FullName;
+        try
+        {
+            var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            info.ArgumentList.Add(Repository.Path("samples/Shop.FlakyTests/bin/Debug/net10.0/Shop.FlakyTests.dll"));
+            foreach (var arg in new[] { "-parallel", "none", "-method", IdMixUp })
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            info.Environment["DEFLAKE_KEEP_FAILED"] = "1";
+            info.Environment["DEFLAKE_CHAOS"] = "identities";
+            info.Environment["DEFLAKE_SEED"] = "7";
+            info.Environment["DEFLAKE_CACHE_DIR"] = cache;
+            using var run = System.Diagnostics.Process.Start(info)!;
+            var output = await run.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+            await run.WaitForExitAsync(TestContext.Current.CancellationToken);
+
+            Assert.NotEqual(0, run.ExitCode); // the planted test fails under identities
+            var kept = Directory.GetFiles(Path.Combine(cache, "sqlite", "kept"), "deflake_*.db");
+            var file = Assert.Single(kept);
+            Assert.Contains($"Deflake kept this test's sqlite database", output, StringComparison.Ordinal);
+            Assert.Contains(file, output, StringComparison.Ordinal);
+            Assert.Contains("seed 7", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(cache, recursive: true);
         }
     }
 }
