@@ -3,7 +3,7 @@ using Deflake;
 using Deflake.Coordination;
 
 /// <summary>
-/// Uncontended acquire + release of one lease: local lock files against PostgreSQL advisory locks (DEFLAKE_POSTGRES).
+/// Uncontended acquire + release of one lease: local lock files against PostgreSQL advisory locks (DEFLAKE_POSTGRES, else the throwaway local server).
 /// Run: dotnet run -c Release --project bench/Deflake.Benchmarks -- --filter '*LeaseBenchmarks*' --job short.
 /// Throughput under contention: see docs/leases.md (the lease-contention TestHost scenario).
 /// </summary>
@@ -23,7 +23,7 @@ public class LeaseBenchmarks
         _directory = Path.Combine(Path.GetTempPath(), "deflake-bench-" + ProcessIdentity.Token);
         _local = Leases.Local(new LeaseOptions { Directory = _directory });
         var connectionString = Environment.GetEnvironmentVariable(DeflakeEnvironment.Postgres)
-            ?? throw new InvalidOperationException("set DEFLAKE_POSTGRES to the server to benchmark against");
+            ?? (await Deflake.Postgres.PostgresLocalServer.StartAsync()).ConnectionString;
         _postgres = Leases.Postgres(connectionString);
 
         // First use opens the connection and creates the files; measure the steady state.
