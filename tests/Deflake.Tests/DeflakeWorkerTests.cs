@@ -26,7 +26,7 @@ public sealed class DeflakeWorkerTests : IDisposable
     [Fact]
     public async Task Concurrent_processes_get_the_lowest_free_ids_and_a_finished_or_killed_one_frees_its_id()
     {
-        var children = Enumerable.Range(0, 3).Select(_ => TestHostProcess.Start("worker-id", [], Environment())).ToList();
+        var children = Enumerable.Range(0, 3).Select(_ => HostChild.Start("worker-id", [], Environment())).ToList();
         try
         {
             var ids = new List<string>();
@@ -42,9 +42,9 @@ public sealed class DeflakeWorkerTests : IDisposable
             await w1.WriteLineAsync("exit");
             await w1.WaitForSuccessAsync(TimeSpan.FromSeconds(30));
             await children[ids.IndexOf("w0")].KillAsync();
-            await using var next = TestHostProcess.Start("worker-id", [], Environment());
+            await using var next = HostChild.Start("worker-id", [], Environment());
             Assert.Equal("worker w0", await next.ReadLineStartingAsync("worker ", TimeSpan.FromSeconds(60)));
-            await using var after = TestHostProcess.Start("worker-id", [], Environment());
+            await using var after = HostChild.Start("worker-id", [], Environment());
             Assert.Equal("worker w1", await after.ReadLineStartingAsync("worker ", TimeSpan.FromSeconds(60)));
         }
         finally
@@ -59,7 +59,7 @@ public sealed class DeflakeWorkerTests : IDisposable
     [Fact]
     public async Task DEFLAKE_WORKER_sets_the_id_without_claiming_a_slot()
     {
-        await using var child = TestHostProcess.Start("worker-id", [], Environment(worker: "w7"));
+        await using var child = HostChild.Start("worker-id", [], Environment(worker: "w7"));
         Assert.Equal("worker w7", await child.ReadLineStartingAsync("worker ", TimeSpan.FromSeconds(60)));
         Assert.False(Directory.Exists(Path.Combine(_directory.Path, "workers")));
     }
@@ -67,7 +67,7 @@ public sealed class DeflakeWorkerTests : IDisposable
     [Fact]
     public async Task An_invalid_DEFLAKE_WORKER_fails_with_a_one_line_error_naming_the_variable()
     {
-        await using var child = TestHostProcess.Start("worker-id", [], Environment(worker: "seven"));
+        await using var child = HostChild.Start("worker-id", [], Environment(worker: "seven"));
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => child.WaitForSuccessAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("DeflakeConfigurationException: DEFLAKE_WORKER: 'seven' is not a worker index", error.Message, StringComparison.Ordinal);
     }

@@ -80,7 +80,7 @@ public sealed partial class UniqueValueTests : IDisposable
             [DeflakeEnvironment.Seed] = "1234",
             [DeflakeWorker.EnvironmentVariable] = null,
         };
-        var children = Enumerable.Range(0, 3).Select(_ => TestHostProcess.Start("worker-id", ["--count", "500"], environment)).ToList();
+        var children = Enumerable.Range(0, 3).Select(_ => HostChild.Start("worker-id", ["--count", "500"], environment)).ToList();
         try
         {
             var values = new List<string>();

@@ -7,6 +7,8 @@ using System.Text.RegularExpressions;
 using Deflake.Coordination;
 using Npgsql;
 
+using Deflake.Testing;
+
 namespace Deflake.Postgres.Tests.Leases;
 
 /// <summary>
@@ -143,7 +145,7 @@ public sealed partial class PostgresLeasesTests : IAsyncLifetime
     public async Task A_lease_of_a_killed_process_is_free_as_soon_as_the_server_sees_the_disconnect()
     {
         var resource = Unique("accounts");
-        await using var holder = TestHostProcess.Start("lease-hold",
+        await using var holder = HostChild.Start("lease-hold",
             ["--backend", "postgres", "--resource", resource, "--candidates", "alice", "--test", "Checkout_7"], Environment);
         await holder.ReadLineStartingAsync("held alice", TimeSpan.FromSeconds(60));
         var error = await Assert.ThrowsAsync<LeaseTimeoutException>(async () =>
@@ -163,7 +165,7 @@ public sealed partial class PostgresLeasesTests : IAsyncLifetime
     {
         var resource = Unique("accounts");
         var go = Path.Combine(_directory.Path, "go");
-        var children = Enumerable.Range(0, 2).Select(_ => TestHostProcess.Start("shop",
+        var children = Enumerable.Range(0, 2).Select(_ => HostChild.Start("shop",
             ["--db", Path.Combine(_directory.Path, "shop.db"), "--backend", "postgres", "--resource", resource,
              "--tests", "50", "--accounts", "3", "--go", go], Environment)).ToList();
         try

@@ -42,7 +42,7 @@ public sealed partial class LocalLeasesProcessTests : IDisposable
     [Fact]
     public async Task A_lease_of_a_killed_process_is_free_again_within_2_seconds()
     {
-        await using var holder = TestHostProcess.Start("lease-hold",
+        await using var holder = HostChild.Start("lease-hold",
             ["--backend", "local", "--dir", LeaseDirectory, "--resource", "accounts", "--candidates", "alice", "--test", "Checkout_7"], Environment);
         await holder.ReadLineStartingAsync("held alice", TimeSpan.FromSeconds(60));
         await using var leases = Deflake.Leases.Local(new LeaseOptions { Directory = LeaseDirectory });
@@ -64,7 +64,7 @@ public sealed partial class LocalLeasesProcessTests : IDisposable
     {
         await using var leases = Deflake.Leases.Local(new LeaseOptions { Directory = LeaseDirectory });
         var held = await leases.AcquireAsync("printer", ["only"], TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
-        await using var queued = TestHostProcess.Start("lease-hold",
+        await using var queued = HostChild.Start("lease-hold",
             ["--backend", "local", "--dir", LeaseDirectory, "--resource", "printer", "--candidates", "only"], Environment);
         var clock = Stopwatch.StartNew();
         while (!Directory.EnumerateFiles(LeaseDirectory, "*.ticket", SearchOption.AllDirectories).Any())
@@ -84,7 +84,7 @@ public sealed partial class LocalLeasesProcessTests : IDisposable
     private async Task<(int Tests, int Collisions, string Output)> RunShopAsync(string backend, int processes, int repetition)
     {
         var go = Path.Combine(_directory.Path, $"go-{repetition}");
-        var children = Enumerable.Range(0, processes).Select(_ => TestHostProcess.Start("shop",
+        var children = Enumerable.Range(0, processes).Select(_ => HostChild.Start("shop",
             ["--db", Path.Combine(_directory.Path, $"shop-{repetition}.db"), "--backend", backend, "--dir", LeaseDirectory,
              "--tests", "50", "--accounts", "3", "--go", go], Environment)).ToList();
         try

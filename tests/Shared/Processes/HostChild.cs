@@ -2,17 +2,17 @@ using System.Diagnostics;
 using System.Text;
 using System.Threading.Channels;
 
-namespace Deflake.Tests;
+namespace Deflake.Testing;
 
 /// <summary>A child process running tests/Deflake.TestHost (built with this project), read line by line.</summary>
-internal sealed class TestHostProcess : IAsyncDisposable
+internal sealed class HostChild : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
     private readonly StringBuilder _stdout = new();
     private readonly StringBuilder _stderr = new();
 
-    private TestHostProcess(Process process)
+    private HostChild(Process process)
     {
         _process = process;
         process.OutputDataReceived += (_, e) =>
@@ -71,7 +71,7 @@ internal sealed class TestHostProcess : IAsyncDisposable
         }
     }
 
-    public static TestHostProcess Start(string scenario, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null)
+    public static HostChild Start(string scenario, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -93,7 +93,7 @@ internal sealed class TestHostProcess : IAsyncDisposable
         }
 
         var process = new Process { StartInfo = info };
-        var host = new TestHostProcess(process);
+        var host = new HostChild(process);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
