@@ -89,8 +89,9 @@ public sealed class PostgresEngine : IDatabaseEngine
         {
             _localServer = await PostgresLocalServer.StartAsync(_options.LocalServer, cancellationToken).ConfigureAwait(false);
             admin = new NpgsqlConnectionStringBuilder(_localServer.ConnectionString);
-            _logger.LogInformation("Deflake uses the throwaway PostgreSQL {Major} server in {Directory} ({State})",
-                _localServer.MajorVersion, _localServer.ServerDirectory, _localServer.WasStarted ? "started" : "attached");
+            _logger.LogInformation("Deflake uses the throwaway PostgreSQL {Major} server in {Directory} ({State}), data in {DataDirectory} ({Why})",
+                _localServer.MajorVersion, _localServer.ServerDirectory, _localServer.WasStarted ? "started" : "attached",
+                _localServer.DataDirectory, _localServer.DataDirectoryReason);
         }
         else
         {
