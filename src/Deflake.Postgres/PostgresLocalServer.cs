@@ -286,8 +286,21 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
                 break;
             }
 
-            Directory.Delete(previous, recursive: true);
-            DataDirectoryReason += $"; removed the previous data folder {previous}";
+            try
+            {
+                Directory.Delete(previous, recursive: true);
+                var previousParent = Path.GetDirectoryName(previous)!;
+                if (previousParent != ServerDirectory && Directory.EnumerateFileSystemEntries(previousParent).All(e => Path.GetFileName(e) == OwnerNoteFile))
+                {
+                    Directory.Delete(previousParent, recursive: true);
+                }
+
+                DataDirectoryReason += $"; removed the previous data folder {previous}";
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                DataDirectoryReason += $"; could not remove the previous data folder {previous} ({ex.Message})";
+            }
         }
 
         DataDirectory = chosen;
@@ -514,10 +527,13 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
             "full_page_writes = off",
             "wal_level = minimal",
             "max_wal_senders = 0",
-            "max_wal_size = 1GB",
+            // In memory, the write-ahead log is RAM too: keep it small (checkpoints there cost no disk writes).
+            dataParent == ServerDirectory ? "max_wal_size = 1GB" : "max_wal_size = 256MB",
+            dataParent == ServerDirectory ? "min_wal_size = 80MB" : "min_wal_size = 32MB",
             "checkpoint_timeout = 30min",
             "autovacuum = off",
             "log_min_messages = warning",
+            "log_checkpoints = off", // every clone and drop checkpoints: two log lines each, to disk, otherwise
             "");
         await File.AppendAllTextAsync(Path.Combine(staging, "postgresql.conf"), conf, cancellationToken).ConfigureAwait(false);
         Directory.Move(staging, DataDirectory);

@@ -27,6 +27,8 @@ public sealed class PostgresLocalServerDataTests
         Assert.False(Directory.Exists(Path.Combine(server.ServerDirectory, "data")));
         Assert.Equal(server.DataDirectory, await ShowAsync(server, "data_directory"));
         Assert.Equal(server.ServerDirectory, await ShowAsync(server, "unix_socket_directories"));
+        Assert.Equal("256MB", await ShowAsync(server, "max_wal_size")); // the log is RAM too
+        Assert.Equal("off", await ShowAsync(server, "log_checkpoints"));
 
         // A process that attaches learns where the running server's data is, whatever its own setting says.
         var attached = await PostgresLocalServer.StartAsync(new PostgresLocalServerOptions { RuntimeDirectory = scope.Runtime.Path, DataDirectory = "disk" }, Token);
