@@ -7,7 +7,9 @@ public enum PostgresCloneStrategy
 {
     /// <summary>
     /// Copy the template's files directly (<c>STRATEGY FILE_COPY</c>, the only way before PostgreSQL 15). Measured
-    /// faster for small test templates on the throwaway server, so the default.
+    /// faster for small test templates on the throwaway server, on disk and in memory alike (in memory, 20-table
+    /// template, create + drop: about 20 ms against 34 ms for <see cref="WalLog"/> in one session, 15 ms against
+    /// 26 ms with two at once), so the default.
     /// </summary>
     FileCopy,
 

@@ -11,10 +11,19 @@ namespace Deflake.Postgres;
 /// <summary>
 /// A throwaway PostgreSQL server made from the binaries installed on this machine, shared by every test process of
 /// this user: the first process creates and starts it, the others attach. It listens only on a Unix socket in the
-/// runtime directory, is tuned for tests (no fsync), and stops itself once no client has been connected for
+/// runtime directory, keeps its data in memory when it can (<see cref="PostgresLocalServerOptions.DataDirectory"/>),
+/// is tuned for tests (no fsync), and stops itself once no client has been connected for
 /// <see cref="PostgresLocalServerOptions.IdleShutdown"/>. When this process runs as root, the PostgreSQL tools run as
 /// the unprivileged <c>postgres</c> user.
 /// </summary>
+/// <remarks>
+/// Memory footprint with in-memory data: about 8 MB per database (PostgreSQL's catalogs; add your schema and seed
+/// rows), so the system databases, each cached template and each live clone count. The data stays in memory after
+/// the idle shutdown (templates are reused by the next run); templates no pool has used for
+/// <see cref="PostgresEngineOptions.DropTemplatesUnusedFor"/> are dropped at the next pool start, and data folders
+/// whose runtime directory is gone are removed at the next start of any in-memory server of the same user.
+/// A reboot wipes it all; the next start makes a fresh server.
+/// </remarks>
 /// <example>
 /// <code>
 /// await using var server = await PostgresLocalServer.StartAsync();
@@ -30,6 +39,15 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
     public const string SuperUser = "deflake";
 
     private const string Setting = DeflakeEnvironment.Postgres;
+
+    /// <summary>In the server folder: the data folder of the server last started there.</summary>
+    private const string DataNoteFile = "data-directory";
+
+    /// <summary>In a data folder's parent (memory or a chosen folder): the server folder it belongs to.</summary>
+    private const string OwnerNoteFile = "server-directory";
+
+    /// <summary>A line every postgresql.conf Deflake writes carries: a folder without it is never removed.</summary>
+    private const string ConfMarker = "# Deflake throwaway server";
     private readonly PostgresLocalServerOptions _options;
     private readonly RootRunner? _runAs;
 
@@ -39,6 +57,7 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
         BinDirectory = binDirectory;
         MajorVersion = majorVersion;
         ServerDirectory = serverDirectory;
+        DataDirectory = Path.Combine(serverDirectory, "data");
         LockPath = lockPath;
         _runAs = runAs;
         ConnectionString = new NpgsqlConnectionStringBuilder
@@ -59,11 +78,17 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
     /// <summary>Major version of those binaries (15 for PostgreSQL 15.x).</summary>
     public int MajorVersion { get; }
 
-    /// <summary>Folder holding the socket, the log (<c>server.log</c>) and the data folder (<c>data</c>).</summary>
+    /// <summary>Folder holding the socket, the log (<c>server.log</c>), the watchdog and, on disk, the data folder (<c>data</c>).</summary>
     public string ServerDirectory { get; }
 
-    /// <summary>The data folder.</summary>
-    public string DataDirectory => Path.Combine(ServerDirectory, "data");
+    /// <summary>
+    /// The running server's data folder: in memory (<c>/dev/shm/deflake-USER/postgres-MAJOR-HASH/data</c>) or in
+    /// <see cref="ServerDirectory"/> (see <see cref="PostgresLocalServerOptions.DataDirectory"/>).
+    /// </summary>
+    public string DataDirectory { get; private set; }
+
+    /// <summary>Why the data is where it is (for the log): the setting, or why memory was not used.</summary>
+    internal string DataDirectoryReason { get; private set; } = "";
 
     /// <summary>The server log.</summary>
     public string LogFile => Path.Combine(ServerDirectory, "server.log");
@@ -122,14 +147,23 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
             if (!await IsRunningAsync(cancellationToken).ConfigureAwait(false))
             {
                 PrepareServerDirectory();
+                await ChooseDataDirectoryAsync(cancellationToken).ConfigureAwait(false);
+                await GiveToRunAsUserAsync(cancellationToken).ConfigureAwait(false);
                 if (!File.Exists(Path.Combine(DataDirectory, "PG_VERSION")))
                 {
+                    // First start, or the in-memory data was wiped (reboot): make a fresh server.
                     await InitializeAsync(cancellationToken).ConfigureAwait(false);
                 }
 
                 await StartServerAsync(cancellationToken).ConfigureAwait(false);
                 WasStarted = true;
                 await StartWatchdogAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // Attached: the data is wherever the process that started the server put it.
+                DataDirectory = ReadNote(Path.Combine(ServerDirectory, DataNoteFile)) ?? DataDirectory;
+                DataDirectoryReason = "the running server's";
             }
 
             // The watchdog will not stop a server attached to within the idle period, so the caller can connect safely.
@@ -175,19 +209,302 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
         File.SetUnixFileMode(ServerDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
+    private string DiskDataDirectory => Path.Combine(ServerDirectory, "data");
+
+    /// <summary>
+    /// Decides where the data lives (see <see cref="PostgresLocalServerOptions.DataDirectory"/>), records it for the
+    /// processes that attach and for the watchdog, and removes this server's previous data folder when it moved
+    /// (an older Deflake's on-disk folder, or memory after switching to disk): one server keeps one copy.
+    /// </summary>
+    private async Task ChooseDataDirectoryAsync(CancellationToken cancellationToken)
+    {
+        var location = _options.ResolveDataLocation();
+        string? parent = null;
+        switch (location.Kind)
+        {
+            case DataLocationKind.Disk:
+                DataDirectoryReason = $"on disk ({location.Setting}=disk)";
+                break;
+            case DataLocationKind.Folder:
+                parent = Path.Combine(location.Folder!, ServerFolderName);
+                DataDirectoryReason = $"in {location.Folder} ({location.Setting})";
+                try
+                {
+                    Directory.CreateDirectory(parent);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    throw new DeflakeConfigurationException(location.Setting,
+                        $"cannot create '{parent}' ({ex.Message}); set it to a writable local folder, or to auto.", ex);
+                }
+
+                break;
+            default:
+                var (memory, whyNot) = await TryPrepareMemoryAsync(cancellationToken).ConfigureAwait(false);
+                if (memory is not null)
+                {
+                    parent = memory;
+                    DataDirectoryReason = location.Kind == DataLocationKind.Memory ? $"in memory ({location.Setting}=memory)" : "in memory";
+                }
+                else if (location.Kind == DataLocationKind.Memory)
+                {
+                    throw new DeflakeConfigurationException(location.Setting,
+                        $"asks for in-memory data, but {whyNot}; free memory there, or set it to auto (falls back to disk) or disk.");
+                }
+                else
+                {
+                    DataDirectoryReason = $"on disk: {whyNot} (set {DeflakeEnvironment.PostgresDataDirectory} to choose)";
+                }
+
+                break;
+        }
+
+        var chosen = parent is null ? DiskDataDirectory : Path.Combine(parent, "data");
+        if (parent is not null)
+        {
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(parent, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+
+            await File.WriteAllTextAsync(Path.Combine(parent, OwnerNoteFile), ServerDirectory, cancellationToken).ConfigureAwait(false);
+        }
+
+        var notePath = Path.Combine(ServerDirectory, DataNoteFile);
+        foreach (var previous in new[] { ReadNote(notePath), DiskDataDirectory }.Distinct(StringComparer.Ordinal))
+        {
+            if (previous is null || previous == chosen || !IsDeflakeDataDirectory(previous))
+            {
+                continue;
+            }
+
+            if (IsPostmasterAlive(previous))
+            {
+                // Something still runs from there (not answering on the socket): leave it, and it, alone.
+                chosen = previous;
+                DataDirectoryReason = "where the previous server still runs";
+                break;
+            }
+
+            try
+            {
+                Directory.Delete(previous, recursive: true);
+                var previousParent = Path.GetDirectoryName(previous)!;
+                if (previousParent != ServerDirectory && Directory.EnumerateFileSystemEntries(previousParent).All(e => Path.GetFileName(e) == OwnerNoteFile))
+                {
+                    Directory.Delete(previousParent, recursive: true);
+                }
+
+                DataDirectoryReason += $"; removed the previous data folder {previous}";
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                DataDirectoryReason += $"; could not remove the previous data folder {previous} ({ex.Message})";
+            }
+        }
+
+        DataDirectory = chosen;
+        await File.WriteAllTextAsync(notePath, chosen, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary><c>postgres-MAJOR-HASH</c>: HASH names the server folder, so two runtime directories never share data.</summary>
+    private string ServerFolderName
+    {
+        get
+        {
+            var hash = System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(ServerDirectory));
+            return $"postgres-{MajorVersion.ToString(CultureInfo.InvariantCulture)}-{Convert.ToHexStringLower(hash, 0, 4)}";
+        }
+    }
+
+    /// <summary>
+    /// Makes <c>/dev/shm/deflake-USER/postgres-MAJOR-HASH</c> when the in-memory file system is there, writable, has
+    /// room, and the per-user folder is this user's own (not a link); returns it, or null and why not.
+    /// </summary>
+    private async Task<(string? Folder, string WhyNot)> TryPrepareMemoryAsync(CancellationToken cancellationToken)
+    {
+        var root = _options.MemoryFileSystem;
+        if (OperatingSystem.IsWindows() || !Directory.Exists(root))
+        {
+            return (null, $"there is no {root} (in-memory file system) here");
+        }
+
+        long free;
+        try
+        {
+            free = new DriveInfo(root).AvailableFreeSpace;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return (null, $"the free space of {root} is unknown ({ex.Message})");
+        }
+
+        if (free < _options.MemoryMinimumFreeBytes)
+        {
+            return (null, $"{root} has {free >> 20} MB free, under the {_options.MemoryMinimumFreeBytes >> 20} MB it needs");
+        }
+
+        var user = Path.Combine(root, "deflake-" + SafeName(Environment.UserName));
+        try
+        {
+            Directory.CreateDirectory(user);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return (null, $"{root} is not writable ({ex.Message})");
+        }
+
+        // The per-user folder sits in a world-writable place: use it only if this user made it and it is no link.
+        var owned = await ProcessRunner.RunAsync("/bin/sh", ["-c", "test -d \"$0\" && test ! -L \"$0\" && test -O \"$0\"", user],
+            TimeSpan.FromSeconds(10), cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (owned.ExitCode != 0)
+        {
+            return (null, $"'{user}' is not a folder of this user's own");
+        }
+
+        // Private; when root runs the server as another user, that user may pass through (not list) to its own folder.
+        File.SetUnixFileMode(user, _runAs is null
+            ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        RemoveAbandonedMemoryFolders(user);
+        var folder = Path.Combine(user, ServerFolderName);
+        Directory.CreateDirectory(folder);
+        return (folder, "");
+    }
+
+    /// <summary>
+    /// In-memory data folders whose server folder is gone (a deleted runtime directory) or now uses other data, and
+    /// that no server runs from: they would hold memory until the next reboot.
+    /// </summary>
+    private void RemoveAbandonedMemoryFolders(string userFolder)
+    {
+        foreach (var folder in Directory.EnumerateDirectories(userFolder, "postgres-*"))
+        {
+            try
+            {
+                var info = new DirectoryInfo(folder);
+                var data = Path.Combine(folder, "data");
+                if (info.LinkTarget is not null || DateTime.UtcNow - info.LastWriteTimeUtc < TimeSpan.FromMinutes(10)
+                    || ReadNote(Path.Combine(folder, OwnerNoteFile)) is not { } owner || owner == ServerDirectory
+                    || (Directory.Exists(owner) && ReadNote(Path.Combine(owner, DataNoteFile)) == data)
+                    || IsPostmasterAlive(data) || (Directory.Exists(data) && !IsDeflakeDataDirectory(data)))
+                {
+                    continue;
+                }
+
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Another process is removing or using it; the next start looks again.
+            }
+        }
+    }
+
+    private static bool DirectoryIsLink(string path) => new DirectoryInfo(path).LinkTarget is not null;
+
+    /// <summary>A data folder Deflake made: its postgresql.conf carries Deflake's line (or it is an unfinished initdb).</summary>
+    private static bool IsDeflakeDataDirectory(string path)
+    {
+        if (!Directory.Exists(path) || DirectoryIsLink(path))
+        {
+            return false;
+        }
+
+        var conf = Path.Combine(path, "postgresql.conf");
+        try
+        {
+            return File.Exists(conf) && File.ReadAllText(conf).Contains(ConfMarker, StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Whether the process in the data folder's <c>postmaster.pid</c> is alive.</summary>
+    private static bool IsPostmasterAlive(string dataDirectory)
+    {
+        try
+        {
+            var pidFile = Path.Combine(dataDirectory, "postmaster.pid");
+            if (!File.Exists(pidFile))
+            {
+                return false;
+            }
+
+            var first = File.ReadLines(pidFile).FirstOrDefault();
+            if (!int.TryParse(first, NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid) || pid <= 0)
+            {
+                return false;
+            }
+
+            if (Directory.Exists("/proc/self"))
+            {
+                return Directory.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}");
+            }
+
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static string? ReadNote(string path)
+    {
+        try
+        {
+            var text = File.Exists(path) ? File.ReadAllText(path).Trim() : "";
+            return text.Length == 0 ? null : text;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static string SafeName(string name)
+    {
+        var safe = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '_').ToArray());
+        return safe.Length == 0 || safe.StartsWith('.') ? "user" + safe : safe;
+    }
+
+    /// <summary>As root: the socket folder and the data folder's parent belong to the user that runs the server.</summary>
+    private async Task GiveToRunAsUserAsync(CancellationToken cancellationToken)
+    {
+        if (_runAs is null)
+        {
+            return;
+        }
+
+        await _runAs.ChownAsync(ServerDirectory, DeflakeEnvironment.RuntimeDirectory, "set DEFLAKE_RUNTIME_DIR to a local folder such as /tmp/deflake", cancellationToken).ConfigureAwait(false);
+        await _runAs.CheckCanWriteAsync(ServerDirectory, DeflakeEnvironment.RuntimeDirectory, "set DEFLAKE_RUNTIME_DIR to a folder it can reach, such as /tmp/deflake", cancellationToken).ConfigureAwait(false);
+        var dataParent = Path.GetDirectoryName(DataDirectory)!;
+        if (dataParent != ServerDirectory)
+        {
+            await _runAs.ChownAsync(dataParent, DeflakeEnvironment.PostgresDataDirectory, "set DEFLAKE_POSTGRES_DATA_DIR to disk or to a folder it may own", cancellationToken).ConfigureAwait(false);
+            await _runAs.CheckCanWriteAsync(dataParent, DeflakeEnvironment.PostgresDataDirectory, "set DEFLAKE_POSTGRES_DATA_DIR to disk or to a folder it can reach", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     private async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        var staging = Path.Combine(ServerDirectory, "data.tmp");
+        var dataParent = Path.GetDirectoryName(DataDirectory)!;
+        var staging = Path.Combine(dataParent, "data.tmp");
         if (Directory.Exists(staging))
         {
             Directory.Delete(staging, recursive: true);
         }
 
-        if (_runAs is not null)
+        if (Directory.Exists(DataDirectory))
         {
-            await _runAs.ChownAsync(ServerDirectory, cancellationToken).ConfigureAwait(false);
-            await _runAs.CheckCanWriteAsync(ServerDirectory, cancellationToken).ConfigureAwait(false);
+            // A data folder without PG_VERSION is a broken leftover: initdb needs an empty place.
+            Directory.Delete(DataDirectory, recursive: true);
         }
+
 
         var result = await RunToolAsync("initdb",
             ["-D", staging, "-U", SuperUser, "--auth-local=trust", "--auth-host=reject", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
@@ -200,7 +517,7 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
 
         var conf = string.Join('\n',
             "",
-            "# Deflake throwaway server: tuned for tests, its data is disposable.",
+            ConfMarker + ": tuned for tests, its data is disposable.",
             "listen_addresses = ''",
             $"port = {Port}",
             $"unix_socket_directories = '{ServerDirectory.Replace("'", "''", StringComparison.Ordinal)}'",
@@ -210,10 +527,13 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
             "full_page_writes = off",
             "wal_level = minimal",
             "max_wal_senders = 0",
-            "max_wal_size = 1GB",
+            // In memory, the write-ahead log is RAM too: keep it small (checkpoints there cost no disk writes).
+            dataParent == ServerDirectory ? "max_wal_size = 1GB" : "max_wal_size = 256MB",
+            dataParent == ServerDirectory ? "min_wal_size = 80MB" : "min_wal_size = 32MB",
             "checkpoint_timeout = 30min",
             "autovacuum = off",
             "log_min_messages = warning",
+            "log_checkpoints = off", // every clone and drop checkpoints: two log lines each, to disk, otherwise
             "");
         await File.AppendAllTextAsync(Path.Combine(staging, "postgresql.conf"), conf, cancellationToken).ConfigureAwait(false);
         Directory.Move(staging, DataDirectory);
@@ -251,7 +571,7 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
         // and survives this process. It is a plain shell loop so it needs no runtime of its own.
         var result = await ProcessRunner.RunAsync("/bin/sh",
             ["-c", "setsid /bin/sh \"$0\" \"$@\" </dev/null >/dev/null 2>&1 &", script, BinDirectory, ServerDirectory, LockPath,
-                idle.ToString(CultureInfo.InvariantCulture), interval.ToString(CultureInfo.InvariantCulture), _runAs?.Prefix ?? ""],
+                idle.ToString(CultureInfo.InvariantCulture), interval.ToString(CultureInfo.InvariantCulture), _runAs?.Prefix ?? "", DataDirectory],
             TimeSpan.FromSeconds(30), cancellationToken: cancellationToken).ConfigureAwait(false);
         if (result.ExitCode != 0)
         {
@@ -440,23 +760,21 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
                 $"this process runs as root, which PostgreSQL refuses, and neither runuser nor setpriv (util-linux) is installed to run it as '{user}'; install util-linux, run the tests as a non-root user, or set DEFLAKE_POSTGRES.");
         }
 
-        public async Task ChownAsync(string directory, CancellationToken cancellationToken)
+        public async Task ChownAsync(string directory, string setting, string fix, CancellationToken cancellationToken)
         {
             var result = await ProcessRunner.RunAsync("chown", [$"{User}:", directory], TimeSpan.FromSeconds(10), cancellationToken: cancellationToken).ConfigureAwait(false);
             if (result.ExitCode != 0)
             {
-                throw new DeflakeConfigurationException(DeflakeEnvironment.RuntimeDirectory,
-                    $"could not give '{directory}' to the '{User}' user ({result.FirstErrorLine()}); set DEFLAKE_RUNTIME_DIR to a local folder such as /tmp/deflake.");
+                throw new DeflakeConfigurationException(setting, $"could not give '{directory}' to the '{User}' user ({result.FirstErrorLine()}); {fix}.");
             }
         }
 
-        public async Task CheckCanWriteAsync(string directory, CancellationToken cancellationToken)
+        public async Task CheckCanWriteAsync(string directory, string setting, string fix, CancellationToken cancellationToken)
         {
             var result = await ProcessRunner.RunAsync(Program, [.. Arguments, "test", "-w", directory], TimeSpan.FromSeconds(10), cancellationToken: cancellationToken).ConfigureAwait(false);
             if (result.ExitCode != 0)
             {
-                throw new DeflakeConfigurationException(DeflakeEnvironment.RuntimeDirectory,
-                    $"the '{User}' user cannot reach '{directory}' (a parent folder is private to root); set DEFLAKE_RUNTIME_DIR to a folder it can reach, such as /tmp/deflake.");
+                throw new DeflakeConfigurationException(setting, $"the '{User}' user cannot reach '{directory}' (a parent folder is private to root); {fix}.");
             }
         }
     }
@@ -468,7 +786,7 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
     private const string WatchdogScript = """
         #!/bin/sh
         # Deflake idle watchdog for the throwaway PostgreSQL server (safe to kill; it is restarted with the server).
-        bindir=$1; dir=$2; lock=$3; idle=$4; interval=$5; runas=$6
+        bindir=$1; dir=$2; lock=$3; idle=$4; interval=$5; runas=$6; data=${7:-$dir/data}
         echo $$ > "$dir/watchdog.pid"
         pgctl() {
           case "$runas" in
@@ -485,7 +803,7 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
         last=$(date +%s)
         while sleep "$interval"; do
           [ "$(cat "$dir/watchdog.pid" 2>/dev/null)" = "$$" ] || exit 0
-          [ -e "$dir/data/postmaster.pid" ] || exit 0
+          [ -e "$data/postmaster.pid" ] || exit 0
           now=$(date +%s)
           if [ "$(clients)" != "0" ]; then last=$now; continue; fi
           a=$(attached); [ "$a" -gt "$last" ] && last=$a
@@ -494,7 +812,7 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
             flock -n 9 || exit 1
             [ "$(clients)" = "0" ] || exit 1
             [ $(( $(date +%s) - $(attached) )) -ge "$idle" ] || exit 1
-            pgctl stop -w -m fast -D "$dir/data" >/dev/null 2>&1
+            pgctl stop -w -m fast -D "$data" >/dev/null 2>&1
           ) 9>>"$lock"; then
             rm -f "$dir/watchdog.pid"
             exit 0

@@ -23,6 +23,12 @@ public static class DeflakeEnvironment
     /// <summary>Admin connection string of a PostgreSQL server; unset: a throwaway local server.</summary>
     public const string Postgres = "DEFLAKE_POSTGRES";
 
+    /// <summary>
+    /// Where the throwaway PostgreSQL server keeps its data: <c>auto</c> (default: memory, <c>/dev/shm</c>, when
+    /// available, else the runtime directory), <c>memory</c>, <c>disk</c> (the runtime directory), or an absolute folder.
+    /// </summary>
+    public const string PostgresDataDirectory = "DEFLAKE_POSTGRES_DATA_DIR";
+
     /// <summary>Admin connection string of a MariaDB/MySQL server; unset: a throwaway local server.</summary>
     public const string MariaDb = "DEFLAKE_MARIADB";
 

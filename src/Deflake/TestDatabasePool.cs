@@ -24,12 +24,12 @@ public sealed class TestDatabasePool : IAsyncDisposable
     private readonly ResolvedOptions _options;
     private readonly ILogger _logger;
     private readonly Channel<EngineDatabase> _ready;
-    private readonly Channel<EngineDatabase> _toDrop = Channel.CreateUnbounded<EngineDatabase>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<EngineDatabase> _toDrop = Channel.CreateUnbounded<EngineDatabase>(new UnboundedChannelOptions { SingleReader = false });
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<string, EngineDatabase> _rented = new(StringComparer.Ordinal);
     private Task[] _fillers = [];
-    private Task _dropper = Task.CompletedTask;
+    private Task[] _droppers = [];
     private int _disposed;
 
     private TestDatabasePool(IDatabaseEngine engine, ResolvedOptions options, ILogger logger)
@@ -128,9 +128,13 @@ public sealed class TestDatabasePool : IAsyncDisposable
         _logger.LogInformation("Deflake {Engine} template {Template} ({State}); seed {Seed}, chaos {Chaos}",
             _engine.Kind, Template.Name, Template.WasBuilt ? "built" : "reused", o.Seed, ChaosModeNames.Format(o.Chaos));
 
-        var fillerCount = Math.Clamp(Math.Min(o.PoolSize, Environment.ProcessorCount), 1, 4);
+        // Making and dropping a clone is mostly the server's (or the disk's) work with waits in between, so more of
+        // them than cores keeps it busy: on 2 cores, PostgreSQL in memory, 4 fillers and 2 droppers sustained about
+        // 20% more rent + dispose per second than 2 and 1. Both stay within MaxDatabases (the slots).
+        var fillerCount = Math.Clamp(Math.Min(o.PoolSize, 2 * Environment.ProcessorCount), 1, 4);
+        var dropperCount = Math.Clamp(fillerCount / 2, 1, 2);
         _fillers = Enumerable.Range(0, fillerCount).Select(_ => Task.Run(FillAsync, CancellationToken.None)).ToArray();
-        _dropper = Task.Run(DropLoopAsync, CancellationToken.None);
+        _droppers = Enumerable.Range(0, dropperCount).Select(_ => Task.Run(DropLoopAsync, CancellationToken.None)).ToArray();
     }
 
     /// <summary>
@@ -281,7 +285,7 @@ public sealed class TestDatabasePool : IAsyncDisposable
         }
 
         _toDrop.Writer.TryComplete();
-        await _dropper.ConfigureAwait(false);
+        await Task.WhenAll(_droppers).ConfigureAwait(false);
         await _engine.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
         _slots.Dispose();

@@ -31,6 +31,40 @@ public sealed class PostgresEngineTests
     }
 
     [Fact]
+    public async Task A_rented_clone_comes_with_its_first_session_already_open_and_it_is_closed_when_dropped()
+    {
+        await using var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh()), Token);
+        var database = await pool.RentAsync(Token);
+        const string Sessions = "select count(*) from pg_stat_activity where datname = @name";
+
+        await using var admin = await PostgresTestServer.OpenAdminAsync(Token);
+        Assert.Equal(1L, await CountAsync(admin, Sessions, database.Name));
+        await using (var connection = await database.OpenConnectionAsync(Token))
+        {
+            // The test's connection is that warm session, not a second one.
+            Assert.Equal(1L, await CountAsync(admin, Sessions, database.Name));
+        }
+
+        var name = database.Name;
+        await database.DisposeAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while ((await PostgresTestServer.DatabaseNamesAsync(name, Token)).Count > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the returned clone was not dropped within 30 s");
+            await Task.Delay(50, Token);
+        }
+
+        Assert.Equal(0L, await CountAsync(admin, Sessions, name));
+    }
+
+    private static async Task<long> CountAsync(NpgsqlConnection connection, string sql, string name)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("name", name);
+        return (long)(await command.ExecuteScalarAsync(Token))!;
+    }
+
+    [Fact]
     public async Task The_connection_string_reaches_the_clone_from_code_that_opens_its_own_connections()
     {
         await using var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh()), Token);
