@@ -14,6 +14,9 @@ internal sealed record HuntOptions(int Seed, int RandomOrders, IReadOnlyList<str
 /// <summary>
 /// The hunt: a survey of runs (baseline in parallel, one per chaos mode, reverse and seeded random orders one test
 /// at a time), then for every test that failed anywhere, the runs that name its cause, and bisection to its polluter.
+/// Every run is a process start, so diagnosis reads the survey first and runs only what it cannot show: no run
+/// alone for a test the survey saw pass with nothing changed, one shared run per chaos mode, the smallest list of
+/// tests that ran before a victim first, and collision partners ranked by whether they ran at the same time.
 /// </summary>
 internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgress? progress = null, TimeProvider? time = null)
 {
@@ -476,7 +479,7 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         _progress.Status($"bisecting {before.Count} tests for the polluter of {victim}");
         var bisector = new Bisector(async (subset, ct) =>
         {
-            var request = new RunRequest(subset.Count == 0 ? "alone" : "bisect", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. subset, victim]);
+            var request = new RunRequest(subset.Count == 0 ? "bisect: alone" : "bisect", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. subset, victim]);
             var run = await DiagnosticAsync(request, ct).ConfigureAwait(false);
             return run.FailedTest(victim);
         });
