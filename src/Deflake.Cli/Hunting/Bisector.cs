@@ -39,6 +39,7 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
     private int _runs;
     private int _runsToFirst;
     private readonly List<string> _steps = [];
+    private readonly Dictionary<string, (bool Fails, int Run)> _known = new(StringComparer.Ordinal);
 
     /// <summary>Bisects <paramref name="candidates"/>.</summary>
     /// <param name="candidates">The tests that ran before the victim, in their order.</param>
@@ -51,6 +52,16 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
         _runs = 0;
         _runsToFirst = 0;
         _steps.Clear();
+        _known.Clear();
+        if (knownPassesAlone)
+        {
+            _known[string.Empty] = (false, 0);
+        }
+
+        if (knownFailsAfterAll)
+        {
+            _known[string.Join('\n', candidates)] = (true, 0);
+        }
 
         if (!knownPassesAlone && await FailsAsync([], "alone", cancellationToken).ConfigureAwait(false))
         {
@@ -178,9 +189,18 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
 
     private async Task<bool> FailsAsync(IReadOnlyList<string> before, string label, CancellationToken cancellationToken)
     {
+        // The same list in the same order was run already (e.g. the check for a second polluter after halving): reuse it.
+        var key = string.Join('\n', before);
+        if (_known.TryGetValue(key, out var known))
+        {
+            _steps.Add($"victim {label}: {(known.Fails ? "failed" : "passed")} ({(known.Run == 0 ? "known before bisection" : $"run {known.Run}")}, not run again)");
+            return known.Fails;
+        }
+
         _runs++;
         var fails = await failsAfter(before, cancellationToken).ConfigureAwait(false);
         _steps.Add($"run {_runs}: victim {label}: {(fails ? "failed" : "passed")}");
+        _known[key] = (fails, _runs);
         return fails;
     }
 

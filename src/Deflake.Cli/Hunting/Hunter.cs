@@ -14,12 +14,20 @@ internal sealed record HuntOptions(int Seed, int RandomOrders, IReadOnlyList<str
 /// <summary>
 /// The hunt: a survey of runs (baseline in parallel, one per chaos mode, reverse and seeded random orders one test
 /// at a time), then for every test that failed anywhere, the runs that name its cause, and bisection to its polluter.
+/// Every run is a process start, so diagnosis reads the survey first and runs only what it cannot show: no run
+/// alone for a test the survey saw pass with nothing changed, one shared run per chaos mode, the smallest list of
+/// tests that ran before a victim first, and collision partners ranked by whether they ran at the same time.
 /// </summary>
 internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgress? progress = null, TimeProvider? time = null)
 {
     private readonly IHuntProgress _progress = progress ?? SilentProgress.Instance;
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly List<RunResult> _runs = [];
+    private readonly Dictionary<(string Mode, string Test), RunResult> _chaosRuns = [];
+    private readonly Dictionary<(string, string), RunResult> _pairRuns = [];
+    private readonly Dictionary<(string Before, string Victim), RunResult> _afterRuns = [];
+    private readonly Dictionary<string, Finding> _explained = new(StringComparer.Ordinal);
+    private Dictionary<string, List<string>> _chaosSuspects = new(StringComparer.Ordinal);
     private RunResult? _sequentialDefault;
     private RunResult? _parallelConfirm;
 
@@ -48,9 +56,19 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         }
 
         var suspects = survey.SelectMany(r => r.Tests.Where(t => !t.Passed).Select(t => t.TestId)).Distinct(StringComparer.Ordinal).ToArray();
+        var facts = suspects.ToDictionary(s => s, s => FactsOf(s, survey), StringComparer.Ordinal);
+
+        // The tests each chaos mode has to be checked for, so that one process can check them all.
+        _chaosSuspects = options.Modes.ToDictionary(
+            m => m,
+            m => suspects.Where(s => !facts[s].FailedInParallelWithoutChaos && facts[s].ChaosModes.Contains(m, StringComparer.Ordinal)).ToList(),
+            StringComparer.Ordinal);
+
+        // Collision suspects last, those without order suspects at the very end: by then the failures explained
+        // otherwise are known, which ranks their partners.
         var findings = new List<Finding>();
         var alwaysFailing = new List<string>();
-        foreach (var victim in suspects)
+        foreach (var victim in suspects.OrderBy(s => !facts[s].ParallelOnly || facts[s].ChaosOnly ? 0 : facts[s].OrderPrefixes.Length > 0 ? 1 : 2))
         {
             _progress.Status($"diagnosing {victim}");
             var finding = await DiagnoseAsync(victim, survey, suspects, cancellationToken).ConfigureAwait(false);
@@ -61,6 +79,7 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
             }
 
             findings.Add(finding);
+            _explained[victim] = finding;
             _progress.Found(finding);
         }
 
@@ -85,135 +104,366 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         return result;
     }
 
+    /// <summary>What the survey says about one suspect, before any diagnosis run.</summary>
+    private sealed record Facts(string Victim, RunResult[] FailedIn, RunResult[] RanIn)
+    {
+        public RunResult[] PassedIn { get; } = RanIn.Except(FailedIn).ToArray();
+
+        public bool FailedEverywhere => FailedIn.Length == RanIn.Length;
+
+        /// <summary>It failed in a parallel run without chaos (baseline): chaos cannot be what breaks it.</summary>
+        public bool FailedInParallelWithoutChaos => FailedIn.Any(r => r.Request.Chaos == "none" && r.Request.Parallel);
+
+        /// <summary>The chaos modes it failed under.</summary>
+        public string[] ChaosModes => FailedIn.Where(r => r.Request.Chaos != "none").Select(r => r.Request.Chaos).Distinct(StringComparer.Ordinal).ToArray();
+
+        /// <summary>It failed under chaos only and passed in every run without chaos (the baseline and every order).</summary>
+        public bool ChaosOnly => !FailedEverywhere && FailedIn.All(r => r.Request.Chaos != "none") && RanIn.Any(r => r.Request.Chaos == "none");
+
+        /// <summary>The one-at-a-time runs it failed in.</summary>
+        public RunResult[] SequentialFailures => FailedIn.Where(r => !r.Request.Parallel).ToArray();
+
+        /// <summary>The one-at-a-time runs without chaos it passed in.</summary>
+        public RunResult[] SequentialPasses => PassedIn.Where(r => !r.Request.Parallel && r.Request.Chaos == "none").ToArray();
+
+        /// <summary>A run without chaos in which it ran first, one at a time, and passed: as good as a run alone.</summary>
+        public RunResult? PassedFirst => SequentialPasses.FirstOrDefault(r => r.RanBefore(Victim).Count == 0);
+
+        /// <summary>It failed only in parallel runs (and not after any order one at a time): the collision path.</summary>
+        public bool ParallelOnly => SequentialFailures.Length == 0 && FailedIn.Any(r => r.Request.Parallel);
+
+        public string FailedNames => string.Join(", ", FailedIn.Select(r => r.Request.Name));
+
+        /// <summary>
+        /// What may have polluted it, smallest first: the tests of its own collection that ran before it in a run it
+        /// failed in (they run one at a time even in a parallel run: a class sharing a fixture), and the tests that
+        /// ran before it in a one-at-a-time run it failed in. Runs without chaos only.
+        /// </summary>
+        public Prefix[] OrderPrefixes => FailedIn.Where(r => r.Request.Chaos == "none")
+            .Select(r => new Prefix(r, r.RanBeforeInCollection(Victim), "of its collection that ran before it"))
+            .Concat(SequentialFailures.Select(r => new Prefix(r, r.RanBefore(Victim), "that ran before it")))
+            .Where(p => p.Before.Count > 0)
+            .DistinctBy(p => string.Join('\n', p.Before), StringComparer.Ordinal)
+            .OrderBy(p => p.Before.Count)
+            .ToArray();
+    }
+
+    private static Facts FactsOf(string victim, IReadOnlyList<RunResult> survey)
+        => new(victim, survey.Where(r => r.FailedTest(victim)).ToArray(), survey.Where(r => r.OutcomeOf(victim) is not null).ToArray());
+
+    private static string Outcome(RunResult run, string test) => run.FailedTest(test) ? "failed" : "passed";
+
     /// <summary>Null: the test fails every time, alone too (broken, not flaky).</summary>
     private async Task<Finding?> DiagnoseAsync(string victim, IReadOnlyList<RunResult> survey, IReadOnlyList<string> suspects, CancellationToken cancellationToken)
     {
-        var failedIn = survey.Where(r => r.FailedTest(victim)).ToArray();
-        var ranIn = survey.Where(r => r.Tests.Any(t => t.TestId == victim)).ToArray();
+        var facts = FactsOf(victim, survey);
+        var failedIn = facts.FailedIn;
         var message = failedIn.Select(r => r.MessageOf(victim)).FirstOrDefault(m => m is not null);
-        var failedNames = string.Join(", ", failedIn.Select(r => r.Request.Name));
-        var steps = new List<string> { $"failed in: {failedNames}; passed in: {string.Join(", ", ranIn.Except(failedIn).Select(r => r.Request.Name).DefaultIfEmpty("none"))}" };
-
-        // 1. Alone, nothing changed.
+        var failedNames = facts.FailedNames;
+        var steps = new List<string> { $"failed in: {failedNames}; passed in: {string.Join(", ", facts.PassedIn.Select(r => r.Request.Name).DefaultIfEmpty("none"))}" };
         var aloneRequest = new RunRequest("alone", RunOrderKind.Default, "none", options.Seed, Parallel: false, [victim]);
-        var alone = await DiagnosticAsync(aloneRequest, cancellationToken).ConfigureAwait(false);
-        if (alone.FailedTest(victim))
+
+        // 1. Alone, nothing changed — unless the survey already shows it passes with nothing changed. Run only when
+        //    it failed everywhere (broken?), or before reasoning about order (bisection needs "passes alone").
+        bool? passesAlone = null;
+        string? aloneEvidence = null;
+        if (facts.PassedFirst is { } first)
         {
-            var again = await DiagnosticAsync(aloneRequest with { Name = "alone again" }, cancellationToken).ConfigureAwait(false);
-            steps.Add($"alone: failed; alone again: {(again.FailedTest(victim) ? "failed" : "passed")}");
-            if (again.FailedTest(victim) && failedIn.Length == ranIn.Length)
+            passesAlone = true;
+            aloneEvidence = $"passed when it ran first in '{first.Request.Name}'";
+            steps.Add($"alone: not run; it {aloneEvidence}");
+        }
+        else if (facts.ChaosOnly)
+        {
+            aloneEvidence = $"passed with nothing changed in all {facts.PassedIn.Count(r => r.Request.Chaos == "none")} runs without chaos";
+            steps.Add($"alone: not run; it {aloneEvidence}");
+        }
+
+        async Task<Finding?> AloneAsync()
+        {
+            var alone = await DiagnosticAsync(aloneRequest, cancellationToken).ConfigureAwait(false);
+            passesAlone = !alone.FailedTest(victim);
+            if (passesAlone == true)
             {
+                steps.Add("alone: passed");
+                aloneEvidence = "passes alone";
                 return null;
             }
 
+            var again = await DiagnosticAsync(aloneRequest with { Name = "alone again" }, cancellationToken).ConfigureAwait(false);
+            steps.Add($"alone: failed; alone again: {Outcome(again, victim)}");
             return new Finding(victim, FlakeCause.Nondeterministic, null,
                 $"Failed in {failedNames}; alone with nothing changed it failed, then {(again.FailedTest(victim) ? "failed again" : "passed")}, while it passed in other runs.",
                 runner.ReproduceCommand(aloneRequest), steps) { Message = message };
         }
 
-        steps.Add("alone: passed");
+        if (facts.FailedEverywhere)
+        {
+            var alone = await DiagnosticAsync(aloneRequest, cancellationToken).ConfigureAwait(false);
+            if (!alone.FailedTest(victim))
+            {
+                steps.Add("alone: passed");
+                passesAlone = true;
+                aloneEvidence = "passes alone";
+            }
+            else
+            {
+                var again = await DiagnosticAsync(aloneRequest with { Name = "alone again" }, cancellationToken).ConfigureAwait(false);
+                steps.Add($"alone: failed; alone again: {Outcome(again, victim)}");
+                if (again.FailedTest(victim))
+                {
+                    return null;
+                }
+
+                return new Finding(victim, FlakeCause.Nondeterministic, null,
+                    $"Failed in {failedNames}; alone with nothing changed it failed, then passed.",
+                    runner.ReproduceCommand(aloneRequest), steps) { Message = message };
+            }
+        }
+        else if (passesAlone is null && facts.SequentialFailures.Length > 0 && facts.ChaosModes.Length > 0 && !facts.FailedInParallelWithoutChaos
+            && await AloneAsync().ConfigureAwait(false) is { } failsAlone)
+        {
+            // Before blaming chaos, it must pass alone without it. (Order suspects without chaos failures get their
+            // run alone from the bisection, and only when a replay makes them fail.)
+            return failsAlone;
+        }
 
         // 2. Chaos: fails alone under the mode it failed under (unless it failed the same way without chaos).
-        var failedWithoutChaos = failedIn.Any(r => r.Request.Chaos == "none" && r.Request.Parallel);
-        foreach (var mode in failedIn.Where(r => r.Request.Chaos != "none" && !failedWithoutChaos).Select(r => r.Request.Chaos).Distinct(StringComparer.Ordinal))
+        if (!facts.FailedInParallelWithoutChaos)
         {
-            var request = new RunRequest($"alone, chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: false, [victim]);
-            var chaos = await DiagnosticAsync(request, cancellationToken).ConfigureAwait(false);
-            steps.Add($"alone under chaos {mode}: {(chaos.FailedTest(victim) ? "failed" : "passed")}");
-            if (chaos.FailedTest(victim))
+            foreach (var mode in facts.ChaosModes)
             {
-                return new Finding(victim, FlakeCause.ForChaosMode(mode), null,
-                    $"Passes alone; fails alone under DEFLAKE_CHAOS={mode} (seed {options.Seed}): {chaos.MessageOf(victim)}",
-                    runner.ReproduceCommand(request), steps) { Message = chaos.MessageOf(victim) };
+                var (fails, run, step) = await ChaosCheckAsync(victim, mode, cancellationToken).ConfigureAwait(false);
+                steps.Add(step);
+                if (fails)
+                {
+                    var how = run.Request.Tests is { Count: 1 } ? "alone" : $"run first, one at a time, of {run.Request.Tests?.Count} tests that failed under it";
+                    return new Finding(victim, FlakeCause.ForChaosMode(mode), null,
+                        $"{Capitalize(aloneEvidence ?? "passes without chaos")}; fails {how} under DEFLAKE_CHAOS={mode} (seed {options.Seed}): {run.MessageOf(victim)}",
+                        run.Reproduce, steps) { Message = run.MessageOf(victim) };
+                }
             }
         }
 
-        // 3. Order: it failed in a one-at-a-time run; replay the tests that ran before it, then bisect.
-        var sequential = failedIn.Where(r => !r.Request.Parallel).ToList();
-        var parallelOnly = sequential.Count == 0 && failedIn.Any(r => r.Request.Parallel);
-        if (parallelOnly)
+        // 3. Order: replay the tests that ran before it where it failed (its collection's first, then whole
+        //    one-at-a-time runs), then bisect.
+        if (facts.OrderPrefixes.Length > 0
+            && await OrderAsync(victim, facts.OrderPrefixes, passesAlone == true, steps, message, cancellationToken).ConfigureAwait(false) is { } ordered)
         {
-            _sequentialDefault ??= await DiagnosticAsync(new RunRequest("default order, one at a time", RunOrderKind.Default, "none", options.Seed, Parallel: false), cancellationToken).ConfigureAwait(false);
-            steps.Add($"default order one at a time: {(_sequentialDefault.FailedTest(victim) ? "failed" : "passed")}");
-            if (_sequentialDefault.FailedTest(victim))
+            return ordered;
+        }
+
+        // 4. Parallel: failed only when collections ran in parallel.
+        if (facts.ParallelOnly)
+        {
+            // 4b. A collision: find the test it collides with.
+            var candidates = RankPartners(victim, facts, suspects);
+            var concurrent = candidates.Where(c => c.Concurrent > 0).Select(c => c.Test).ToArray();
+            if (concurrent.Length == 0 || await FindPartnerAsync(victim, concurrent, steps, cancellationToken).ConfigureAwait(false) is not { } partner)
             {
-                sequential.Add(_sequentialDefault);
+                // No test that failed alongside it ran at the same time, or none fails with it: first rule out the
+                // default order, one at a time (a test-order case that only the default order shows).
+                _sequentialDefault ??= await DiagnosticAsync(new RunRequest("default order, one at a time", RunOrderKind.Default, "none", options.Seed, Parallel: false), cancellationToken).ConfigureAwait(false);
+                steps.Add($"default order one at a time: {Outcome(_sequentialDefault, victim)}");
+                if (_sequentialDefault.FailedTest(victim)
+                    && await OrderAsync(victim, [new Prefix(_sequentialDefault, _sequentialDefault.RanBefore(victim), "that ran before it")], passesAlone == true, steps, message, cancellationToken).ConfigureAwait(false) is { } defaultOrder)
+                {
+                    return defaultOrder;
+                }
+
+                partner = candidates.Length == concurrent.Length
+                    ? null
+                    : await FindPartnerAsync(victim, candidates.Select(c => c.Test).Except(concurrent, StringComparer.Ordinal).ToArray(), steps, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (await CollisionAsync(victim, facts, partner, candidates.Select(c => c.Test).ToArray(), steps, message, cancellationToken).ConfigureAwait(false) is { } collision)
+            {
+                return collision;
             }
         }
 
-        // The run with the fewest tests before the victim first: the cheapest bisection.
-        foreach (var run in sequential.OrderBy(r => r.RanBefore(victim).Count).Take(2))
+        // 5. Nothing explains it: it failed with nothing changed.
+        var failedRun = failedIn.FirstOrDefault();
+        return new Finding(victim, FlakeCause.Nondeterministic, null,
+            $"Failed in {failedNames} but did not fail again in the runs made to explain it (repeated, alone, in order; see steps): it fails with nothing changed.",
+            failedRun?.Reproduce ?? runner.ReproduceCommand(aloneRequest), steps) { Message = message };
+    }
+
+    private static string Capitalize(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
+
+    /// <summary>
+    /// Whether the victim fails under a chaos mode one at a time. Every suspect of the mode runs in one process, one
+    /// at a time, each with its own database: the one that runs first ran as good as alone; one that fails after
+    /// others is confirmed alone, since the batch cannot tell the chaos from the tests before it.
+    /// </summary>
+    private async Task<(bool Fails, RunResult Run, string Step)> ChaosCheckAsync(string victim, string mode, CancellationToken cancellationToken)
+    {
+        var members = _chaosSuspects.TryGetValue(mode, out var list) && list.Contains(victim, StringComparer.Ordinal) ? list : [victim];
+        var aloneRequest = new RunRequest($"alone, chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: false, [victim]);
+        if (members.Count == 1)
         {
-            var before = run.RanBefore(victim);
+            var alone = await ChaosRunAsync((mode, victim), aloneRequest, cancellationToken).ConfigureAwait(false);
+            return (alone.FailedTest(victim), alone, $"alone under chaos {mode}: {Outcome(alone, victim)}");
+        }
+
+        var batch = await ChaosRunAsync((mode, string.Empty),
+            new RunRequest($"chaos {mode} suspects, one at a time", RunOrderKind.Default, mode, options.Seed, Parallel: false, members), cancellationToken).ConfigureAwait(false);
+        if (batch.OutcomeOf(victim) is not null)
+        {
+            var before = batch.RanBefore(victim);
+            if (!batch.FailedTest(victim))
+            {
+                return (false, batch, $"under chaos {mode}, one at a time with the {members.Count - 1} other tests that failed under it ({before.Count} before it): passed");
+            }
+
             if (before.Count == 0)
             {
-                continue;
+                return (true, batch, $"under chaos {mode}, one at a time, first of the {members.Count} tests that failed under it (nothing ran before it): failed");
             }
+        }
 
-            var replayRequest = new RunRequest($"replay of {run.Request.Name}", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. before, victim]);
+        // It failed after other tests of the batch (or did not run): only a run alone can settle it.
+        var single = await ChaosRunAsync((mode, victim), aloneRequest, cancellationToken).ConfigureAwait(false);
+        return (single.FailedTest(victim), single,
+            $"under chaos {mode}, one at a time after {batch.RanBefore(victim).Count} other tests that failed under it: {Outcome(batch, victim)}; alone under chaos {mode}: {Outcome(single, victim)}");
+    }
+
+    private async Task<RunResult> ChaosRunAsync((string Mode, string Test) key, RunRequest request, CancellationToken cancellationToken)
+    {
+        if (!_chaosRuns.TryGetValue(key, out var run))
+        {
+            run = await DiagnosticAsync(request, cancellationToken).ConfigureAwait(false);
+            _chaosRuns[key] = run;
+        }
+
+        return run;
+    }
+
+    /// <summary>Tests that ran one at a time before the victim in <paramref name="Run"/>, where it failed.</summary>
+    internal sealed record Prefix(RunResult Run, IReadOnlyList<string> Before, string What)
+    {
+        public string Describe => Before.Count == 1
+            ? $"the test {What} in '{Run.Request.Name}' ({Before[0]})"
+            : $"the {Before.Count} tests {What} in '{Run.Request.Name}'";
+    }
+
+    /// <summary>Replays the tests that ran before the victim, then it; if it fails, bisects. Null: no replay failed.</summary>
+    private async Task<Finding?> OrderAsync(string victim, IEnumerable<Prefix> prefixes, bool knownPassesAlone, List<string> steps, string? message, CancellationToken cancellationToken)
+    {
+        // The fewest tests before the victim first: the cheapest bisection.
+        foreach (var prefix in prefixes.Where(p => p.Before.Count > 0).OrderBy(p => p.Before.Count).Take(3))
+        {
+            var replayRequest = new RunRequest($"replay of {prefix.Run.Request.Name}", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. prefix.Before, victim]);
             var replay = await DiagnosticAsync(replayRequest, cancellationToken).ConfigureAwait(false);
-            steps.Add($"the {before.Count} tests that ran before it in '{run.Request.Name}', then it: {(replay.FailedTest(victim) ? "failed" : "passed")}");
+            steps.Add($"{prefix.Describe}, then it, one at a time: {Outcome(replay, victim)}");
             if (!replay.FailedTest(victim))
             {
                 continue;
             }
 
-            return await BisectAsync(victim, before, run, steps, message, cancellationToken).ConfigureAwait(false);
+            return await BisectAsync(victim, prefix, knownPassesAlone, steps, message, cancellationToken).ConfigureAwait(false);
         }
 
-        // 4. Parallel: failed only when collections ran in parallel, and does again.
-        if (failedIn.Any(r => r.Request.Parallel) && sequential.Count == 0)
+        return null;
+    }
+
+    /// <summary>
+    /// The tests that failed in the same parallel runs as the victim, most likely partner first: the ones that ran at
+    /// the same time as it (a collision needs both running); of those, first the ones whose failures are not
+    /// explained otherwise yet; then by the number of runs they ran at the same time, and failed together.
+    /// </summary>
+    private (string Test, int Concurrent)[] RankPartners(string victim, Facts facts, IReadOnlyList<string> suspects)
+    {
+        var suspectSet = suspects.ToHashSet(StringComparer.Ordinal);
+        return facts.FailedIn.Where(r => r.Request.Parallel)
+            .SelectMany(run => run.Tests.Where(t => !t.Passed && t.TestId != victim && suspectSet.Contains(t.TestId))
+                .Select(t => (t.TestId, Concurrent: run.OutcomeOf(victim)!.OverlapsWith(t) != false)))
+            .GroupBy(x => x.TestId, StringComparer.Ordinal)
+            .Select(g => (Test: g.Key, Concurrent: g.Count(x => x.Concurrent), CoFailures: g.Count()))
+            .OrderByDescending(c => c.Concurrent > 0)
+            .ThenBy(c => ExplainedWithout(c.Test, victim))
+            .ThenByDescending(c => c.Concurrent)
+            .ThenByDescending(c => c.CoFailures)
+            .Select(c => (c.Test, c.Concurrent))
+            .ToArray();
+    }
+
+    /// <summary>Its failures are already explained by something other than the victim.</summary>
+    private bool ExplainedWithout(string test, string victim)
+        => _explained.TryGetValue(test, out var finding) && !(finding.Cause == FlakeCause.ParallelCollision && finding.Polluter == victim);
+
+    /// <summary>A parallel collision with its evidence, or null when it did not fail in parallel again.</summary>
+    private async Task<Finding?> CollisionAsync(string victim, Facts facts, string? partner, string[] alongside, List<string> steps, string? message, CancellationToken cancellationToken)
+    {
+        var parallelFailures = facts.FailedIn.Where(r => r.Request.Parallel).ToArray();
+        RunResult? pair = partner is null ? null : _pairRuns[PairKey(victim, partner)];
+        var failedAgain = pair?.FailedTest(victim) == true || parallelFailures.Length >= 2;
+        if (!failedAgain)
         {
             _parallelConfirm ??= await DiagnosticAsync(new RunRequest("parallel again", RunOrderKind.Default, "none", options.Seed, Parallel: true), cancellationToken).ConfigureAwait(false);
-            var sequentialRuns = survey.Where(r => !r.Request.Parallel).Append(_sequentialDefault).OfType<RunResult>().ToArray();
-            steps.Add($"parallel again: {(_parallelConfirm.FailedTest(victim) ? "failed" : "passed")}; one at a time: passed in all {sequentialRuns.Length} runs");
-            var confirmed = _parallelConfirm.FailedTest(victim) || failedIn.Count(r => r.Request.Parallel) >= 2;
-            if (confirmed)
+            steps.Add($"parallel again: {Outcome(_parallelConfirm, victim)}");
+            if (!_parallelConfirm.FailedTest(victim))
             {
-                var partners = failedIn.Where(r => r.Request.Parallel)
-                    .SelectMany(r => r.Tests.Where(t => !t.Passed && t.TestId != victim).Select(t => t.TestId))
-                    .Where(t => suspects.Contains(t, StringComparer.Ordinal))
-                    .Distinct(StringComparer.Ordinal).ToArray();
-                var partner = await FindPartnerAsync(victim, partners, steps, cancellationToken).ConfigureAwait(false);
-                var partnerText = partner is not null
-                    ? $" Run in parallel with {partner} alone, it fails."
-                    : partners.Length == 0 ? string.Empty : $" Also failing in the same parallel runs: {string.Join(", ", partners)}.";
-                return new Finding(victim, FlakeCause.ParallelCollision, partner,
-                    $"Fails when collections run in parallel ({failedNames}{(_parallelConfirm.FailedTest(victim) ? ", parallel again" : string.Empty)}); passes alone and in all {sequentialRuns.Length} one-at-a-time runs.{partnerText}",
-                    partner is null ? _parallelConfirm.Reproduce : runner.ReproduceCommand(PairRequest(victim, partner)), steps) { Message = message };
+                return null;
             }
         }
 
-        // 5. Nothing explains it: it failed once with nothing changed.
-        var failedRun = failedIn.FirstOrDefault();
-        return new Finding(victim, FlakeCause.Nondeterministic, null,
-            $"Failed in {failedNames} but did not fail again when that run was repeated, alone, or in order: it fails with nothing changed.",
-            failedRun?.Reproduce ?? runner.ReproduceCommand(aloneRequest), steps) { Message = message };
+        var sequentialRuns = facts.SequentialPasses.Append(_sequentialDefault).OfType<RunResult>().Where(r => r.PassedTest(victim)).ToArray();
+        if (partner is null)
+        {
+            steps.Add($"one at a time: passed in all {sequentialRuns.Length} runs");
+            var reproduce = parallelFailures.FirstOrDefault(r => r.Request.Chaos == "none") ?? (_parallelConfirm?.FailedTest(victim) == true ? _parallelConfirm : parallelFailures[0]);
+            return new Finding(victim, FlakeCause.ParallelCollision, null,
+                $"Fails when collections run in parallel ({facts.FailedNames}); passes in all {sequentialRuns.Length} one-at-a-time runs.{(alongside.Length == 0 ? string.Empty : $" Also failing in the same parallel runs: {string.Join(", ", alongside)}.")}",
+                reproduce.Reproduce, steps) { Message = message };
+        }
+
+        // Not an order effect of the partner: it passed one at a time with the partner before it.
+        var after = sequentialRuns.FirstOrDefault(r => !r.FailedTest(victim) && r.RanBefore(victim).Contains(partner, StringComparer.Ordinal));
+        if (after is null)
+        {
+            var key = (partner, victim);
+            if (!_afterRuns.TryGetValue(key, out after))
+            {
+                after = await DiagnosticAsync(new RunRequest("pair one at a time", RunOrderKind.List, "none", options.Seed, Parallel: false, [partner, victim]), cancellationToken).ConfigureAwait(false);
+                _afterRuns[key] = after;
+            }
+
+            if (after.FailedTest(victim))
+            {
+                // It fails after the partner one at a time too: an order effect, not a collision.
+                steps.Add($"after {partner}, one at a time: failed");
+                return await BisectAsync(victim, new Prefix(after, [partner], "that ran before it"), facts.PassedFirst is not null, steps, message, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        steps.Add($"one at a time: passed in all {sequentialRuns.Length} runs; with {partner} before it in '{after.Request.Name}': passed");
+        var reproduceRun = pair!.FailedTest(victim) ? pair : parallelFailures.FirstOrDefault(r => r.Request.Chaos == "none") ?? parallelFailures[0];
+        return new Finding(victim, FlakeCause.ParallelCollision, partner,
+            $"Fails when collections run in parallel ({facts.FailedNames}); run in parallel with {partner} alone, {(pair.FailedTest(victim) ? "it fails" : $"{partner} fails")}; passes one at a time, also right after {partner} ('{after.Request.Name}').",
+            reproduceRun.Reproduce, steps) { Message = message };
     }
 
-    private readonly Dictionary<(string, string), bool> _pairFails = [];
+    private static (string, string) PairKey(string a, string b) => string.CompareOrdinal(a, b) < 0 ? (a, b) : (b, a);
 
     private RunRequest PairRequest(string a, string b) => new("pair in parallel", RunOrderKind.Default, "none", options.Seed, Parallel: true, [a, b]);
 
-    /// <summary>The test it collides with: the first of the tests failing alongside it that makes it fail when only the two run, in parallel.</summary>
+    /// <summary>The test it collides with: the first candidate that makes it (or itself) fail when only the two run, in parallel.</summary>
     private async Task<string?> FindPartnerAsync(string victim, IReadOnlyList<string> candidates, List<string> steps, CancellationToken cancellationToken)
     {
         foreach (var other in candidates.Take(5))
         {
-            var key = string.CompareOrdinal(victim, other) < 0 ? (victim, other) : (other, victim);
-            if (!_pairFails.TryGetValue(key, out var fails))
+            var key = PairKey(victim, other);
+            if (!_pairRuns.TryGetValue(key, out var pair))
             {
-                var pair = await DiagnosticAsync(PairRequest(victim, other), cancellationToken).ConfigureAwait(false);
-                fails = pair.FailedTest(victim) || pair.FailedTest(other);
-                _pairFails[key] = fails;
-                if (fails && !pair.FailedTest(victim))
-                {
-                    // Only the other one failed this time; it still collides with this one.
-                    steps.Add($"with {other} in parallel: {other} failed");
-                }
+                pair = await DiagnosticAsync(PairRequest(victim, other), cancellationToken).ConfigureAwait(false);
+                _pairRuns[key] = pair;
             }
 
-            steps.Add($"with {other} in parallel: {(fails ? "failed" : "passed")}");
+            var fails = pair.FailedTest(victim) || pair.FailedTest(other);
+            steps.Add(fails && !pair.FailedTest(victim)
+                ? $"with {other} in parallel: {other} failed"
+                : $"with {other} in parallel: {(fails ? "failed" : "passed")}");
             if (fails)
             {
                 return other;
@@ -223,22 +473,30 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         return null;
     }
 
-    private async Task<Finding> BisectAsync(string victim, IReadOnlyList<string> before, RunResult pollutedRun, List<string> steps, string? message, CancellationToken cancellationToken)
+    private async Task<Finding> BisectAsync(string victim, Prefix prefix, bool knownPassesAlone, List<string> steps, string? message, CancellationToken cancellationToken)
     {
+        var before = prefix.Before;
         _progress.Status($"bisecting {before.Count} tests for the polluter of {victim}");
         var bisector = new Bisector(async (subset, ct) =>
         {
-            var request = new RunRequest("bisect", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. subset, victim]);
+            var request = new RunRequest(subset.Count == 0 ? "bisect: alone" : "bisect", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. subset, victim]);
             var run = await DiagnosticAsync(request, ct).ConfigureAwait(false);
             return run.FailedTest(victim);
         });
-        var result = await bisector.BisectAsync(before, knownPassesAlone: true, knownFailsAfterAll: true, cancellationToken).ConfigureAwait(false);
+        var result = await bisector.BisectAsync(before, knownPassesAlone, knownFailsAfterAll: true, cancellationToken).ConfigureAwait(false);
         steps.AddRange(result.Steps);
+        if (result.Verdict == BisectionVerdict.FailsAlone)
+        {
+            return new Finding(victim, FlakeCause.Nondeterministic, null,
+                $"Failed after {prefix.Describe}, but it fails alone too, while it passed in other runs: it fails with nothing changed.",
+                runner.ReproduceCommand(new RunRequest("alone", RunOrderKind.List, "none", options.Seed, Parallel: false, [victim])), steps) { Message = message };
+        }
+
         if (result.Verdict != BisectionVerdict.Polluted)
         {
             return new Finding(victim, FlakeCause.Nondeterministic, null,
-                $"Failed after the tests of '{pollutedRun.Request.Name}', but bisection could not make it fail again ({result.Runs} runs).",
-                pollutedRun.Reproduce, steps) { Message = message };
+                $"Failed after {prefix.Describe}, but bisection could not make it fail again ({result.Runs} runs).",
+                prefix.Run.Reproduce, steps) { Message = message };
         }
 
         var first = result.Polluters[0];
@@ -247,7 +505,7 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         var others = result.Polluters.Skip(1).Select(p => string.Join(" + ", p)).ToArray();
         return new Finding(victim, FlakeCause.TestOrder, polluter,
             string.Create(CultureInfo.InvariantCulture,
-                $"Passes alone; fails after the {before.Count} tests that ran before it in '{pollutedRun.Request.Name}'; bisection ({result.Runs} runs) names {polluter}{(others.Length > 0 ? $", and independently {string.Join(", ", others)}" : string.Empty)}."),
+                $"Passes alone; fails after {prefix.Describe}; {(before.Count == 1 ? "the replay of the two" : $"bisection ({result.Runs} runs)")} names {polluter}{(others.Length > 0 ? $", and independently {string.Join(", ", others)}" : string.Empty)}."),
             reproduce, steps)
         { OtherPolluters = others, Message = message };
     }

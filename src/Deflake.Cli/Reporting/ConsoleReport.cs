@@ -47,7 +47,7 @@ internal static class ConsoleReport
         console.WriteLine();
         if (outcome.Findings.Count == 0 && outcome.AlwaysFailing.Count == 0)
         {
-            console.MarkupLine(CultureInfo.InvariantCulture, $"[green bold]No flaky tests[/] among {outcome.TestCount} tests in {outcome.Runs.Count} runs ({outcome.Duration.TotalSeconds:0.0} s, seed {outcome.Seed}).");
+            console.MarkupLine(CultureInfo.InvariantCulture, $"[green bold]No flaky tests[/] among {outcome.TestCount} tests in {RunCounts(outcome)} ({outcome.Duration.TotalSeconds:0.0} s, seed {outcome.Seed}).");
             return;
         }
 
@@ -73,6 +73,15 @@ internal static class ConsoleReport
             console.MarkupLine($"[red]fails every time, alone too (not flaky):[/] {Markup.Escape(test)}");
         }
 
-        console.MarkupLine(CultureInfo.InvariantCulture, $"{outcome.TestCount} tests, {outcome.Runs.Count} runs, {outcome.Duration.TotalSeconds:0.0} s, seed [bold]{outcome.Seed}[/] (replay with --seed {outcome.Seed}).");
+        console.MarkupLine(CultureInfo.InvariantCulture, $"{outcome.TestCount} tests, {RunCounts(outcome)}, {outcome.Duration.TotalSeconds:0.0} s, seed [bold]{outcome.Seed}[/] (replay with --seed {outcome.Seed}).");
+    }
+
+    /// <summary>"12 runs: 7 survey, 4 diagnosis, 1 bisection".</summary>
+    internal static string RunCounts(HuntOutcome outcome)
+    {
+        var bisection = outcome.Runs.Skip(outcome.SurveyRunCount).Count(r => r.Request.Name.StartsWith("bisect", StringComparison.Ordinal));
+        var diagnosis = outcome.Runs.Count - outcome.SurveyRunCount - bisection;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{outcome.Runs.Count} runs: {outcome.SurveyRunCount} survey, {diagnosis} diagnosis, {bisection} bisection");
     }
 }

@@ -24,7 +24,7 @@ internal static class HtmlReport
             .Append("<dl class=\"facts\">")
             .Append(Fact("seed", outcome.Seed.ToString(CultureInfo.InvariantCulture)))
             .Append(Fact("tests", outcome.TestCount.ToString(CultureInfo.InvariantCulture)))
-            .Append(Fact("runs", outcome.Runs.Count.ToString(CultureInfo.InvariantCulture)))
+            .Append(Fact("runs", ConsoleReport.RunCounts(outcome)))
             .Append(Fact("chaos modes", outcome.Modes.Count == 0 ? "none" : string.Join(", ", outcome.Modes)))
             .Append(Fact("took", Invariant($"{outcome.Duration.TotalSeconds:0.0} s")))
             .Append(Fact("started", outcome.Started.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture)))

@@ -35,8 +35,21 @@ internal sealed record RunRequest(string Name, RunOrderKind Order, string Chaos,
     };
 }
 
-/// <summary>One test's outcome in a run (all rows of a theory folded into one).</summary>
-internal sealed record TestOutcome(string TestId, bool Passed, string? Message, DateTimeOffset? Start);
+/// <summary>One test's outcome in a run (all rows of a theory folded into one: first start, last finish).</summary>
+internal sealed record TestOutcome(string TestId, bool Passed, string? Message, DateTimeOffset? Start, DateTimeOffset? Finish = null)
+{
+    /// <summary>The test collection it ran in (tests of one collection never run at the same time), when known.</summary>
+    public string? Collection { get; init; }
+
+    /// <summary>Whether both ran at the same time: true or false when both have start and finish times, null when that is unknown.</summary>
+    public bool? OverlapsWith(TestOutcome other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return Start is { } start && Finish is { } finish && other.Start is { } otherStart && other.Finish is { } otherFinish
+            ? start <= otherFinish && otherStart <= finish
+            : null;
+    }
+}
 
 /// <summary>The outcome of a run: tests in the order they started.</summary>
 internal sealed record RunResult(RunRequest Request, IReadOnlyList<TestOutcome> Tests, TimeSpan Duration, string Reproduce)
@@ -50,8 +63,23 @@ internal sealed record RunResult(RunRequest Request, IReadOnlyList<TestOutcome> 
     /// <summary>Whether the test ran and failed.</summary>
     public bool FailedTest(string testId) => Tests.Any(t => !t.Passed && t.TestId == testId);
 
+    /// <summary>The outcome of a test, if it ran.</summary>
+    public TestOutcome? OutcomeOf(string testId) => Tests.FirstOrDefault(t => t.TestId == testId);
+
+    /// <summary>Whether the test ran and passed.</summary>
+    public bool PassedTest(string testId) => Tests.Any(t => t.Passed && t.TestId == testId);
+
     /// <summary>The failure message of a test, if it failed.</summary>
     public string? MessageOf(string testId) => Tests.FirstOrDefault(t => !t.Passed && t.TestId == testId)?.Message;
+
+    /// <summary>
+    /// The tests of its own collection that started before <paramref name="testId"/>, in order: in a parallel run they
+    /// ran one at a time before it, like a one-at-a-time run's prefix. Empty when collections are unknown.
+    /// </summary>
+    public IReadOnlyList<string> RanBeforeInCollection(string testId)
+        => OutcomeOf(testId)?.Collection is { } collection
+            ? Tests.TakeWhile(t => t.TestId != testId).Where(t => t.Collection == collection).Select(t => t.TestId).ToArray()
+            : [];
 
     /// <summary>The tests that started before <paramref name="testId"/> in this run, in order.</summary>
     public IReadOnlyList<string> RanBefore(string testId)

@@ -156,20 +156,29 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
 
             var passed = result == "Pass";
             var message = passed ? null : FirstLines((string?)test.Element("failure")?.Element("message") ?? "failed", 4);
-            DateTimeOffset? start = DateTimeOffset.TryParse((string?)test.Attribute("start-rtf"), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var s) ? s : null;
+            var start = Time(test, "start-rtf");
+            var finish = Time(test, "finish-rtf");
+            var collection = (string?)test.Ancestors("collection").FirstOrDefault()?.Attribute("name");
             if (outcomes.TryGetValue(id, out var earlier))
             {
                 outcomes[id] = new TestOutcome(id, earlier.Passed && passed, earlier.Message ?? message,
-                    earlier.Start is { } e && start is { } n ? (e < n ? e : n) : earlier.Start ?? start);
+                    Earliest(earlier.Start, start), Latest(earlier.Finish, finish)) { Collection = earlier.Collection ?? collection };
             }
             else
             {
-                outcomes[id] = new TestOutcome(id, passed, message, start);
+                outcomes[id] = new TestOutcome(id, passed, message, start, finish) { Collection = collection };
             }
         }
 
         return outcomes.Values.OrderBy(o => o.Start ?? DateTimeOffset.MaxValue).ToArray();
     }
+
+    private static DateTimeOffset? Time(XElement test, string attribute)
+        => DateTimeOffset.TryParse((string?)test.Attribute(attribute), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var time) ? time : null;
+
+    private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) => a is { } x && b is { } y ? (x < y ? x : y) : a ?? b;
+
+    private static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is { } x && b is { } y ? (x > y ? x : y) : a ?? b;
 
     private static string FirstLines(string text, int count)
         => string.Join('\n', text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Take(count).Select(l => l.TrimEnd()));

@@ -100,4 +100,23 @@ public sealed class BisectorTests
         Assert.Equal([tests[5]], Assert.Single(result.Polluters));
         Assert.InRange(result.RunsToFirstPolluter, 1, 11);
     }
+
+    [Fact]
+    public async Task A_list_already_run_is_not_run_again()
+    {
+        // Halving runs [a] (passes), so [b] is the polluter; the search for a second polluter among the rest is [a]
+        // again, known already.
+        string[] tests = ["S.a", "S.b"];
+        var runs = 0;
+
+        var result = await new Bisector((before, _) =>
+        {
+            runs++;
+            return Task.FromResult(before.Contains("S.b"));
+        }).BisectAsync(tests, knownPassesAlone: true, knownFailsAfterAll: true, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["S.b"], Assert.Single(result.Polluters));
+        Assert.Equal((2, 2), (runs, result.Runs));
+        Assert.Contains(result.Steps, s => s.Contains("not run again", StringComparison.Ordinal));
+    }
 }

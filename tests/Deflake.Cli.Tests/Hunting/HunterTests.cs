@@ -1,4 +1,5 @@
 using Deflake.Cli.Hunting;
+using Deflake.Cli.Running;
 
 namespace Deflake.Cli.Tests.Hunting;
 
@@ -110,5 +111,122 @@ public sealed class HunterTests
         await new Hunter(runner, new HuntOptions(100, 3, [], "A")).HuntAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal([100, 101, 102], runner.Requests.Where(r => r.Order == Running.RunOrderKind.Random).Select(r => r.Seed));
+    }
+
+    private static List<RunRequest> Diagnosis(SyntheticRunner runner, HuntOutcome outcome) => runner.Requests.Skip(outcome.SurveyRunCount).ToList();
+
+    [Fact]
+    public async Task A_chaos_only_suspect_costs_no_run_alone_only_one_run_alone_under_its_mode()
+    {
+        var runner = new SyntheticRunner().Add("A.Ok").Add(IdMixUp, (r, _) => r.Chaos == "identities").Add("B.Ok");
+
+        var outcome = await new Hunter(runner, new HuntOptions(7, 3, ["identities", "rows"], "Shop")).HuntAsync(TestContext.Current.CancellationToken);
+
+        var finding = Assert.Single(outcome.Findings);
+        Assert.Equal(FlakeCause.IdentityAlignment, finding.Cause);
+        var run = Assert.Single(Diagnosis(runner, outcome));
+        Assert.Equal(("identities", false), (run.Chaos, run.Parallel));
+        Assert.Equal([IdMixUp], run.Tests!);
+        Assert.Contains(finding.Steps, s => s.StartsWith("alone: not run", StringComparison.Ordinal));
+        Assert.Equal("replay alone, chaos identities", finding.Reproduce);
+    }
+
+    [Fact]
+    public async Task Chaos_suspects_of_one_mode_share_one_run_and_only_one_that_failed_after_others_is_run_alone()
+    {
+        var runner = new SyntheticRunner()
+            .Add("A.First", (r, _) => r.Chaos == "rows")
+            .Add("A.Ok")
+            .Add("B.Second", (r, _) => r.Chaos == "rows")
+            .Add("C.Third", (r, _) => r.Chaos == "rows");
+
+        var outcome = await new Hunter(runner, new HuntOptions(3, 2, ["rows"], "A")).HuntAsync(TestContext.Current.CancellationToken);
+
+        Assert.All(outcome.Findings, f => Assert.Equal(FlakeCause.RowOrder, f.Cause));
+        Assert.Equal(["A.First", "B.Second", "C.Third"], outcome.Findings.Select(f => f.Test).Order());
+        var diagnosis = Diagnosis(runner, outcome);
+        Assert.All(diagnosis, r => Assert.Equal("rows", r.Chaos));
+        var batch = Assert.Single(diagnosis, r => r.Tests!.Count == 3);
+        Assert.False(batch.Parallel);
+
+        // The first of the batch ran as good as alone; the two that failed after others are confirmed alone.
+        Assert.Equal(["B.Second", "C.Third"], diagnosis.Where(r => r.Tests!.Count == 1).Select(r => r.Tests![0]).Order());
+        Assert.Equal(3, diagnosis.Count);
+    }
+
+    [Fact]
+    public async Task A_batch_failure_that_the_run_alone_does_not_confirm_is_not_blamed_on_chaos()
+    {
+        // B fails under rows only after A in the same process (state A leaves behind): chaos alone does not break it.
+        var runner = new SyntheticRunner()
+            .Add("A.Unordered", (r, _) => r.Chaos == "rows")
+            .Add("B.AfterA", (r, before) => r.Chaos == "rows" && before.Contains("A.Unordered"))
+            .Add("C.Ok");
+
+        var outcome = await new Hunter(runner, new HuntOptions(3, 2, ["rows"], "A")).HuntAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(FlakeCause.RowOrder, Assert.Single(outcome.Findings, f => f.Test == "A.Unordered").Cause);
+        var b = Assert.Single(outcome.Findings, f => f.Test == "B.AfterA");
+        Assert.NotEqual(FlakeCause.RowOrder, b.Cause);
+        Assert.Contains(runner.Requests, r => r.Chaos == "rows" && !r.Parallel && r.Tests is ["B.AfterA"]);
+        Assert.Contains(b.Steps, s => s.Contains("alone under chaos rows: passed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Colliding_tests_cost_one_pair_run_for_both_and_no_rerun_of_the_whole_suite()
+    {
+        var runner = new SyntheticRunner().Add("A.Ok").Add("B.Ok")
+            .Add(RacerA, (r, others) => r.Parallel && others.Contains(RacerB))
+            .Add("C.Ok")
+            .Add(RacerB, (r, others) => r.Parallel && others.Contains(RacerA));
+
+        var outcome = await new Hunter(runner, new HuntOptions(7, 3, ["identities", "rows"], "Shop")).HuntAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(RacerB, Assert.Single(outcome.Findings, f => f.Test == RacerA).Polluter);
+        Assert.Equal(RacerA, Assert.Single(outcome.Findings, f => f.Test == RacerB).Polluter);
+        var diagnosis = Diagnosis(runner, outcome);
+        var pair = Assert.Single(diagnosis, r => r.Parallel);
+        Assert.Equal([RacerA, RacerB], pair.Tests!.Order());
+
+        // Besides, at most a run of the two one after the other, when no survey run had them in the order needed
+        // to show that order alone does not break it; never a rerun of the whole suite.
+        Assert.All(diagnosis.Where(r => !r.Parallel), r => Assert.Equal(("pair one at a time", 2), (r.Name, r.Tests!.Count)));
+        Assert.InRange(diagnosis.Count, 1, 2);
+    }
+
+    [Fact]
+    public async Task A_victim_whose_own_collection_shows_the_polluter_is_replayed_with_it_and_not_bisected()
+    {
+        // The polluter shares the victim's class and runs before it in the default order; in random orders many
+        // tests of other classes run before the victim too.
+        var runner = new SyntheticRunner();
+        foreach (var i in Enumerable.Range(0, 12))
+        {
+            runner.Add($"Other{i:D2}.Test");
+        }
+
+        runner.Add("Shared.Leaves_a_row").Add("Shared.Expects_no_rows", (_, before) => before.Contains("Shared.Leaves_a_row"));
+
+        var outcome = await new Hunter(runner, new HuntOptions(11, 3, [], "S")).HuntAsync(TestContext.Current.CancellationToken);
+
+        var finding = Assert.Single(outcome.Findings);
+        Assert.Equal((FlakeCause.TestOrder, "Shared.Leaves_a_row"), (finding.Cause, finding.Polluter));
+        var diagnosis = Diagnosis(runner, outcome);
+        Assert.Contains(diagnosis, r => r.Order == Running.RunOrderKind.List && r.Tests is ["Shared.Leaves_a_row", "Shared.Expects_no_rows"]);
+        Assert.DoesNotContain(diagnosis, r => r.Name == "bisect");
+        Assert.InRange(diagnosis.Count, 1, 2); // the replay of the two, and the run alone unless the survey showed it
+    }
+
+    [Fact]
+    public async Task The_planted_shop_needs_few_runs_beyond_the_survey()
+    {
+        var (runner, _) = Shop();
+
+        var outcome = await new Hunter(runner, new HuntOptions(7, 3, ["identities", "rows"], "Shop")).HuntAsync(TestContext.Current.CancellationToken);
+
+        // Two chaos runs alone, one pair run for the two racers, the order victim's replay and bisection, the
+        // nondeterministic test's reruns: before, every suspect also ran alone and the suite was rerun twice.
+        Assert.Equal(7, outcome.SurveyRunCount);
+        Assert.InRange(outcome.Runs.Count - outcome.SurveyRunCount, 4, 11);
     }
 }

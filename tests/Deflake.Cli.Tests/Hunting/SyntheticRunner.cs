@@ -45,7 +45,8 @@ internal sealed class SyntheticRunner : ITestRunner
         {
             var rule = _tests.Single(t => t.Id == id).Fails;
             var failed = rule(request, request.Parallel ? running : ran);
-            outcomes.Add(new TestOutcome(id, !failed, failed ? "synthetic failure" : null, start = start.AddSeconds(1)));
+            // One collection per class, as xUnit does by default; no finish times, so concurrency is unknown.
+            outcomes.Add(new TestOutcome(id, !failed, failed ? "synthetic failure" : null, start = start.AddSeconds(1)) { Collection = id[..id.LastIndexOf('.')] });
             ran.Add(id);
         }
 
