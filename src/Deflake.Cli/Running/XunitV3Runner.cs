@@ -155,7 +155,7 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
             }
 
             var passed = result == "Pass";
-            var message = passed ? null : FirstLines((string?)test.Element("failure")?.Element("message") ?? "failed", 4);
+            var message = passed ? null : FirstLines(UnescapeXunit((string?)test.Element("failure")?.Element("message") ?? "failed"), 4);
             var start = Time(test, "start-rtf");
             var finish = Time(test, "finish-rtf");
             var collection = (string?)test.Ancestors("collection").FirstOrDefault()?.Attribute("name");
@@ -179,6 +179,74 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
     private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) => a is { } x && b is { } y ? (x < y ? x : y) : a ?? b;
 
     private static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is { } x && b is { } y ? (x > y ? x : y) : a ?? b;
+
+    /// <summary>
+    /// Undoes the escaping xUnit applies to messages in its XML results on top of XML's own: <c>\\</c>, <c>\"</c>,
+    /// <c>\r</c>, <c>\n</c>, <c>\t</c>, <c>\0</c>, <c>\a</c>, <c>\b</c>, <c>\v</c>, <c>\f</c>, and <c>\x</c> with two
+    /// hex digits (control characters) or four (characters XML cannot hold). Anything else is left as it is.
+    /// </summary>
+    internal static string UnescapeXunit(string text)
+    {
+        if (!text.Contains('\\', StringComparison.Ordinal))
+        {
+            return text;
+        }
+
+        var result = new System.Text.StringBuilder(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c != '\\' || i + 1 == text.Length)
+            {
+                result.Append(c);
+                continue;
+            }
+
+            var next = text[i + 1];
+            char? simple = next switch
+            {
+                '\\' => '\\',
+                '"' => '"',
+                'r' => '\r',
+                'n' => '\n',
+                't' => '\t',
+                '0' => '\0',
+                'a' => '\a',
+                'b' => '\b',
+                'v' => '\v',
+                'f' => '\f',
+                _ => null,
+            };
+            if (simple is { } unescaped)
+            {
+                result.Append(unescaped);
+                i++;
+            }
+            else if (next == 'x' && TryHex(text, i + 2, 4, out var wide) && (char.IsSurrogate((char)wide) || wide is 0xFFFE or 0xFFFF))
+            {
+                result.Append((char)wide);
+                i += 5;
+            }
+            else if (next == 'x' && TryHex(text, i + 2, 2, out var narrow) && narrow < 0x20)
+            {
+                result.Append((char)narrow);
+                i += 3;
+            }
+            else
+            {
+                result.Append(c);
+            }
+        }
+
+        return result.ToString();
+    }
+
+    private static bool TryHex(string text, int start, int length, out int value)
+    {
+        value = 0;
+        return start + length <= text.Length
+            && int.TryParse(text.AsSpan(start, length), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
+    }
 
     private static string FirstLines(string text, int count)
         => string.Join('\n', text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Take(count).Select(l => l.TrimEnd()));
