@@ -279,8 +279,10 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         MadeViewsOnOpen = false;
 
         // A pooled handle keeps its TEMP views; temp.user_version records the main schema_version they were made for.
+        // The TEMP schema is a file by default: put it in memory before anything opens it (later, the switch would
+        // close and reopen it; on a handle that already has it in memory, the pragma changes nothing).
         long schemaVersion, madeFor;
-        using (var check = new SqliteCommand("PRAGMA main.schema_version", this))
+        using (var check = new SqliteCommand("PRAGMA temp_store = MEMORY; PRAGMA main.schema_version", this))
         {
             schemaVersion = (long)check.ExecuteScalar()!;
             check.CommandText = "PRAGMA temp.user_version";
@@ -301,7 +303,12 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
             return;
         }
 
-        DropStaleViews();
+        // A handle whose temp.user_version is still 0 never had views made on it: nothing stale to drop.
+        if (madeFor != 0)
+        {
+            DropStaleViews();
+        }
+
         InstallViews();
         MadeViewsOnOpen = true;
     }
@@ -351,7 +358,12 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         return rewrite.Sql;
     }
 
-    /// <summary>Before each execution: the seeded coin flip for <c>reverse_unordered_selects</c>.</summary>
+    /// <summary>
+    /// Before each execution: the seeded coin flip for <c>reverse_unordered_selects</c>. Set through
+    /// <c>sqlite3_db_config(SQLITE_DBCONFIG_REVERSE_SCANORDER)</c>, the same flag as the pragma (and, like it, expiring
+    /// prepared statements when it changes), without preparing and running a statement; SQLite before 3.42, which
+    /// lacks the option, gets the pragma.
+    /// </summary>
     internal void BeforeExecute(SqliteTransaction? transaction)
     {
         var n = _executions++;
@@ -361,8 +373,30 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
             return;
         }
 
+        if (!s_pragmaToggle && Handle is { } handle
+            && SQLitePCL.raw.sqlite3_db_config(handle, ReverseScanOrder, reverse ? 1 : 0, out var now) == SQLitePCL.raw.SQLITE_OK
+            && now == (reverse ? 1 : 0))
+        {
+            _reverse = reverse;
+            return;
+        }
+
+        s_pragmaToggle = true;
         Run(reverse ? "PRAGMA reverse_unordered_selects = 1" : "PRAGMA reverse_unordered_selects = 0", transaction);
         _reverse = reverse;
+    }
+
+    /// <summary>SQLITE_DBCONFIG_REVERSE_SCANORDER (SQLite 3.42+): the flag behind <c>PRAGMA reverse_unordered_selects</c>.</summary>
+    private const int ReverseScanOrder = 1019;
+
+    /// <summary>Set once <c>sqlite3_db_config</c> refused the option: this SQLite predates it, use the pragma.</summary>
+    private static volatile bool s_pragmaToggle;
+
+    /// <summary>Reads the <c>reverse_unordered_selects</c> flag as SQLite has it now (for tests).</summary>
+    internal bool ReverseUnorderedSelects()
+    {
+        using var command = new SqliteCommand("PRAGMA reverse_unordered_selects", this, Transaction);
+        return (long)command.ExecuteScalar()! == 1;
     }
 
     internal void RemoveViews(SqliteTransaction? transaction)
@@ -398,7 +432,8 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         }
 
 
-        // The TEMP schema is a file by default; in memory, making the views costs no file creation.
+        // The TEMP schema is a file by default; in memory, making the views costs no file creation. (Open has set it
+        // already; the views may also be remade after DDL, and the pragma is free when nothing changes.)
         var sql = new StringBuilder("PRAGMA temp_store = MEMORY;");
         foreach (var table in tables)
         {

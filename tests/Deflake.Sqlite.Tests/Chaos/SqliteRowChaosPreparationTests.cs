@@ -214,6 +214,32 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Each_statement_runs_with_the_seeded_reverse_unordered_selects_flag()
+    {
+        const int seed = 13;
+        var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, seed);
+        await using (pool)
+        {
+            await using var database = await pool.RentAsync(Token);
+            await using var connection = await database.OpenConnectionAsync(Token);
+            var chaos = Assert.IsType<ChaosSqliteConnection>(connection);
+            var flips = 0;
+            bool? previous = null;
+            for (var n = 0; n < 40; n++)
+            {
+                // Each chaos command sets the flag before it runs; a plain SqliteCommand reads it without changing it.
+                await ChaosStories.ScalarAsync(connection, "SELECT 1", Token);
+                var expected = (ChaosSeed.Derive(seed, "rows:reverse:" + n.ToString(System.Globalization.CultureInfo.InvariantCulture)) & 1) == 1;
+                Assert.Equal(expected, chaos.ReverseUnorderedSelects());
+                flips += previous is { } p && p != expected ? 1 : 0;
+                previous = expected;
+            }
+
+            Assert.True(flips >= 5, $"the flag changed only {flips} times in 40 statements");
+        }
+    }
+
+    [Fact]
     public void Rewrite_caches_are_per_exact_table_set_and_bounded()
     {
         var caches = new SqliteRewriteCaches();
