@@ -10,7 +10,9 @@ using Shop;
 /// runs; the figure the chaos overhead target is about), and the whole suite of 21 tests, which adds the 7 tests that use
 /// no database (leased sandbox accounts, each holding its lease for 21–26 ms, and unique data). Those 7 cost the same
 /// in both modes, so they only dilute the ratio; read the database tests' row for the overhead.
-/// Run: <c>dotnet run -c Release --project bench/Deflake.Benchmarks -- --filter '*ChaosOverhead*'</c>.
+/// Run: <c>dotnet run -c Release --project bench/Deflake.Benchmarks -- --filter '*ChaosOverhead*'</c>. The clones live
+/// under the temporary folder: with <c>TMPDIR=/dev/shm</c> they are on tmpfs, which takes the disk's sync latency (the
+/// bulk of a test's time, and of the noise on a shared machine) out and leaves the CPU chaos adds: the worst-case ratio.
 /// </summary>
 [MemoryDiagnoser]
 public class ChaosOverheadBenchmarks
