@@ -116,8 +116,69 @@ internal static class SqliteTemplateChaos
     }
 }
 
-/// <summary>Row-order chaos settings for connections to one clone.</summary>
-internal sealed record SqliteRowChaosSettings(int Seed, ILogger Logger);
+/// <summary>
+/// Row-order chaos settings shared by the chaos connections of one engine: the seed, and the statement rewrites
+/// (<see cref="SqliteRewriteCaches"/>), so a statement is tokenized once per set of shadowed tables, not once per test.
+/// </summary>
+internal sealed class SqliteRowChaosSettings(int seed, ILogger logger)
+{
+    public int Seed { get; } = seed;
+
+    public ILogger Logger { get; } = logger;
+
+    public SqliteRewriteCaches Rewrites { get; } = new();
+}
+
+/// <summary>
+/// Rewritten statement texts (<see cref="SqliteStatements.QualifyWriteTargets"/>), one cache per exact set of shadowed
+/// table names: a rewrite depends on which names are shadowed, so a connection only ever reads the cache of its own set
+/// (clones of one template share one). Bounded: at most <see cref="MaxSets"/> sets (further sets get a cache of their
+/// own that is not shared) and <see cref="SqliteRewriteCache.MaxEntries"/> statements per set.
+/// </summary>
+internal sealed class SqliteRewriteCaches
+{
+    public const int MaxSets = 32;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SqliteRewriteCache> _bySet = new(StringComparer.Ordinal);
+
+    internal int Count => _bySet.Count;
+
+    /// <summary>The cache for exactly these shadowed tables.</summary>
+    public SqliteRewriteCache For(IReadOnlyCollection<string> shadowed)
+    {
+        var names = shadowed.ToArray();
+        Array.Sort(names, StringComparer.Ordinal);
+        // Names come from sqlite_schema, spelled as created; NUL cannot occur in them, so the key is unambiguous.
+        var key = string.Join('\0', names);
+        if (_bySet.TryGetValue(key, out var cache))
+        {
+            return cache;
+        }
+
+        return _bySet.Count < MaxSets ? _bySet.GetOrAdd(key, k => new SqliteRewriteCache(k)) : new SqliteRewriteCache(key);
+    }
+}
+
+/// <summary>Rewrites of statement texts for one set of shadowed tables (<see cref="Key"/>); thread-safe.</summary>
+internal sealed class SqliteRewriteCache(string key)
+{
+    public const int MaxEntries = 4096;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _rewrites = new(StringComparer.Ordinal);
+
+    /// <summary>The shadowed table names, sorted, separated by NUL.</summary>
+    public string Key { get; } = key;
+
+    internal int Count => _rewrites.Count;
+
+    public bool TryGet(string sql, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? rewrite) => _rewrites.TryGetValue(sql, out rewrite);
+
+    public void Add(string sql, string rewrite)
+    {
+        if (_rewrites.Count < MaxEntries)
+        {
+            _rewrites.TryAdd(sql, rewrite);
+        }
+    }
+}
 
 /// <summary>
 /// Chaos applied to every connection Deflake opens or configures. Under <see cref="ChaosModes.Rows"/> the engine
@@ -125,10 +186,21 @@ internal sealed record SqliteRowChaosSettings(int Seed, ILogger Logger);
 /// </summary>
 internal static class SqliteRowChaos
 {
-    public static SqliteConnection Create(string connectionString, EngineContext context)
+    public static SqliteConnection Create(string connectionString, EngineContext context, SqliteRowChaosSettings settings)
         => context.Chaos.HasFlag(ChaosModes.Rows)
-            ? new ChaosSqliteConnection(connectionString, new SqliteRowChaosSettings(context.Seed, context.Logger))
+            ? new ChaosSqliteConnection(connectionString, settings)
             : new SqliteConnection(connectionString);
+
+    /// <summary>
+    /// Makes the views of a fresh clone ahead of its test, off the test's critical path: opens one chaos connection and
+    /// closes it, so its pooled handle (chaos connections have a pool of their own) already carries the TEMP views
+    /// when the test opens its first connection, and <see cref="ChaosSqliteConnection.Open"/> only checks them.
+    /// </summary>
+    public static void Prepare(string connectionString, SqliteRowChaosSettings settings)
+    {
+        using var connection = new ChaosSqliteConnection(connectionString, settings);
+        connection.Open();
+    }
 
     /// <summary>
     /// The view that shadows <paramref name="table"/> for unqualified names on one connection. Its ORDER BY is a
@@ -181,7 +253,7 @@ internal static class SqliteRowChaos
 internal sealed class ChaosSqliteConnection : SqliteConnection
 {
     private readonly SqliteRowChaosSettings _settings;
-    private readonly Dictionary<string, string> _rewrites = new(StringComparer.Ordinal);
+    private SqliteRewriteCache? _rewrites;
     private HashSet<string> _shadowed = new(StringComparer.OrdinalIgnoreCase);
     private long _executions;
     private bool? _reverse;
@@ -193,15 +265,24 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
 
     internal IReadOnlySet<string> Shadowed => _shadowed;
 
+    /// <summary>Whether the last <see cref="Open"/> had to make the views (false: the pooled handle already carried them).</summary>
+    internal bool MadeViewsOnOpen { get; private set; }
+
+    /// <summary>The rewrite cache of the current set of shadowed tables (null until needed).</summary>
+    internal SqliteRewriteCache? Rewrites => _rewrites;
+
     public override void Open()
     {
         base.Open();
         _reverse = null;
-        _rewrites.Clear();
+        _rewrites = null;
+        MadeViewsOnOpen = false;
 
         // A pooled handle keeps its TEMP views; temp.user_version records the main schema_version they were made for.
+        // The TEMP schema is a file by default: put it in memory before anything opens it (later, the switch would
+        // close and reopen it; on a handle that already has it in memory, the pragma changes nothing).
         long schemaVersion, madeFor;
-        using (var check = new SqliteCommand("PRAGMA main.schema_version", this))
+        using (var check = new SqliteCommand("PRAGMA temp_store = MEMORY; PRAGMA main.schema_version", this))
         {
             schemaVersion = (long)check.ExecuteScalar()!;
             check.CommandText = "PRAGMA temp.user_version";
@@ -222,8 +303,14 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
             return;
         }
 
-        DropStaleViews();
+        // A handle whose temp.user_version is still 0 never had views made on it: nothing stale to drop.
+        if (madeFor != 0)
+        {
+            DropStaleViews();
+        }
+
         InstallViews();
+        MadeViewsOnOpen = true;
     }
 
     private void DropStaleViews()
@@ -254,22 +341,29 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
             return sql;
         }
 
-        if (_rewrites.TryGetValue(sql, out var cached))
+        // Shared by the connections whose shadowed tables are exactly these (see SqliteRewriteCaches); DDL is never cached.
+        var cache = _rewrites ??= _settings.Rewrites.For(_shadowed);
+        if (cache.TryGet(sql, out var cached))
         {
             return cached;
         }
 
         var rewrite = SqliteStatements.QualifyWriteTargets(sql, _shadowed);
         hasDdl = rewrite.HasDdl;
-        if (!hasDdl && _rewrites.Count < 4096)
+        if (!hasDdl)
         {
-            _rewrites[sql] = rewrite.Sql;
+            cache.Add(sql, rewrite.Sql);
         }
 
         return rewrite.Sql;
     }
 
-    /// <summary>Before each execution: the seeded coin flip for <c>reverse_unordered_selects</c>.</summary>
+    /// <summary>
+    /// Before each execution: the seeded coin flip for <c>reverse_unordered_selects</c>. Set through
+    /// <c>sqlite3_db_config(SQLITE_DBCONFIG_REVERSE_SCANORDER)</c>, the same flag as the pragma (and, like it, expiring
+    /// prepared statements when it changes), without preparing and running a statement; SQLite before 3.42, which
+    /// lacks the option, gets the pragma.
+    /// </summary>
     internal void BeforeExecute(SqliteTransaction? transaction)
     {
         var n = _executions++;
@@ -279,8 +373,30 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
             return;
         }
 
+        if (!s_pragmaToggle && Handle is { } handle
+            && SQLitePCL.raw.sqlite3_db_config(handle, ReverseScanOrder, reverse ? 1 : 0, out var now) == SQLitePCL.raw.SQLITE_OK
+            && now == (reverse ? 1 : 0))
+        {
+            _reverse = reverse;
+            return;
+        }
+
+        s_pragmaToggle = true;
         Run(reverse ? "PRAGMA reverse_unordered_selects = 1" : "PRAGMA reverse_unordered_selects = 0", transaction);
         _reverse = reverse;
+    }
+
+    /// <summary>SQLITE_DBCONFIG_REVERSE_SCANORDER (SQLite 3.42+): the flag behind <c>PRAGMA reverse_unordered_selects</c>.</summary>
+    private const int ReverseScanOrder = 1019;
+
+    /// <summary>Set once <c>sqlite3_db_config</c> refused the option: this SQLite predates it, use the pragma.</summary>
+    private static volatile bool s_pragmaToggle;
+
+    /// <summary>Reads the <c>reverse_unordered_selects</c> flag as SQLite has it now (for tests).</summary>
+    internal bool ReverseUnorderedSelects()
+    {
+        using var command = new SqliteCommand("PRAGMA reverse_unordered_selects", this, Transaction);
+        return (long)command.ExecuteScalar()! == 1;
     }
 
     internal void RemoveViews(SqliteTransaction? transaction)
@@ -298,7 +414,7 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
 
         Run(sql.ToString(), transaction);
         _shadowed = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        _rewrites.Clear();
+        _rewrites = null;
     }
 
     internal void InstallViews(SqliteTransaction? transaction = null)
@@ -316,7 +432,8 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         }
 
 
-        // The TEMP schema is a file by default; in memory, making the views costs no file creation.
+        // The TEMP schema is a file by default; in memory, making the views costs no file creation. (Open has set it
+        // already; the views may also be remade after DDL, and the pragma is free when nothing changes.)
         var sql = new StringBuilder("PRAGMA temp_store = MEMORY;");
         foreach (var table in tables)
         {
@@ -330,7 +447,7 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
 
         Run(sql.ToString(), transaction);
         _shadowed = new HashSet<string>(tables, StringComparer.OrdinalIgnoreCase);
-        _rewrites.Clear();
+        _rewrites = null;
     }
 
     private void Run(string sql, SqliteTransaction? transaction)

@@ -27,6 +27,7 @@ public sealed class SqliteEngine : IDatabaseEngine
     private CrossProcessLock? _ownerLock;
     private SqliteConnection? _templateSource;
     private EngineContext? _context;
+    private SqliteRowChaosSettings? _rowChaos;
     private static int s_instances;
     private int _counter;
 
@@ -58,12 +59,15 @@ public sealed class SqliteEngine : IDatabaseEngine
 
     internal EngineContext Context => _context ?? throw new InvalidOperationException("The engine has not been started by a pool.");
 
+    internal SqliteRowChaosSettings RowChaos => _rowChaos ?? throw new InvalidOperationException("The engine has not been started by a pool.");
+
     /// <inheritdoc />
     public Task<string> StartAsync(EngineContext context, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(context);
         _context = context;
         _logger = context.Logger;
+        _rowChaos = new SqliteRowChaosSettings(context.Seed, context.Logger);
         try
         {
             Directory.CreateDirectory(Path.Combine(_root, "templates"));
@@ -156,49 +160,74 @@ public sealed class SqliteEngine : IDatabaseEngine
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Under <see cref="ChaosModes.Rows"/> a file clone's row-chaos views are made here too, in the pool's background
+    /// filler: one chaos connection is opened and closed, and its pooled handle carries the TEMP views to the test's
+    /// first connection (see <see cref="SqliteRowChaos.Prepare"/>). Not for memory clones: Microsoft.Data.Sqlite does
+    /// not pool connections to in-memory databases, so every open of one makes its views.
+    /// </remarks>
     public Task<EngineDatabase> CreateCloneAsync(EngineTemplate source, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         var n = Interlocked.Increment(ref _counter);
         var name = string.Create(CultureInfo.InvariantCulture, $"deflake_{source.Fingerprint[..8]}_{Path.GetFileName(_ownerDirectory)}_{n}");
+        EngineDatabase clone;
         if (_options.CloneMode == SqliteCloneMode.File)
         {
             var path = Path.Combine(_ownerDirectory, name + ".db");
             File.Copy(source.Name, path, overwrite: true);
             var cs = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite }.ToString();
-            return Task.FromResult(new EngineDatabase(name, cs, null));
+            clone = new EngineDatabase(name, cs, null);
         }
-
-        var memory = new SqliteConnectionStringBuilder { DataSource = name, Mode = SqliteOpenMode.Memory, Cache = SqliteCacheMode.Shared }.ToString();
-        var keeper = new SqliteConnection(memory);
-        keeper.Open();
-        var templateSource = _templateSource ?? throw new InvalidOperationException("EnsureTemplateAsync must run before CreateCloneAsync.");
-        lock (_backupLock)
+        else
         {
-            templateSource.BackupDatabase(keeper);
+            var memory = new SqliteConnectionStringBuilder { DataSource = name, Mode = SqliteOpenMode.Memory, Cache = SqliteCacheMode.Shared }.ToString();
+            var keeper = new SqliteConnection(memory);
+            keeper.Open();
+            var templateSource = _templateSource ?? throw new InvalidOperationException("EnsureTemplateAsync must run before CreateCloneAsync.");
+            lock (_backupLock)
+            {
+                templateSource.BackupDatabase(keeper);
+            }
+
+            clone = new EngineDatabase(name, memory, keeper);
         }
 
-        return Task.FromResult(new EngineDatabase(name, memory, keeper));
+        if (Context.Chaos.HasFlag(ChaosModes.Rows) && _options.CloneMode == SqliteCloneMode.File)
+        {
+            try
+            {
+                SqliteRowChaos.Prepare(clone.ConnectionString, RowChaos);
+            }
+            catch
+            {
+                Remove(clone);
+                throw;
+            }
+        }
+
+        return Task.FromResult(clone);
     }
 
     /// <inheritdoc />
     public DbConnection CreateConnection(EngineDatabase database)
     {
         ArgumentNullException.ThrowIfNull(database);
-        return SqliteRowChaos.Create(database.ConnectionString, Context);
+        return SqliteRowChaos.Create(database.ConnectionString, Context, RowChaos);
     }
 
     /// <inheritdoc />
     public Task DropCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(database);
-        using (var forPool = new SqliteConnection(database.ConnectionString))
-        {
-            SqliteConnection.ClearPool(forPool);
-        }
+        Remove(database);
+        return Task.CompletedTask;
+    }
 
-        SqliteRowChaos.ClearPool(database.ConnectionString);
-
+    /// <summary>Closes the clone's pooled connections (plain and chaos), then deletes its files or its in-memory database.</summary>
+    private static void Remove(EngineDatabase database)
+    {
+        ClearPools(database);
         if (database.State is SqliteConnection keeper)
         {
             keeper.Dispose();
@@ -208,8 +237,17 @@ public sealed class SqliteEngine : IDatabaseEngine
             var path = new SqliteConnectionStringBuilder(database.ConnectionString).DataSource;
             DeleteDatabaseFiles(path);
         }
+    }
 
-        return Task.CompletedTask;
+    private static void ClearPools(EngineDatabase database)
+    {
+        using (var forPool = new SqliteConnection(database.ConnectionString))
+        {
+            SqliteConnection.ClearPool(forPool);
+        }
+
+        // The chaos pool holds the handle that made the views ahead of the test, even if the test never opened one.
+        SqliteRowChaos.ClearPool(database.ConnectionString);
     }
 
     /// <inheritdoc />
@@ -217,12 +255,7 @@ public sealed class SqliteEngine : IDatabaseEngine
     {
         ArgumentNullException.ThrowIfNull(database);
         var kept = Path.Combine(_root, "kept", database.Name + ".db");
-        using (var forPool = new SqliteConnection(database.ConnectionString))
-        {
-            SqliteConnection.ClearPool(forPool);
-        }
-
-        SqliteRowChaos.ClearPool(database.ConnectionString);
+        ClearPools(database);
 
         if (database.State is SqliteConnection keeper)
         {
