@@ -367,7 +367,7 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
     internal void BeforeExecute(SqliteTransaction? transaction)
     {
         var n = _executions++;
-        var reverse = (ChaosSeed.Derive(_settings.Seed, "rows:reverse:" + n.ToString(CultureInfo.InvariantCulture)) & 1) == 1;
+        var reverse = (ChaosSeed.Derive(_settings.Seed, "rows:reverse:", n) & 1) == 1;
         if (_reverse == reverse)
         {
             return;
