@@ -227,9 +227,21 @@ internal static class SqliteRowChaos
     /// </summary>
     public static string PooledConnectionString(string connectionString)
     {
+        if (s_pooled.TryGetValue(connectionString, out var pooled))
+        {
+            return pooled;
+        }
+
         var builder = new SqliteConnectionStringBuilder(connectionString);
         builder.DefaultTimeout = builder.DefaultTimeout;
-        return builder.ToString();
+        pooled = builder.ToString();
+        if (s_pooled.Count >= MaxPooledConnectionStrings)
+        {
+            s_pooled.Clear();
+        }
+
+        s_pooled[connectionString] = pooled;
+        return pooled;
     }
 
     /// <summary>Closes the pooled chaos connections of a clone (before it is dropped or kept).</summary>
@@ -237,7 +249,16 @@ internal static class SqliteRowChaos
     {
         using var connection = new SqliteConnection(PooledConnectionString(connectionString));
         SqliteConnection.ClearPool(connection);
+        s_pooled.TryRemove(connectionString, out _);
     }
+
+    /// <summary>
+    /// <see cref="PooledConnectionString"/> per clone connection string: parsing one costs more than the rest of a
+    /// reopen. An entry is removed when its clone's pool is cleared; the cache is emptied if it ever fills up.
+    /// </summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_pooled = new(StringComparer.Ordinal);
+
+    private const int MaxPooledConnectionStrings = 1024;
 
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 }
@@ -278,6 +299,21 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         _rewrites = null;
         MadeViewsOnOpen = false;
 
+        // The handle's views as this process last left them (made, or checked, by a chaos connection): still right if
+        // neither schema has changed since, whoever changed it (schema_version is bumped by every schema change, and a
+        // rollback restores the schema with its value; a state is recorded only outside transactions).
+        if (Handle is { } handle && s_handles.TryGetValue(handle, out var known))
+        {
+            if (known.Settings == _settings && SchemaVersions(handle) is { } now && now == known.Versions)
+            {
+                _shadowed = known.Shadowed;
+                _rewrites = known.Rewrites;
+                return;
+            }
+
+            s_handles.Remove(handle);
+        }
+
         // A pooled handle keeps its TEMP views; temp.user_version records the main schema_version they were made for.
         // The TEMP schema is a file by default: put it in memory before anything opens it (later, the switch would
         // close and reopen it; on a handle that already has it in memory, the pragma changes nothing).
@@ -292,14 +328,17 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         if (madeFor != 0 && madeFor == schemaVersion)
         {
             var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            using var list = new SqliteCommand("SELECT name FROM temp.sqlite_schema WHERE type = 'view'", this);
-            using var reader = list.ExecuteReader();
-            while (reader.Read())
+            using (var list = new SqliteCommand("SELECT name FROM temp.sqlite_schema WHERE type = 'view' AND sql LIKE '%deflake rows chaos%'", this))
+            using (var reader = list.ExecuteReader())
             {
-                names.Add(reader.GetString(0));
+                while (reader.Read())
+                {
+                    names.Add(reader.GetString(0));
+                }
             }
 
-            _shadowed = names;
+            // Views dropped on this handle behind Deflake's back (a plain SqliteCommand) are made again.
+            MadeViewsOnOpen = InstallViews(null, names) > 0;
             return;
         }
 
@@ -311,6 +350,49 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
 
         InstallViews();
         MadeViewsOnOpen = true;
+    }
+
+    /// <summary>What a pooled handle's views were made for, so a reopen that finds both schemas unchanged reads nothing else.</summary>
+    private sealed record HandleViews(SqliteRowChaosSettings Settings, (long Main, long Temp) Versions, HashSet<string> Shadowed, SqliteRewriteCache Rewrites);
+
+    /// <summary>Per SQLite handle (pooled handles outlive connections; an entry goes when its handle is collected).</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, HandleViews> s_handles = [];
+
+    /// <summary>Records the current views for the handle; forgets them inside a transaction (it may roll back).</summary>
+    private void Remember()
+    {
+        if (Handle is not { } handle)
+        {
+            return;
+        }
+
+        if (SQLitePCL.raw.sqlite3_get_autocommit(handle) == 0 || SchemaVersions(handle) is not { } versions)
+        {
+            s_handles.Remove(handle);
+            return;
+        }
+
+        // _shadowed is never changed in place (it is replaced), so the handle's record can share it.
+        _rewrites ??= _settings.Rewrites.For(_shadowed);
+        s_handles.AddOrUpdate(handle, new HandleViews(_settings, versions, _shadowed, _rewrites));
+    }
+
+    /// <summary>schema_version of main and of temp, read without a command; null if SQLite did not answer at once (busy).</summary>
+    private static (long Main, long Temp)? SchemaVersions(SQLitePCL.sqlite3 handle)
+        => Pragma(handle, "PRAGMA main.schema_version") is { } main && Pragma(handle, "PRAGMA temp.schema_version") is { } temp ? (main, temp) : null;
+
+    private static long? Pragma(SQLitePCL.sqlite3 handle, string sql)
+    {
+        if (SQLitePCL.raw.sqlite3_prepare_v2(handle, sql, out var statement) != SQLitePCL.raw.SQLITE_OK)
+        {
+            statement?.Dispose();
+            return null;
+        }
+
+        using (statement)
+        {
+            return SQLitePCL.raw.sqlite3_step(statement) == SQLitePCL.raw.SQLITE_ROW ? SQLitePCL.raw.sqlite3_column_int64(statement, 0) : null;
+        }
     }
 
     private void DropStaleViews()
@@ -412,12 +494,18 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
             sql.Append("DROP VIEW IF EXISTS temp.").Append(SqliteRowChaos.Quote(table)).Append(';');
         }
 
+        if (Handle is { } handle)
+        {
+            s_handles.Remove(handle);
+        }
+
         Run(sql.ToString(), transaction);
         _shadowed = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         _rewrites = null;
     }
 
-    internal void InstallViews(SqliteTransaction? transaction = null)
+    /// <summary>Makes the views of the tables not yet shadowed; <paramref name="kept"/>: views already there. Returns how many it made.</summary>
+    internal int InstallViews(SqliteTransaction? transaction = null, HashSet<string>? kept = null)
     {
         var tables = new List<string>();
         using (var list = new SqliteCommand(
@@ -446,8 +534,16 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         }
 
         Run(sql.ToString(), transaction);
-        _shadowed = new HashSet<string>(tables, StringComparer.OrdinalIgnoreCase);
+        var shadowed = new HashSet<string>(tables, StringComparer.OrdinalIgnoreCase);
+        if (kept is not null)
+        {
+            shadowed.UnionWith(kept);
+        }
+
+        _shadowed = shadowed;
         _rewrites = null;
+        Remember();
+        return tables.Count;
     }
 
     private void Run(string sql, SqliteTransaction? transaction)
