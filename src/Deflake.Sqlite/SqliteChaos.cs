@@ -127,7 +127,36 @@ internal sealed class SqliteRowChaosSettings(int seed, ILogger logger)
     public ILogger Logger { get; } = logger;
 
     public SqliteRewriteCaches Rewrites { get; } = new();
+
+    /// <summary>At most this many templates' view scripts are kept (one per template the engine clones).</summary>
+    public const int MaxScripts = 32;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SqliteViewScript> _scripts = new(StringComparer.Ordinal);
+
+    internal int ScriptCount => _scripts.Count;
+
+    /// <summary>
+    /// The views of a clone of <paramref name="template"/> whose <c>main</c> schema_version is still the template's: a
+    /// clone starts as a copy of the (never changed) template file, and any schema change since bumps schema_version, so
+    /// an equal value means the same tables. Null when there is none for that version yet.
+    /// </summary>
+    public SqliteViewScript? ScriptFor(string template, long schemaVersion)
+        => _scripts.TryGetValue(template, out var script) && script.SchemaVersion == schemaVersion ? script : null;
+
+    public void AddScript(string template, SqliteViewScript script)
+    {
+        if (_scripts.Count < MaxScripts || _scripts.ContainsKey(template))
+        {
+            _scripts[template] = script;
+        }
+    }
 }
+
+/// <summary>
+/// The statements that make a fresh handle's views for one schema (<see cref="SchemaVersion"/> of a template), the
+/// tables they shadow and those tables' rewrite cache: what the first clone of a template worked out, for the rest.
+/// </summary>
+internal sealed record SqliteViewScript(long SchemaVersion, string Sql, HashSet<string> Shadowed, SqliteRewriteCache? Rewrites);
 
 /// <summary>
 /// Rewritten statement texts (<see cref="SqliteStatements.QualifyWriteTargets"/>), one cache per exact set of shadowed
@@ -186,9 +215,9 @@ internal sealed class SqliteRewriteCache(string key)
 /// </summary>
 internal static class SqliteRowChaos
 {
-    public static SqliteConnection Create(string connectionString, EngineContext context, SqliteRowChaosSettings settings)
+    public static SqliteConnection Create(string connectionString, EngineContext context, SqliteRowChaosSettings settings, string? template = null)
         => context.Chaos.HasFlag(ChaosModes.Rows)
-            ? new ChaosSqliteConnection(connectionString, settings)
+            ? new ChaosSqliteConnection(connectionString, settings, template)
             : new SqliteConnection(connectionString);
 
     /// <summary>
@@ -196,9 +225,9 @@ internal static class SqliteRowChaos
     /// closes it, so its pooled handle (chaos connections have a pool of their own) already carries the TEMP views
     /// when the test opens its first connection, and <see cref="ChaosSqliteConnection.Open"/> only checks them.
     /// </summary>
-    public static void Prepare(string connectionString, SqliteRowChaosSettings settings)
+    public static void Prepare(string connectionString, SqliteRowChaosSettings settings, string? template = null)
     {
-        using var connection = new ChaosSqliteConnection(connectionString, settings);
+        using var connection = new ChaosSqliteConnection(connectionString, settings, template);
         connection.Open();
     }
 
@@ -279,10 +308,16 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
     private long _executions;
     private bool? _reverse;
 
-    public ChaosSqliteConnection(string connectionString, SqliteRowChaosSettings settings)
+    /// <summary>The template this database was cloned from (its path), if known: see <see cref="SqliteRowChaosSettings.ScriptFor"/>.</summary>
+    private readonly string? _template;
+
+    public ChaosSqliteConnection(string connectionString, SqliteRowChaosSettings settings, string? template = null)
         // A pool of its own: the TEMP views stay on the pooled handle and are reused when the schema has not changed.
         : base(SqliteRowChaos.PooledConnectionString(connectionString))
-        => _settings = settings;
+    {
+        _settings = settings;
+        _template = template;
+    }
 
     internal IReadOnlySet<string> Shadowed => _shadowed;
 
@@ -342,14 +377,38 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
             return;
         }
 
-        // A handle whose temp.user_version is still 0 never had views made on it: nothing stale to drop.
+        MadeViewsOnOpen = true;
+
+        // A handle whose temp.user_version is still 0 never had views made on it: nothing stale to drop, and its TEMP
+        // schema is empty, so a clone whose schema is still its template's gets the views the template's first clone got.
+        if (madeFor == 0 && _template is not null)
+        {
+            if (_settings.ScriptFor(_template, schemaVersion) is { } script)
+            {
+                Run(script.Sql, null);
+                _shadowed = script.Shadowed;
+                _rewrites = script.Rewrites;
+                Remember();
+                return;
+            }
+
+            var made = BuildViews(null);
+            made = made with { Rewrites = _settings.Rewrites.For(made.Shadowed) };
+            InstallViews(made);
+            if (made.SchemaVersion == schemaVersion)
+            {
+                _settings.AddScript(_template, made);
+            }
+
+            return;
+        }
+
         if (madeFor != 0)
         {
             DropStaleViews();
         }
 
         InstallViews();
-        MadeViewsOnOpen = true;
     }
 
     /// <summary>What a pooled handle's views were made for, so a reopen that finds both schemas unchanged reads nothing else.</summary>
@@ -507,6 +566,28 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
     /// <summary>Makes the views of the tables not yet shadowed; <paramref name="kept"/>: views already there. Returns how many it made.</summary>
     internal int InstallViews(SqliteTransaction? transaction = null, HashSet<string>? kept = null)
     {
+        var views = BuildViews(transaction);
+        var made = views.Shadowed.Count;
+        if (kept is not null)
+        {
+            views.Shadowed.UnionWith(kept);
+        }
+
+        InstallViews(views, transaction);
+        return made;
+    }
+
+    private void InstallViews(SqliteViewScript views, SqliteTransaction? transaction = null)
+    {
+        Run(views.Sql, transaction);
+        _shadowed = views.Shadowed;
+        _rewrites = views.Rewrites;
+        Remember();
+    }
+
+    /// <summary>The views for the tables of <c>main</c> not yet shadowed (without a rewrite cache).</summary>
+    private SqliteViewScript BuildViews(SqliteTransaction? transaction)
+    {
         var tables = new List<string>();
         using (var list = new SqliteCommand(
             "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND wr = 0 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' " +
@@ -528,22 +609,14 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
             sql.Append(SqliteRowChaos.ViewSql(table, _settings.Seed)).Append(';');
         }
 
+        long schemaVersion;
         using (var version = new SqliteCommand("PRAGMA main.schema_version", this, transaction))
         {
-            sql.Append("PRAGMA temp.user_version = ").Append(((long)version.ExecuteScalar()!).ToString(CultureInfo.InvariantCulture)).Append(';');
+            schemaVersion = (long)version.ExecuteScalar()!;
+            sql.Append("PRAGMA temp.user_version = ").Append(schemaVersion.ToString(CultureInfo.InvariantCulture)).Append(';');
         }
 
-        Run(sql.ToString(), transaction);
-        var shadowed = new HashSet<string>(tables, StringComparer.OrdinalIgnoreCase);
-        if (kept is not null)
-        {
-            shadowed.UnionWith(kept);
-        }
-
-        _shadowed = shadowed;
-        _rewrites = null;
-        Remember();
-        return tables.Count;
+        return new SqliteViewScript(schemaVersion, sql.ToString(), new HashSet<string>(tables, StringComparer.OrdinalIgnoreCase), null);
     }
 
     private void Run(string sql, SqliteTransaction? transaction)
