@@ -127,7 +127,36 @@ internal sealed class SqliteRowChaosSettings(int seed, ILogger logger)
     public ILogger Logger { get; } = logger;
 
     public SqliteRewriteCaches Rewrites { get; } = new();
+
+    /// <summary>At most this many templates' view scripts are kept (one per template the engine clones).</summary>
+    public const int MaxScripts = 32;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SqliteViewScript> _scripts = new(StringComparer.Ordinal);
+
+    internal int ScriptCount => _scripts.Count;
+
+    /// <summary>
+    /// The views of a clone of <paramref name="template"/> whose <c>main</c> schema_version is still the template's: a
+    /// clone starts as a copy of the (never changed) template file, and any schema change since bumps schema_version, so
+    /// an equal value means the same tables. Null when there is none for that version yet.
+    /// </summary>
+    public SqliteViewScript? ScriptFor(string template, long schemaVersion)
+        => _scripts.TryGetValue(template, out var script) && script.SchemaVersion == schemaVersion ? script : null;
+
+    public void AddScript(string template, SqliteViewScript script)
+    {
+        if (_scripts.Count < MaxScripts || _scripts.ContainsKey(template))
+        {
+            _scripts[template] = script;
+        }
+    }
 }
+
+/// <summary>
+/// The statements that make a fresh handle's views for one schema (<see cref="SchemaVersion"/> of a template), the
+/// tables they shadow and those tables' rewrite cache: what the first clone of a template worked out, for the rest.
+/// </summary>
+internal sealed record SqliteViewScript(long SchemaVersion, string Sql, HashSet<string> Shadowed, SqliteRewriteCache? Rewrites);
 
 /// <summary>
 /// Rewritten statement texts (<see cref="SqliteStatements.QualifyWriteTargets"/>), one cache per exact set of shadowed
@@ -186,9 +215,9 @@ internal sealed class SqliteRewriteCache(string key)
 /// </summary>
 internal static class SqliteRowChaos
 {
-    public static SqliteConnection Create(string connectionString, EngineContext context, SqliteRowChaosSettings settings)
+    public static SqliteConnection Create(string connectionString, EngineContext context, SqliteRowChaosSettings settings, string? template = null)
         => context.Chaos.HasFlag(ChaosModes.Rows)
-            ? new ChaosSqliteConnection(connectionString, settings)
+            ? new ChaosSqliteConnection(connectionString, settings, template)
             : new SqliteConnection(connectionString);
 
     /// <summary>
@@ -196,9 +225,9 @@ internal static class SqliteRowChaos
     /// closes it, so its pooled handle (chaos connections have a pool of their own) already carries the TEMP views
     /// when the test opens its first connection, and <see cref="ChaosSqliteConnection.Open"/> only checks them.
     /// </summary>
-    public static void Prepare(string connectionString, SqliteRowChaosSettings settings)
+    public static void Prepare(string connectionString, SqliteRowChaosSettings settings, string? template = null)
     {
-        using var connection = new ChaosSqliteConnection(connectionString, settings);
+        using var connection = new ChaosSqliteConnection(connectionString, settings, template);
         connection.Open();
     }
 
@@ -227,9 +256,21 @@ internal static class SqliteRowChaos
     /// </summary>
     public static string PooledConnectionString(string connectionString)
     {
+        if (s_pooled.TryGetValue(connectionString, out var pooled))
+        {
+            return pooled;
+        }
+
         var builder = new SqliteConnectionStringBuilder(connectionString);
         builder.DefaultTimeout = builder.DefaultTimeout;
-        return builder.ToString();
+        pooled = builder.ToString();
+        if (s_pooled.Count >= MaxPooledConnectionStrings)
+        {
+            s_pooled.Clear();
+        }
+
+        s_pooled[connectionString] = pooled;
+        return pooled;
     }
 
     /// <summary>Closes the pooled chaos connections of a clone (before it is dropped or kept).</summary>
@@ -237,7 +278,16 @@ internal static class SqliteRowChaos
     {
         using var connection = new SqliteConnection(PooledConnectionString(connectionString));
         SqliteConnection.ClearPool(connection);
+        s_pooled.TryRemove(connectionString, out _);
     }
+
+    /// <summary>
+    /// <see cref="PooledConnectionString"/> per clone connection string: parsing one costs more than the rest of a
+    /// reopen. An entry is removed when its clone's pool is cleared; the cache is emptied if it ever fills up.
+    /// </summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_pooled = new(StringComparer.Ordinal);
+
+    private const int MaxPooledConnectionStrings = 1024;
 
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 }
@@ -258,10 +308,16 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
     private long _executions;
     private bool? _reverse;
 
-    public ChaosSqliteConnection(string connectionString, SqliteRowChaosSettings settings)
+    /// <summary>The template this database was cloned from (its path), if known: see <see cref="SqliteRowChaosSettings.ScriptFor"/>.</summary>
+    private readonly string? _template;
+
+    public ChaosSqliteConnection(string connectionString, SqliteRowChaosSettings settings, string? template = null)
         // A pool of its own: the TEMP views stay on the pooled handle and are reused when the schema has not changed.
         : base(SqliteRowChaos.PooledConnectionString(connectionString))
-        => _settings = settings;
+    {
+        _settings = settings;
+        _template = template;
+    }
 
     internal IReadOnlySet<string> Shadowed => _shadowed;
 
@@ -278,6 +334,21 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         _rewrites = null;
         MadeViewsOnOpen = false;
 
+        // The handle's views as this process last left them (made, or checked, by a chaos connection): still right if
+        // neither schema has changed since, whoever changed it (schema_version is bumped by every schema change, and a
+        // rollback restores the schema with its value; a state is recorded only outside transactions).
+        if (Handle is { } handle && s_handles.TryGetValue(handle, out var known))
+        {
+            if (known.Settings == _settings && SchemaVersions(handle) is { } now && now == known.Versions)
+            {
+                _shadowed = known.Shadowed;
+                _rewrites = known.Rewrites;
+                return;
+            }
+
+            s_handles.Remove(handle);
+        }
+
         // A pooled handle keeps its TEMP views; temp.user_version records the main schema_version they were made for.
         // The TEMP schema is a file by default: put it in memory before anything opens it (later, the switch would
         // close and reopen it; on a handle that already has it in memory, the pragma changes nothing).
@@ -292,25 +363,95 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         if (madeFor != 0 && madeFor == schemaVersion)
         {
             var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            using var list = new SqliteCommand("SELECT name FROM temp.sqlite_schema WHERE type = 'view'", this);
-            using var reader = list.ExecuteReader();
-            while (reader.Read())
+            using (var list = new SqliteCommand("SELECT name FROM temp.sqlite_schema WHERE type = 'view' AND sql LIKE '%deflake rows chaos%'", this))
+            using (var reader = list.ExecuteReader())
             {
-                names.Add(reader.GetString(0));
+                while (reader.Read())
+                {
+                    names.Add(reader.GetString(0));
+                }
             }
 
-            _shadowed = names;
+            // Views dropped on this handle behind Deflake's back (a plain SqliteCommand) are made again.
+            MadeViewsOnOpen = InstallViews(null, names) > 0;
             return;
         }
 
-        // A handle whose temp.user_version is still 0 never had views made on it: nothing stale to drop.
+        MadeViewsOnOpen = true;
+
+        // A handle whose temp.user_version is still 0 never had views made on it: nothing stale to drop, and its TEMP
+        // schema is empty, so a clone whose schema is still its template's gets the views the template's first clone got.
+        if (madeFor == 0 && _template is not null)
+        {
+            if (_settings.ScriptFor(_template, schemaVersion) is { } script)
+            {
+                Run(script.Sql, null);
+                _shadowed = script.Shadowed;
+                _rewrites = script.Rewrites;
+                Remember();
+                return;
+            }
+
+            var made = BuildViews(null);
+            made = made with { Rewrites = _settings.Rewrites.For(made.Shadowed) };
+            InstallViews(made);
+            if (made.SchemaVersion == schemaVersion)
+            {
+                _settings.AddScript(_template, made);
+            }
+
+            return;
+        }
+
         if (madeFor != 0)
         {
             DropStaleViews();
         }
 
         InstallViews();
-        MadeViewsOnOpen = true;
+    }
+
+    /// <summary>What a pooled handle's views were made for, so a reopen that finds both schemas unchanged reads nothing else.</summary>
+    private sealed record HandleViews(SqliteRowChaosSettings Settings, (long Main, long Temp) Versions, HashSet<string> Shadowed, SqliteRewriteCache Rewrites);
+
+    /// <summary>Per SQLite handle (pooled handles outlive connections; an entry goes when its handle is collected).</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, HandleViews> s_handles = [];
+
+    /// <summary>Records the current views for the handle; forgets them inside a transaction (it may roll back).</summary>
+    private void Remember()
+    {
+        if (Handle is not { } handle)
+        {
+            return;
+        }
+
+        if (SQLitePCL.raw.sqlite3_get_autocommit(handle) == 0 || SchemaVersions(handle) is not { } versions)
+        {
+            s_handles.Remove(handle);
+            return;
+        }
+
+        // _shadowed is never changed in place (it is replaced), so the handle's record can share it.
+        _rewrites ??= _settings.Rewrites.For(_shadowed);
+        s_handles.AddOrUpdate(handle, new HandleViews(_settings, versions, _shadowed, _rewrites));
+    }
+
+    /// <summary>schema_version of main and of temp, read without a command; null if SQLite did not answer at once (busy).</summary>
+    private static (long Main, long Temp)? SchemaVersions(SQLitePCL.sqlite3 handle)
+        => Pragma(handle, "PRAGMA main.schema_version") is { } main && Pragma(handle, "PRAGMA temp.schema_version") is { } temp ? (main, temp) : null;
+
+    private static long? Pragma(SQLitePCL.sqlite3 handle, string sql)
+    {
+        if (SQLitePCL.raw.sqlite3_prepare_v2(handle, sql, out var statement) != SQLitePCL.raw.SQLITE_OK)
+        {
+            statement?.Dispose();
+            return null;
+        }
+
+        using (statement)
+        {
+            return SQLitePCL.raw.sqlite3_step(statement) == SQLitePCL.raw.SQLITE_ROW ? SQLitePCL.raw.sqlite3_column_int64(statement, 0) : null;
+        }
     }
 
     private void DropStaleViews()
@@ -367,7 +508,7 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
     internal void BeforeExecute(SqliteTransaction? transaction)
     {
         var n = _executions++;
-        var reverse = (ChaosSeed.Derive(_settings.Seed, "rows:reverse:" + n.ToString(CultureInfo.InvariantCulture)) & 1) == 1;
+        var reverse = (ChaosSeed.Derive(_settings.Seed, "rows:reverse:", n) & 1) == 1;
         if (_reverse == reverse)
         {
             return;
@@ -412,12 +553,40 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
             sql.Append("DROP VIEW IF EXISTS temp.").Append(SqliteRowChaos.Quote(table)).Append(';');
         }
 
+        if (Handle is { } handle)
+        {
+            s_handles.Remove(handle);
+        }
+
         Run(sql.ToString(), transaction);
         _shadowed = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         _rewrites = null;
     }
 
-    internal void InstallViews(SqliteTransaction? transaction = null)
+    /// <summary>Makes the views of the tables not yet shadowed; <paramref name="kept"/>: views already there. Returns how many it made.</summary>
+    internal int InstallViews(SqliteTransaction? transaction = null, HashSet<string>? kept = null)
+    {
+        var views = BuildViews(transaction);
+        var made = views.Shadowed.Count;
+        if (kept is not null)
+        {
+            views.Shadowed.UnionWith(kept);
+        }
+
+        InstallViews(views, transaction);
+        return made;
+    }
+
+    private void InstallViews(SqliteViewScript views, SqliteTransaction? transaction = null)
+    {
+        Run(views.Sql, transaction);
+        _shadowed = views.Shadowed;
+        _rewrites = views.Rewrites;
+        Remember();
+    }
+
+    /// <summary>The views for the tables of <c>main</c> not yet shadowed (without a rewrite cache).</summary>
+    private SqliteViewScript BuildViews(SqliteTransaction? transaction)
     {
         var tables = new List<string>();
         using (var list = new SqliteCommand(
@@ -440,14 +609,14 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
             sql.Append(SqliteRowChaos.ViewSql(table, _settings.Seed)).Append(';');
         }
 
+        long schemaVersion;
         using (var version = new SqliteCommand("PRAGMA main.schema_version", this, transaction))
         {
-            sql.Append("PRAGMA temp.user_version = ").Append(((long)version.ExecuteScalar()!).ToString(CultureInfo.InvariantCulture)).Append(';');
+            schemaVersion = (long)version.ExecuteScalar()!;
+            sql.Append("PRAGMA temp.user_version = ").Append(schemaVersion.ToString(CultureInfo.InvariantCulture)).Append(';');
         }
 
-        Run(sql.ToString(), transaction);
-        _shadowed = new HashSet<string>(tables, StringComparer.OrdinalIgnoreCase);
-        _rewrites = null;
+        return new SqliteViewScript(schemaVersion, sql.ToString(), new HashSet<string>(tables, StringComparer.OrdinalIgnoreCase), null);
     }
 
     private void Run(string sql, SqliteTransaction? transaction)

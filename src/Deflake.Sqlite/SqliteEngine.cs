@@ -28,6 +28,9 @@ public sealed class SqliteEngine : IDatabaseEngine
     private SqliteConnection? _templateSource;
     private EngineContext? _context;
     private SqliteRowChaosSettings? _rowChaos;
+
+    /// <summary>The template (path) each live clone was copied from, by connection string: lets rows chaos reuse its views' script.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _templateOf = new(StringComparer.Ordinal);
     private static int s_instances;
     private int _counter;
 
@@ -197,7 +200,7 @@ public sealed class SqliteEngine : IDatabaseEngine
         {
             try
             {
-                SqliteRowChaos.Prepare(clone.ConnectionString, RowChaos);
+                SqliteRowChaos.Prepare(clone.ConnectionString, RowChaos, source.Name);
             }
             catch
             {
@@ -206,6 +209,7 @@ public sealed class SqliteEngine : IDatabaseEngine
             }
         }
 
+        _templateOf[clone.ConnectionString] = source.Name;
         return Task.FromResult(clone);
     }
 
@@ -213,7 +217,7 @@ public sealed class SqliteEngine : IDatabaseEngine
     public DbConnection CreateConnection(EngineDatabase database)
     {
         ArgumentNullException.ThrowIfNull(database);
-        return SqliteRowChaos.Create(database.ConnectionString, Context, RowChaos);
+        return SqliteRowChaos.Create(database.ConnectionString, Context, RowChaos, _templateOf.GetValueOrDefault(database.ConnectionString));
     }
 
     /// <inheritdoc />
@@ -221,6 +225,7 @@ public sealed class SqliteEngine : IDatabaseEngine
     {
         ArgumentNullException.ThrowIfNull(database);
         Remove(database);
+        _templateOf.TryRemove(database.ConnectionString, out _);
         return Task.CompletedTask;
     }
 
@@ -256,6 +261,7 @@ public sealed class SqliteEngine : IDatabaseEngine
         ArgumentNullException.ThrowIfNull(database);
         var kept = Path.Combine(_root, "kept", database.Name + ".db");
         ClearPools(database);
+        _templateOf.TryRemove(database.ConnectionString, out _);
 
         if (database.State is SqliteConnection keeper)
         {

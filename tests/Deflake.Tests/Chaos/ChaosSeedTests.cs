@@ -31,4 +31,22 @@ public sealed class ChaosSeedTests
     {
         Assert.NotEqual(ChaosSeed.Derive(1, new string('a', 300)), ChaosSeed.Derive(1, new string('a', 301)));
     }
+
+    [Fact]
+    public void A_numbered_purpose_derives_what_the_spelled_out_purpose_derives()
+    {
+        long[] numbers = [0, 1, 9, 10, 12345, -1, -987654321, long.MaxValue, long.MinValue];
+        foreach (var seed in new[] { 0, 1, 42, -7, int.MaxValue, int.MinValue })
+        {
+            foreach (var n in numbers)
+            {
+                foreach (var prefix in new[] { "rows:reverse:", "", new string('p', 64), new string('q', 65), "é:" })
+                {
+                    Assert.Equal(
+                        ChaosSeed.Derive(seed, prefix + n.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                        ChaosSeed.Derive(seed, prefix, n));
+                }
+            }
+        }
+    }
 }
