@@ -83,7 +83,9 @@ public sealed class SqliteEngine : IDatabaseEngine
                 $"cannot create '{_root}': {ex.Message}; point DEFLAKE_CACHE_DIR or the option at a writable folder.", ex);
         }
 
-        _ownerLock ??= CrossProcessLock.TryAcquire(Path.Combine(_ownerDirectory, OwnerLockFile))
+        // Renamed into place already held: a pool starting in another process at the same moment collects owner
+        // folders whose owner.lock is free, and must never find this one free between its creation and its lock.
+        _ownerLock ??= CrossProcessLock.TryCreateHeld(Path.Combine(_ownerDirectory, OwnerLockFile))
             ?? throw new InvalidOperationException($"Deflake could not lock its own clone folder '{_ownerDirectory}'.");
         _ownerLock.WriteNote($"pid={ProcessIdentity.ProcessId} machine={ProcessIdentity.MachineName}");
 
@@ -281,6 +283,36 @@ public sealed class SqliteEngine : IDatabaseEngine
         return Task.FromResult($"sqlite3 \"{kept}\"");
     }
 
+    /// <summary>
+    /// An owner folder without owner.lock is being set up right now, or its process died in the few instructions
+    /// between making the folder and renaming its held lock into place. Only the second, an hour on, is removed:
+    /// its free staging lock files, then the folder if that left it empty.
+    /// </summary>
+    private static void RemoveUnfinishedOwnerFolder(string owner)
+    {
+        if (Directory.GetLastWriteTimeUtc(owner) > DateTime.UtcNow.AddHours(-1))
+        {
+            return;
+        }
+
+        foreach (var staging in Directory.GetFiles(owner, OwnerLockFile + ".*.new"))
+        {
+            if (!CrossProcessLock.IsHeld(staging))
+            {
+                DeleteQuietly(staging);
+            }
+        }
+
+        try
+        {
+            Directory.Delete(owner, recursive: false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Not empty: something else lives there, and it is not ours to delete.
+        }
+    }
+
     /// <inheritdoc />
     public Task<int> RemoveOrphansAsync(TimeSpan keptRetention, CancellationToken cancellationToken = default)
     {
@@ -291,7 +323,13 @@ public sealed class SqliteEngine : IDatabaseEngine
             foreach (var owner in Directory.GetDirectories(clones))
             {
                 var ownerLock = Path.Combine(owner, OwnerLockFile);
-                if (!File.Exists(ownerLock) || CrossProcessLock.IsHeld(ownerLock))
+                if (!File.Exists(ownerLock))
+                {
+                    RemoveUnfinishedOwnerFolder(owner);
+                    continue;
+                }
+
+                if (CrossProcessLock.IsHeld(ownerLock))
                 {
                     continue;
                 }

@@ -74,6 +74,40 @@ public sealed class SqliteProcessTests : IDisposable
         Assert.True(File.Exists(foreignInClones));
     }
 
+    [Fact]
+    public async Task An_owner_folder_without_its_lock_is_left_alone_while_new_and_removed_an_hour_after_its_process_died()
+    {
+        var clones = Path.Combine(_directory, "clones");
+        string Unfinished(string name, bool old, string? foreignFile = null)
+        {
+            var folder = Path.Combine(clones, name);
+            Directory.CreateDirectory(folder);
+            File.WriteAllText(Path.Combine(folder, "owner.lock.0123456789ab.new"), "");
+            if (foreignFile is not null)
+            {
+                File.WriteAllText(Path.Combine(folder, foreignFile), "mine");
+            }
+
+            if (old)
+            {
+                Directory.SetLastWriteTimeUtc(folder, DateTime.UtcNow.AddHours(-2));
+            }
+
+            return folder;
+        }
+
+        var settingUp = Unfinished("setting-up", old: false);
+        var abandoned = Unfinished("abandoned", old: true);
+        var withForeignFile = Unfinished("with-foreign-file", old: true, foreignFile: "notes.txt");
+
+        await using var pool = await CreatePoolAsync();
+
+        Assert.True(File.Exists(Path.Combine(settingUp, "owner.lock.0123456789ab.new")));
+        Assert.False(Directory.Exists(abandoned));
+        Assert.True(File.Exists(Path.Combine(withForeignFile, "notes.txt")));
+        Assert.False(File.Exists(Path.Combine(withForeignFile, "owner.lock.0123456789ab.new")));
+    }
+
     private Task<TestDatabasePool> CreatePoolAsync() =>
         TestDatabasePool.CreateAsync(new SqliteEngine(new SqliteEngineOptions { Directory = _directory }), new TestDatabaseOptions
         {

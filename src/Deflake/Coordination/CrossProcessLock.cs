@@ -41,6 +41,37 @@ public sealed class CrossProcessLock : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Creates the lock file at <paramref name="path"/> already held: it is made and locked under a private name,
+    /// then renamed into place. Opening and locking a file are two steps, so a process that deletes lock files it
+    /// finds free (collecting a dead owner's folder) could otherwise take a brand-new one in between; the rename is
+    /// one step. Null when <paramref name="path"/> exists already.
+    /// </summary>
+    public static CrossProcessLock? TryCreateHeld(string path)
+    {
+        var staging = path + "." + Guid.NewGuid().ToString("N")[..12] + ".new";
+        var held = TryAcquire(staging);
+        if (held is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            File.Move(staging, path, overwrite: false);
+        }
+        catch (IOException)
+        {
+            held.Dispose();
+            File.Delete(staging);
+            return null;
+        }
+
+        // Same handle, same lock: only the name it is known by changes.
+        var stream = Interlocked.Exchange(ref held._stream, null)!;
+        return new CrossProcessLock(path, stream);
+    }
+
     /// <summary>Waits for the lock, polling with a short backoff, until <paramref name="timeout"/> or cancellation.</summary>
     /// <exception cref="TimeoutException">The lock was not free within <paramref name="timeout"/>.</exception>
     public static async Task<CrossProcessLock> AcquireAsync(string path, TimeSpan timeout, CancellationToken cancellationToken = default)

@@ -30,6 +30,34 @@ public sealed class CrossProcessLockTests : IDisposable
     }
 
     [Fact]
+    public void A_lock_created_held_appears_under_its_name_already_held_and_leaves_nothing_else_behind()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+        using (var created = CrossProcessLock.TryCreateHeld(_path))
+        {
+            Assert.NotNull(created);
+            Assert.Equal(_path, created.Path);
+            Assert.True(CrossProcessLock.IsHeld(_path));
+            created.WriteNote("pid=1");
+            Assert.Equal([_path], Directory.GetFiles(Path.GetDirectoryName(_path)!));
+        }
+
+        Assert.False(CrossProcessLock.IsHeld(_path));
+    }
+
+    [Fact]
+    public void Creating_a_held_lock_where_one_exists_already_gives_null_and_keeps_the_existing_one()
+    {
+        using var existing = CrossProcessLock.TryAcquire(_path);
+        existing!.WriteNote("first");
+
+        Assert.Null(CrossProcessLock.TryCreateHeld(_path));
+
+        Assert.Equal([_path], Directory.GetFiles(Path.GetDirectoryName(_path)!));
+        Assert.True(CrossProcessLock.IsHeld(_path));
+    }
+
+    [Fact]
     public async Task Waiting_for_a_held_lock_times_out_with_the_path_in_the_message()
     {
         using var holder = CrossProcessLock.TryAcquire(_path);
