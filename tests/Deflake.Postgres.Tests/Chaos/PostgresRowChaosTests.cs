@@ -5,7 +5,6 @@ namespace Deflake.Postgres.Tests.Chaos;
 
 public sealed class PostgresRowChaosTests
 {
-    private static readonly long[] InsertionOrder = [2, 3, 1];
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
@@ -20,7 +19,7 @@ public sealed class PostgresRowChaosTests
     [Fact]
     public async Task Without_chaos_a_read_without_order_by_returns_insertion_order()
     {
-        Assert.Equal(InsertionOrder, await PostgresChaosPools.WithDatabaseAsync(ChaosModes.None, 1, (_, c) => ReadAfterReinsertAsync(c, "SELECT x FROM t")));
+        Assert.Equal(ChaosStories.InsertionOrder, await PostgresChaosPools.WithDatabaseAsync(ChaosModes.None, 1, (_, c) => ReadAfterReinsertAsync(c, "SELECT x FROM t")));
         Assert.Equal([2], await PostgresChaosPools.WithDatabaseAsync(ChaosModes.None, 1, (_, c) => ReadAfterReinsertAsync(c, "SELECT x FROM t LIMIT 1")));
     }
 
@@ -28,7 +27,7 @@ public sealed class PostgresRowChaosTests
     public async Task Under_rows_a_read_without_order_by_differs_from_insertion_order_for_at_least_99_of_100_seeds()
     {
         var passed = await PostgresChaosPools.RowSeedsWhereAsync(100,
-            async c => (await ReadAfterReinsertAsync(c, "SELECT x FROM t")).SequenceEqual(InsertionOrder));
+            async c => (await ReadAfterReinsertAsync(c, "SELECT x FROM t")).SequenceEqual(ChaosStories.InsertionOrder));
 
         Assert.True(passed.Count <= 1, $"the order assertion still passed for seeds {string.Join(", ", passed)}");
     }
@@ -90,9 +89,9 @@ public sealed class PostgresRowChaosTests
 
         await using var other = new NpgsqlConnection(database.ConnectionString);
         await other.OpenAsync(Token);
-        Assert.NotEqual(InsertionOrder, await ChaosStories.ReadAsync(other, "SELECT x FROM t", Token));
+        Assert.NotEqual(ChaosStories.InsertionOrder, await ChaosStories.ReadAsync(other, "SELECT x FROM t", Token));
         await using var viaDeflake = await database.OpenConnectionAsync(Token);
-        Assert.NotEqual(InsertionOrder, await ChaosStories.ReadAsync(viaDeflake, "SELECT x FROM t", Token));
+        Assert.NotEqual(ChaosStories.InsertionOrder, await ChaosStories.ReadAsync(viaDeflake, "SELECT x FROM t", Token));
     }
 
     [Fact]

@@ -14,6 +14,9 @@ public sealed class SqliteChaosPools : IAsyncDisposable
         INSERT INTO tags (name) VALUES ('seed data');
         """;
 
+    /// <summary>The tables of <see cref="StorySchemaSql"/> that have a rowid, which rows chaos shadows.</summary>
+    public static readonly string[] StoryRowidTables = ["audit_log", "bars", "foos", "t", "tags"];
+
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"deflake-chaos-tests-{Environment.ProcessId}-{Guid.NewGuid():N}");
 
     public static SchemaSource StorySchema { get; } = SchemaSource.FromDelegate("chaos-stories", "1", async (connection, cancellationToken) =>

@@ -9,8 +9,6 @@ namespace Deflake.Sqlite.Tests.Chaos;
 /// </summary>
 public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
 {
-    private static readonly long[] InsertionOrder = [2, 3, 1];
-    private static readonly string[] StoryRowidTables = ["audit_log", "bars", "foos", "t", "tags"];
     private readonly SqliteChaosPools _pools = new();
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
@@ -33,12 +31,12 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
             var chaos = Assert.IsType<ChaosSqliteConnection>(connection);
             // Microsoft.Data.Sqlite does not pool in-memory connections: there every open makes its views.
             Assert.Equal(mode == SqliteCloneMode.Memory, chaos.MadeViewsOnOpen);
-            Assert.Equal(StoryRowidTables, chaos.Shadowed.Order(StringComparer.Ordinal));
-            Assert.Equal(StoryRowidTables, await ReadTextAsync(connection, "SELECT name FROM temp.sqlite_schema WHERE type = 'view' ORDER BY name"));
+            Assert.Equal(SqliteChaosPools.StoryRowidTables, chaos.Shadowed.Order(StringComparer.Ordinal));
+            Assert.Equal(SqliteChaosPools.StoryRowidTables, await ChaosStories.ReadTextAsync(connection, "SELECT name FROM temp.sqlite_schema WHERE type = 'view' ORDER BY name", Token));
 
             // The views made ahead shuffle as those made on open would.
             await ChaosStories.InsertDeleteReinsertAsync(connection, Token);
-            Assert.NotEqual(InsertionOrder, await ChaosStories.ReadAsync(connection, "SELECT x FROM t", Token));
+            Assert.NotEqual(ChaosStories.InsertionOrder, await ChaosStories.ReadAsync(connection, "SELECT x FROM t", Token));
             Assert.NotEqual([2], await ChaosStories.ReadAsync(connection, "SELECT x FROM t LIMIT 1", Token));
         }
     }
@@ -60,8 +58,8 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
                 Assert.True(Assert.IsType<ChaosSqliteConnection>(onOpen).MadeViewsOnOpen);
 
                 const string views = "SELECT name || ': ' || sql FROM temp.sqlite_schema WHERE type = 'view' ORDER BY name";
-                Assert.Equal(await ReadTextAsync(onOpen, views), await ReadTextAsync(ahead, views));
-                Assert.Equal(StoryRowidTables.Length, (await ReadTextAsync(ahead, views)).Count);
+                Assert.Equal(await ChaosStories.ReadTextAsync(onOpen, views, Token), await ChaosStories.ReadTextAsync(ahead, views, Token));
+                Assert.Equal(SqliteChaosPools.StoryRowidTables.Length, (await ChaosStories.ReadTextAsync(ahead, views, Token)).Count);
             }
         }
     }
@@ -81,7 +79,7 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
             await using var plain = new SqliteConnection(database.ConnectionString);
             await plain.OpenAsync(Token);
             Assert.Equal(0, await ChaosStories.ScalarAsync(plain, "SELECT COUNT(*) FROM temp.sqlite_schema", Token));
-            Assert.Equal(InsertionOrder, await ChaosStories.ReadAsync(plain, "SELECT x FROM t", Token));
+            Assert.Equal(ChaosStories.InsertionOrder, await ChaosStories.ReadAsync(plain, "SELECT x FROM t", Token));
         }
     }
 
@@ -271,17 +269,4 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
         Assert.Equal(SqliteRewriteCache.MaxEntries, ab.Count);
     }
 
-    private static async Task<List<string>> ReadTextAsync(System.Data.Common.DbConnection connection, string sql)
-    {
-        var values = new List<string>();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await using var reader = await command.ExecuteReaderAsync(Token);
-        while (await reader.ReadAsync(Token))
-        {
-            values.Add(reader.GetString(0));
-        }
-
-        return values;
-    }
 }

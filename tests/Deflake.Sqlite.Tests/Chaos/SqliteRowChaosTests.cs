@@ -5,7 +5,6 @@ namespace Deflake.Sqlite.Tests.Chaos;
 
 public sealed class SqliteRowChaosTests : IAsyncLifetime
 {
-    private static readonly long[] InsertionOrder = [2, 3, 1];
     private readonly SqliteChaosPools _pools = new();
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
@@ -24,7 +23,7 @@ public sealed class SqliteRowChaosTests : IAsyncLifetime
     [Fact]
     public async Task Without_chaos_a_read_without_order_by_returns_insertion_order()
     {
-        Assert.Equal(InsertionOrder, await ReadAfterReinsertAsync(ChaosModes.None, 1, "SELECT x FROM t"));
+        Assert.Equal(ChaosStories.InsertionOrder, await ReadAfterReinsertAsync(ChaosModes.None, 1, "SELECT x FROM t"));
         Assert.Equal([2], await ReadAfterReinsertAsync(ChaosModes.None, 1, "SELECT x FROM t LIMIT 1"));
     }
 
@@ -36,7 +35,7 @@ public sealed class SqliteRowChaosTests : IAsyncLifetime
         {
             var values = await ReadAfterReinsertAsync(ChaosModes.Rows, seed, "SELECT x FROM t");
             Assert.Equal([1, 2, 3], values.Order());
-            passed += values.SequenceEqual(InsertionOrder) ? 1 : 0;
+            passed += values.SequenceEqual(ChaosStories.InsertionOrder) ? 1 : 0;
         }
 
         Assert.True(passed <= 1, $"the order assertion still passed for {passed} of 100 seeds");
@@ -124,7 +123,7 @@ public sealed class SqliteRowChaosTests : IAsyncLifetime
             await using var database = await pool.RentAsync(Token);
             await using var connection = await database.OpenConnectionAsync(Token);
             await ChaosStories.InsertDeleteReinsertAsync(connection, Token);
-            Assert.NotEqual(InsertionOrder, await ChaosStories.ReadAsync(connection, "SELECT x FROM t", Token));
+            Assert.NotEqual(ChaosStories.InsertionOrder, await ChaosStories.ReadAsync(connection, "SELECT x FROM t", Token));
             Assert.IsAssignableFrom<SqliteConnection>(database.CreateConnection());
         }
     }

@@ -37,6 +37,24 @@ public static class ChaosStories
         await ExecuteAsync(connection, "INSERT INTO t (x) VALUES (1)", cancellationToken);
     }
 
+    /// <summary>The order of t's rows after <see cref="InsertDeleteReinsertAsync"/>, as the heap returns them.</summary>
+    public static readonly long[] InsertionOrder = [2, 3, 1];
+
+    /// <summary>Reads the first column of every row of <c>sql</c> as text.</summary>
+    public static async Task<List<string>> ReadTextAsync(DbConnection connection, string sql, CancellationToken cancellationToken = default)
+    {
+        var values = new List<string>();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            values.Add(reader.GetString(0));
+        }
+
+        return values;
+    }
+
     /// <summary>Reads column x of every row of <c>sql</c>.</summary>
     public static async Task<List<long>> ReadAsync(DbConnection connection, string sql, CancellationToken cancellationToken = default)
     {
