@@ -37,23 +37,30 @@ public sealed class MariaDbIdentityChaosTests
     [Fact]
     public async Task The_audit_row_looked_up_by_the_wrong_id_is_missed_under_identities_for_100_of_100_seeds()
     {
-        // One engine per seed would build 100 templates; the story only needs each seed's starts, so plan them and
-        // apply them to clones of one template the way the template build does.
-        var passed = new List<int>();
-        for (var seed = 1; seed <= 100; seed++)
+        // Through the engine: one identities template per seed (as the pool would build), a clone of each.
+        await using var engine = await MariaDbTestServer.CreateEngineAsync();
+        var version = await engine.StartAsync(new EngineContext(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System, ChaosModes.Identities, 0), Token);
+        var digest = await StorySchema.ComputeFingerprintAsync(Token);
+        var passed = new System.Collections.Concurrent.ConcurrentBag<int>();
+        await Parallel.ForEachAsync(Enumerable.Range(1, 100), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = Token }, async (seed, _) =>
         {
-            var plan = IdentityRangePlan.Create(seed, ["audit_log.id", "bars.id", "foos.id", "tags.id"]);
-            var found = await WithDatabaseAsync(ChaosModes.None, 1, async connection =>
+            var fingerprint = Fingerprint.Compute(engine.Kind, version, digest, $"identities:{seed}");
+            var template = await engine.EnsureTemplateAsync(new TemplateRequest(fingerprint, StorySchema, ChaosModes.Identities, seed), Token);
+            var clone = await engine.CreateCloneAsync(template, Token);
+            try
             {
-                await ChaosStories.ExecuteAsync(connection,
-                    $"ALTER TABLE foos AUTO_INCREMENT = {plan.StartOf("foos.id")}; ALTER TABLE bars AUTO_INCREMENT = {plan.StartOf("bars.id")}; ALTER TABLE audit_log AUTO_INCREMENT = {plan.StartOf("audit_log.id")};", Token);
-                return await ChaosStories.AuditRowFoundByTheWrongIdAsync(connection, Token);
-            });
-            if (found)
-            {
-                passed.Add(seed);
+                await using var connection = engine.CreateConnection(clone);
+                await connection.OpenAsync(Token);
+                if (await ChaosStories.AuditRowFoundByTheWrongIdAsync(connection, Token))
+                {
+                    passed.Add(seed);
+                }
             }
-        }
+            finally
+            {
+                await engine.DropCloneAsync(clone, Token);
+            }
+        });
 
         Assert.Empty(passed);
     }
