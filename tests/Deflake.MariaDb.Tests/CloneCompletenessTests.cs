@@ -1,12 +1,10 @@
-using System.Diagnostics;
-
 namespace Deflake.MariaDb.Tests;
 
-/// <summary>What a clone costs on this machine, written to the test output (not asserted: shared machines are noisy).</summary>
-public sealed class CloneCostTests
+/// <summary>Clones of a wider template, made and dropped one after another, are each complete. (What a clone costs: bench, MariaDbRentBenchmarks.)</summary>
+public sealed class CloneCompletenessTests
 {
     [Fact]
-    public async Task Twenty_table_clone_create_and_drop_is_measured_and_every_clone_is_complete()
+    public async Task Ten_clones_of_a_twenty_table_template_in_a_row_are_each_complete_and_dropped()
     {
         var token = TestContext.Current.CancellationToken;
         var sql = string.Concat(Enumerable.Range(1, 20).Select(i =>
@@ -15,13 +13,9 @@ public sealed class CloneCostTests
         await engine.StartAsync(new EngineContext(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System, ChaosModes.None, 1), token);
         var template = await engine.EnsureTemplateAsync(new TemplateRequest(Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()), MariaDbEngineTests.Sql(sql), ChaosModes.None, 1), token);
 
-        var create = new List<double>();
-        var drop = new List<double>();
         for (var i = 0; i < 10; i++)
         {
-            var watch = Stopwatch.StartNew();
             var clone = await engine.CreateCloneAsync(template, token);
-            create.Add(watch.Elapsed.TotalMilliseconds);
             await using (var connection = engine.CreateConnection(clone))
             {
                 await connection.OpenAsync(token);
@@ -30,14 +24,9 @@ public sealed class CloneCostTests
                 Assert.Equal(3L, Convert.ToInt64(await command.ExecuteScalarAsync(token), System.Globalization.CultureInfo.InvariantCulture));
             }
 
-            watch.Restart();
             await engine.DropCloneAsync(clone, token);
-            drop.Add(watch.Elapsed.TotalMilliseconds);
+            Assert.DoesNotContain(clone.Name, await MariaDbTestServer.DatabaseNamesAsync("deflake_", token));
         }
-
-        create.Sort();
-        drop.Sort();
-        TestContext.Current.SendDiagnosticMessage($"MariaDB 20-table clone: create median {create[5]:0} ms (min {create[0]:0}), drop median {drop[5]:0} ms");
-        Console.WriteLine($"MariaDB 20-table clone: create median {create[5]:0} ms (min {create[0]:0}), drop median {drop[5]:0} ms");
     }
 }
+
