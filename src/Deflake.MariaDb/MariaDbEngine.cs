@@ -1,0 +1,759 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using Deflake.Coordination;
+using Deflake.MariaDb.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using MySql.Data.MySqlClient;
+
+namespace Deflake.MariaDb;
+
+/// <summary>
+/// MariaDB/MySQL engine: one template database per schema fingerprint, built once across processes under a
+/// <c>GET_LOCK</c> named after the fingerprint, and per test a clone made by re-running the template's own
+/// <c>SHOW CREATE TABLE</c> (which keeps foreign keys and the AUTO_INCREMENT counter; <c>CREATE TABLE … LIKE</c> keeps
+/// neither), copying the rows with <c>INSERT … SELECT</c>, and recreating its views.
+/// Uses <c>DEFLAKE_MARIADB</c> when set, otherwise a throwaway local server (<see cref="MariaDbLocalServer"/>).
+/// </summary>
+/// <remarks>
+/// Every database it creates is named <c>deflake_…</c> and is recorded, with its owning process, in Deflake's own
+/// database <c>deflake_registry</c> <em>before</em> it is created. Each engine's process holds the user lock
+/// <c>deflake_owner_TOKEN</c> on a dedicated session for its lifetime, so orphan collection can tell a crashed owner
+/// (the lock is free) from a live one. Databases not in the registry are never touched. Triggers, stored routines,
+/// events and sequences in the schema are not copied: building such a template fails with a one-line error naming the object.
+/// </remarks>
+/// <example>
+/// <code>
+/// await using var pool = await TestDatabasePool.CreateAsync(new MariaDbEngine(),
+///     new TestDatabaseOptions { Schema = SchemaSource.FromSqlDirectory("migrations") });
+/// </code>
+/// </example>
+public sealed partial class MariaDbEngine : IDatabaseEngine
+{
+    internal const string Prefix = "deflake_";
+    internal const string TemplatePrefix = "deflake_tpl_";
+    internal const string RegistryDatabase = "deflake_registry";
+    internal const string RegistryTable = "`deflake_registry`.`databases`";
+    private static long s_cloneCounter;
+
+    private readonly ResolvedMariaDbOptions _options;
+    private readonly ConcurrentDictionary<string, Lazy<Task<string[]>>> _clonePlans = new(StringComparer.Ordinal);
+    private MySqlConnectionStringBuilder? _admin;
+    private OwnerSession? _owner;
+    private MariaDbLocalServer? _localServer;
+    private ILogger _logger = NullLogger.Instance;
+    private TimeProvider _time = TimeProvider.System;
+    private int _disposed;
+
+    /// <summary>Creates the engine; nothing connects until the pool starts it.</summary>
+    /// <exception cref="DeflakeConfigurationException">An option or <c>DEFLAKE_MARIADB</c> is invalid.</exception>
+    public MariaDbEngine(MariaDbEngineOptions? options = null)
+    {
+        _options = (options ?? new MariaDbEngineOptions()).Resolve();
+    }
+
+    /// <inheritdoc />
+    public string Kind => "mariadb";
+
+    /// <summary>The throwaway server in use, or null when a connection string was given.</summary>
+    public MariaDbLocalServer? LocalServer => _localServer;
+
+    /// <summary>What identities chaos did to the template this engine built (empty when it reused one or chaos is off).</summary>
+    public IdentityChaosReport IdentityReport { get; private set; } = IdentityChaosReport.Empty;
+
+    private MySqlConnectionStringBuilder Admin => _admin ?? throw new InvalidOperationException("The MariaDB engine has not been started.");
+
+    private string AdminConnectionString => Admin.ConnectionString;
+
+    /// <inheritdoc />
+    public async Task<string> StartAsync(EngineContext context, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        _logger = context.Logger;
+        _time = context.TimeProvider;
+        if (context.Chaos.HasFlag(ChaosModes.Rows))
+        {
+            if (!context.Chaos.HasFlag(ChaosModes.Identities))
+            {
+                throw new DeflakeConfigurationException(DeflakeEnvironment.Chaos,
+                    "rows chaos is not available on MariaDB/MySQL yet (unordered results keep the server's order); use identities, or run rows on the SQLite or PostgreSQL engine.");
+            }
+
+            _logger.LogWarning("Deflake chaos 'all' on MariaDB covers identities only: rows chaos is not available on MariaDB/MySQL yet, unordered results keep the server's order");
+        }
+
+        MySqlConnectionStringBuilder admin;
+        if (_options.Admin is null)
+        {
+            _localServer = await MariaDbLocalServer.StartAsync(_options.LocalServer, cancellationToken).ConfigureAwait(false);
+            admin = new MySqlConnectionStringBuilder(_localServer.ConnectionString);
+            _logger.LogInformation("Deflake uses the throwaway MariaDB {Version} server in {Directory} ({State}), data in {DataDirectory}",
+                _localServer.Version, _localServer.ServerDirectory, _localServer.WasStarted ? "started" : "attached", _localServer.DataDirectory);
+        }
+        else
+        {
+            admin = new MySqlConnectionStringBuilder(_options.Admin.ConnectionString);
+        }
+
+        admin.Database = "";
+        admin.AllowUserVariables = true;
+        admin.CharacterSet = "utf8mb4";
+        admin.PersistSecurityInfo = true;
+        _admin = admin;
+
+        try
+        {
+            _owner = await OwnerSession.AcquireAsync(admin.ConnectionString, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MySqlException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            var reason = ex.Number != 0 ? $"error {ex.Number.ToString(CultureInfo.InvariantCulture)}: {MariaDbEngineOptions.FirstLine(ex.Message)}" : MariaDbEngineOptions.FirstLine(ex.InnerException?.Message ?? ex.Message);
+            throw new DeflakeConfigurationException(_options.Setting,
+                $"cannot connect to MariaDB/MySQL at {Connections.Where(admin)} as '{admin.UserID}' ({reason}); start the server or fix the connection string"
+                + (_options.Admin is null ? "." : ", or unset it to use a throwaway local server."), ex);
+        }
+
+        var connection = await OpenAdminAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var version = (string)(await Connections.ScalarAsync(connection, "SELECT VERSION()", cancellationToken).ConfigureAwait(false))!;
+            await EnsureRegistryAsync(connection, cancellationToken).ConfigureAwait(false);
+            return version;
+        }
+    }
+
+    private static async Task EnsureRegistryAsync(MySqlConnection connection, CancellationToken cancellationToken)
+    {
+        await LockAsync(connection, "deflake_registry", TimeSpan.FromMinutes(1), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var tables = await Connections.RowsAsync(connection,
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = @db", cancellationToken, ("@db", RegistryDatabase)).ConfigureAwait(false);
+            var exists = await Connections.ScalarAsync(connection,
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = @db", cancellationToken, ("@db", RegistryDatabase)).ConfigureAwait(false);
+            if (Convert.ToInt64(exists, CultureInfo.InvariantCulture) > 0 && tables.Any(t => (string)t[0]! != "databases"))
+            {
+                throw new InvalidOperationException(
+                    $"Database {RegistryDatabase} exists but is not Deflake's (it holds other tables); Deflake will not touch it. Rename it, or use another server.");
+            }
+
+            await Connections.ExecuteAsync(connection, $"""
+                CREATE DATABASE IF NOT EXISTS {Quote.Identifier(RegistryDatabase)} CHARACTER SET utf8mb4;
+                CREATE TABLE IF NOT EXISTS {RegistryTable} (
+                  name VARCHAR(64) NOT NULL PRIMARY KEY,
+                  kind VARCHAR(16) NOT NULL,
+                  owner VARCHAR(32) NULL,
+                  pid INT NULL,
+                  machine VARCHAR(255) NULL,
+                  fingerprint VARCHAR(64) NULL,
+                  created DATETIME(6) NOT NULL,
+                  kept_at DATETIME(6) NULL,
+                  last_used DATETIME(6) NULL
+                ) ENGINE=InnoDB COMMENT='Deflake: every database Deflake creates, recorded before it is created, with its owner process'
+                """, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await UnlockAsync(connection, "deflake_registry").ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<EngineTemplate> EnsureTemplateAsync(TemplateRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Fingerprint.Length is 0 or > 40 || !request.Fingerprint.All(char.IsAsciiHexDigitLower))
+        {
+            throw new ArgumentException($"Fingerprint '{request.Fingerprint}' is not 1-40 lower-case hex digits.", nameof(request));
+        }
+
+        var name = TemplatePrefix + request.Fingerprint;
+        var gate = await OpenAdminAsync(cancellationToken, pooled: false).ConfigureAwait(false);
+        await using (gate.ConfigureAwait(false))
+        {
+            // Held until this connection closes: the one builder per fingerprint, across processes and machines.
+            await LockAsync(gate, TemplateLockName(request.Fingerprint), _options.TemplateWaitTimeout, cancellationToken).ConfigureAwait(false);
+            var row = await ReadRowAsync(gate, name, cancellationToken).ConfigureAwait(false);
+            var exists = await DatabaseExistsAsync(gate, name, cancellationToken).ConfigureAwait(false);
+            if (row is { Kind: "template" } && exists)
+            {
+                var now = _time.GetUtcNow();
+                if (row.LastUsed is not { } last || now - last > TimeSpan.FromHours(1))
+                {
+                    await Connections.ExecuteAsync(gate, $"UPDATE {RegistryTable} SET last_used = @now WHERE name = @name", cancellationToken,
+                        ("@now", now.UtcDateTime), ("@name", name)).ConfigureAwait(false);
+                }
+
+                await GetClonePlanAsync(name, cancellationToken).ConfigureAwait(false);
+                return new EngineTemplate(name, request.Fingerprint, WasBuilt: false);
+            }
+
+            if (exists && row is null)
+            {
+                throw new InvalidOperationException($"Database {name} exists but is not in Deflake's registry; Deflake will not touch it. Drop or rename it yourself.");
+            }
+
+            if (exists)
+            {
+                // A build whose builder died (the lock was free), or a template whose row went missing its kind: start over.
+                await DropDatabaseAsync(gate, name, cancellationToken).ConfigureAwait(false);
+            }
+
+            await BuildTemplateAsync(gate, name, request, cancellationToken).ConfigureAwait(false);
+            return new EngineTemplate(name, request.Fingerprint, WasBuilt: true);
+        }
+    }
+
+    private async Task BuildTemplateAsync(MySqlConnection gate, string name, TemplateRequest request, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        await RecordAsync(gate, name, "build", request.Fingerprint, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Connections.ExecuteAsync(gate, $"CREATE DATABASE {Quote.Identifier(name)}", cancellationToken).ConfigureAwait(false);
+            var builder = new MySqlConnectionStringBuilder(AdminConnectionString) { Database = name, Pooling = false };
+            var connection = await Connections.OpenAsync(builder.ConnectionString, cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                await request.Schema.ApplyAsync(connection, cancellationToken).ConfigureAwait(false);
+                if (request.Chaos.HasFlag(ChaosModes.Identities))
+                {
+                    IdentityReport = await Chaos.MariaDbTemplateChaos.ApplyIdentitiesAsync(connection, request.Seed, _logger, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            // Fails with a one-line error when the schema holds something clones could not copy.
+            _clonePlans.TryRemove(name, out _);
+            await GetClonePlanAsync(name, cancellationToken).ConfigureAwait(false);
+
+            // Published: from here on the name refers to a finished template.
+            await Connections.ExecuteAsync(gate, $"UPDATE {RegistryTable} SET kind = 'template', owner = NULL, pid = NULL, last_used = @now WHERE name = @name",
+                cancellationToken, ("@now", _time.GetUtcNow().UtcDateTime), ("@name", name)).ConfigureAwait(false);
+        }
+        catch
+        {
+            _clonePlans.TryRemove(name, out _);
+            try
+            {
+                await DropDatabaseAsync(gate, name, CancellationToken.None).ConfigureAwait(false);
+                await ForgetAsync(gate, name, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (MySqlException dropError)
+            {
+                _logger.LogWarning(dropError, "Deflake could not drop the failed template build {Name}; orphan collection will", name);
+            }
+
+            throw;
+        }
+
+        _logger.LogInformation("Deflake built MariaDB template {Name} from {Schema} in {Elapsed:0} ms", name, request.Schema.Name, _time.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    private Task<string[]> GetClonePlanAsync(string template, CancellationToken cancellationToken)
+    {
+        var lazy = _clonePlans.GetOrAdd(template, t => new Lazy<Task<string[]>>(() => BuildClonePlanAsync(t, CancellationToken.None)));
+        var task = lazy.Value;
+        if (task.IsFaulted || task.IsCanceled)
+        {
+            _clonePlans.TryRemove(new KeyValuePair<string, Lazy<Task<string[]>>>(template, lazy));
+        }
+
+        return task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The statements that fill a new, empty clone (run with the clone as the current database): each base table's
+    /// <c>SHOW CREATE TABLE</c> (foreign keys and AUTO_INCREMENT included), an <c>INSERT … SELECT</c> of its stored
+    /// columns when it has rows, then the views in dependency order. Read once per template: templates never change.
+    /// </summary>
+    private async Task<string[]> BuildClonePlanAsync(string template, CancellationToken cancellationToken)
+    {
+        var builder = new MySqlConnectionStringBuilder(AdminConnectionString) { Database = template, Pooling = false };
+        var connection = await Connections.OpenAsync(builder.ConnectionString, cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var unsupported = await Connections.RowsAsync(connection, """
+                SELECT 'trigger', TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()
+                UNION ALL SELECT LOWER(ROUTINE_TYPE), ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()
+                UNION ALL SELECT 'event', EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()
+                UNION ALL SELECT LOWER(TABLE_TYPE), TABLE_NAME FROM information_schema.TABLES
+                  WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE NOT IN ('BASE TABLE', 'VIEW')
+                LIMIT 1
+                """, cancellationToken).ConfigureAwait(false);
+            if (unsupported.Count > 0)
+            {
+                throw new NotSupportedException(
+                    $"Deflake's MariaDB engine cannot clone {unsupported[0][0]} {Quote.Identifier((string)unsupported[0][1]!)}: triggers, stored routines, events, sequences and system-versioned tables are not copied yet; remove it from the schema, or use the PostgreSQL engine.");
+            }
+
+            var objects = await Connections.RowsAsync(connection,
+                "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME", cancellationToken).ConfigureAwait(false);
+            var tables = new List<string>();
+            var inserts = new List<string>();
+            var views = new List<(string Name, string Sql)>();
+            foreach (var row in objects)
+            {
+                var table = (string)row[0]!;
+                if ((string)row[1]! == "VIEW")
+                {
+                    var create = await Connections.RowsAsync(connection, $"SHOW CREATE VIEW {Quote.Identifier(table)}", cancellationToken).ConfigureAwait(false);
+                    views.Add((table, DefinerClause().Replace((string)create[0][1]!, "")));
+                    continue;
+                }
+
+                var createTable = await Connections.RowsAsync(connection, $"SHOW CREATE TABLE {Quote.Identifier(table)}", cancellationToken).ConfigureAwait(false);
+                tables.Add((string)createTable[0][1]!);
+                var hasRows = await Connections.ScalarAsync(connection, $"SELECT EXISTS (SELECT 1 FROM {Quote.Identifier(table)})", cancellationToken).ConfigureAwait(false);
+                if (Convert.ToInt64(hasRows, CultureInfo.InvariantCulture) == 0)
+                {
+                    continue;
+                }
+
+                var columns = await Connections.RowsAsync(connection, """
+                    SELECT COLUMN_NAME FROM information_schema.COLUMNS
+                    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = @table AND COALESCE(GENERATION_EXPRESSION, '') = ''
+                    ORDER BY ORDINAL_POSITION
+                    """, cancellationToken, ("@table", table)).ConfigureAwait(false);
+                var list = string.Join(", ", columns.Select(c => Quote.Identifier((string)c[0]!)));
+                inserts.Add($"INSERT INTO {Quote.Identifier(table)} ({list}) SELECT {list} FROM {Quote.Identifier(template)}.{Quote.Identifier(table)}");
+            }
+
+            return [.. tables, .. inserts, .. OrderViews(views)];
+        }
+    }
+
+    /// <summary>Views that read other views come after them (SHOW CREATE VIEW names them as `name` in the same database).</summary>
+    private static IEnumerable<string> OrderViews(List<(string Name, string Sql)> views)
+    {
+        var remaining = views.ToList();
+        while (remaining.Count > 0)
+        {
+            var ready = remaining.Where(v => remaining.All(o => o.Name == v.Name || !v.Sql.Contains(Quote.Identifier(o.Name), StringComparison.Ordinal))).ToList();
+            if (ready.Count == 0)
+            {
+                ready = [remaining[0]];
+            }
+
+            foreach (var view in ready)
+            {
+                remaining.Remove(view);
+                yield return view.Sql;
+            }
+        }
+    }
+
+    [GeneratedRegex(@"DEFINER=`(?:[^`]|``)*`@`(?:[^`]|``)*`\s+")]
+    private static partial Regex DefinerClause();
+
+    /// <inheritdoc />
+    public async Task<EngineDatabase> CreateCloneAsync(EngineTemplate source, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var plan = await GetClonePlanAsync(source.Name, cancellationToken).ConfigureAwait(false);
+        var counter = Interlocked.Increment(ref s_cloneCounter);
+        var name = $"{Prefix}{source.Fingerprint[..Math.Min(8, source.Fingerprint.Length)]}_{ProcessIdentity.Token}_{counter.ToString("x", CultureInfo.InvariantCulture)}";
+        var script = new StringBuilder()
+            .Append(CultureInfo.InvariantCulture, $"CREATE DATABASE {Quote.Identifier(name)};USE {Quote.Identifier(name)};")
+            .Append("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', foreign_key_checks = 0, unique_checks = 0;");
+        foreach (var statement in plan)
+        {
+            script.Append(statement).Append(";\n");
+        }
+
+        var connection = await OpenAdminAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await RecordAsync(connection, name, "clone", source.Fingerprint, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                // Once started, a clone is finished rather than cancelled; a finished one is simply dropped by the caller.
+                await Connections.ExecuteAsync(connection, script.ToString(), CancellationToken.None).ConfigureAwait(false);
+                await Connections.ExecuteAsync(connection, "SET SESSION sql_mode = DEFAULT, foreign_key_checks = DEFAULT, unique_checks = DEFAULT; USE `deflake_registry`", CancellationToken.None).ConfigureAwait(false);
+            }
+            catch
+            {
+                MySqlConnection.ClearPool(connection);
+                await DropAndForgetAsync(name).ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        var connectionString = new MySqlConnectionStringBuilder(AdminConnectionString) { Database = name, PersistSecurityInfo = false }.ConnectionString;
+        await WarmAsync(connectionString).ConfigureAwait(false);
+        return new EngineDatabase(name, connectionString);
+    }
+
+    /// <summary>
+    /// Opens the clone's first connection in the background and leaves it idle in the driver's pool: MySql.Data's first
+    /// physical connection runs three queries of its own (variables, collations, time zone), which the test then skips.
+    /// </summary>
+    private static async Task WarmAsync(string connectionString)
+    {
+        var connection = await Connections.OpenAsync(connectionString, CancellationToken.None).ConfigureAwait(false);
+        await connection.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task DropCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        EnsureOwnName(database.Name);
+        Connections.ClearPool(database.ConnectionString);
+        var connection = await OpenAdminAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var row = await ReadRowAsync(connection, database.Name, cancellationToken).ConfigureAwait(false);
+            if (row is null || row.Owner != ProcessIdentity.Token)
+            {
+                throw new InvalidOperationException($"Database {database.Name} is not a clone of this process in Deflake's registry; Deflake will not drop it.");
+            }
+
+            await DropDatabaseAsync(connection, database.Name, cancellationToken).ConfigureAwait(false);
+            await ForgetAsync(connection, database.Name, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DropAndForgetAsync(string name)
+    {
+        try
+        {
+            var connection = await OpenAdminAsync(CancellationToken.None).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                await DropDatabaseAsync(connection, name, CancellationToken.None).ConfigureAwait(false);
+                await ForgetAsync(connection, name, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (MySqlException ex)
+        {
+            _logger.LogWarning(ex, "Deflake could not drop the failed clone {Name}; orphan collection will", name);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<string> KeepCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        EnsureOwnName(database.Name);
+        Connections.ClearPool(database.ConnectionString);
+        var connection = await OpenAdminAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await Connections.ExecuteAsync(connection, $"UPDATE {RegistryTable} SET kind = 'kept', owner = NULL, kept_at = @now WHERE name = @name AND owner = @me",
+                cancellationToken, ("@now", _time.GetUtcNow().UtcDateTime), ("@name", database.Name), ("@me", ProcessIdentity.Token)).ConfigureAwait(false);
+        }
+
+        return Describe(database.ConnectionString);
+    }
+
+    /// <summary>How to reach a database with the mariadb client, without the password.</summary>
+    internal static string Describe(string connectionString)
+    {
+        var builder = new MySqlConnectionStringBuilder(connectionString);
+        var where = builder.ConnectionProtocol == MySqlConnectionProtocol.Unix
+            ? $"--socket={builder.Server}"
+            : $"--host={builder.Server} --port={builder.Port.ToString(CultureInfo.InvariantCulture)}";
+        return $"mariadb {where} --user={builder.UserID} -p {builder.Database}";
+    }
+
+    /// <inheritdoc />
+    public DbConnection CreateConnection(EngineDatabase database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        return Connections.Create(database.ConnectionString);
+    }
+
+    /// <inheritdoc />
+    public async Task<int> RemoveOrphansAsync(TimeSpan keptRetention, CancellationToken cancellationToken = default)
+    {
+        var connection = await OpenAdminAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var rows = await Connections.RowsAsync(connection,
+                $"SELECT name, kind, owner, kept_at, last_used, fingerprint, created FROM {RegistryTable} WHERE owner IS NULL OR owner <> @me ORDER BY name",
+                cancellationToken, ("@me", ProcessIdentity.Token)).ConfigureAwait(false);
+            var now = _time.GetUtcNow();
+            var alive = new Dictionary<string, bool>(StringComparer.Ordinal);
+            var removed = 0;
+            foreach (var row in rows)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var name = (string)row[0]!;
+                var kind = (string)row[1]!;
+                var owner = (string?)row[2];
+                if (!name.StartsWith(Prefix, StringComparison.Ordinal) || name == RegistryDatabase)
+                {
+                    continue;
+                }
+
+                string why;
+                if (kind == "template")
+                {
+                    if (!await TryDropUnusedTemplateAsync(connection, name, (string?)row[5], AsUtc(row[4]) ?? AsUtc(row[6])!.Value, now, cancellationToken).ConfigureAwait(false))
+                    {
+                        continue;
+                    }
+
+                    removed++;
+                    continue;
+                }
+                else if (kind == "kept")
+                {
+                    if (now - (AsUtc(row[3]) ?? now) <= keptRetention)
+                    {
+                        continue;
+                    }
+
+                    why = "kept longer than the retention";
+                }
+                else if (owner is not null)
+                {
+                    if (!alive.TryGetValue(owner, out var isAlive))
+                    {
+                        isAlive = !await IsLockFreeAsync(connection, OwnerSession.LockName(owner), cancellationToken).ConfigureAwait(false);
+                        alive[owner] = isAlive;
+                    }
+
+                    // A build is also protected by its template lock: never collect one whose builder may still run.
+                    if (isAlive || (kind == "build" && !await IsLockFreeAsync(connection, TemplateLockName((string?)row[5] ?? ""), cancellationToken).ConfigureAwait(false)))
+                    {
+                        continue;
+                    }
+
+                    // The dead owner's statement (a clone being filled) may still be finishing on the server: next time.
+                    if (await IsStatementRunningAsync(connection, name, cancellationToken).ConfigureAwait(false))
+                    {
+                        continue;
+                    }
+
+                    why = $"its owner {owner} is gone";
+                }
+                else
+                {
+                    continue;
+                }
+
+                await DropDatabaseAsync(connection, name, cancellationToken).ConfigureAwait(false);
+                await ForgetAsync(connection, name, cancellationToken).ConfigureAwait(false);
+                _logger.LogInformation("Deflake removed orphaned database {Name}: {Why}", name, why);
+                removed++;
+            }
+
+            return removed;
+        }
+    }
+
+    private async Task<bool> TryDropUnusedTemplateAsync(MySqlConnection connection, string name, string? fingerprint, DateTimeOffset lastUsed, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (_options.DropTemplatesUnusedFor is not { } unused || now - lastUsed <= unused || fingerprint is null)
+        {
+            return false;
+        }
+
+        var lockName = TemplateLockName(fingerprint);
+        if (Convert.ToInt64(await Connections.ScalarAsync(connection, "SELECT GET_LOCK(@name, 0)", cancellationToken, ("@name", lockName)).ConfigureAwait(false), CultureInfo.InvariantCulture) != 1)
+        {
+            return false;
+        }
+
+        try
+        {
+            await DropDatabaseAsync(connection, name, cancellationToken).ConfigureAwait(false);
+            await ForgetAsync(connection, name, cancellationToken).ConfigureAwait(false);
+            _logger.LogInformation("Deflake removed template {Name}, unused since {LastUsed:u}", name, lastUsed);
+            return true;
+        }
+        finally
+        {
+            await UnlockAsync(connection, lockName).ConfigureAwait(false);
+        }
+    }
+
+    private static DateTimeOffset? AsUtc(object? value) => value is DateTime time ? new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc)) : null;
+
+    private static async Task<bool> IsLockFreeAsync(MySqlConnection connection, string lockName, CancellationToken cancellationToken)
+        => Convert.ToInt64(await Connections.ScalarAsync(connection, "SELECT IS_FREE_LOCK(@name)", cancellationToken, ("@name", lockName)).ConfigureAwait(false), CultureInfo.InvariantCulture) == 1;
+
+    private static async Task<bool> IsStatementRunningAsync(MySqlConnection connection, string database, CancellationToken cancellationToken)
+        => Convert.ToInt64(await Connections.ScalarAsync(connection,
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND COMMAND = 'Query' AND INSTR(INFO, @name) > 0",
+            cancellationToken, ("@name", database)).ConfigureAwait(false), CultureInfo.InvariantCulture) > 0;
+
+    /// <summary>Stops being an owner (releases the owner lock when this was the process's last engine on the server). Drops nothing.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (_owner is not null)
+        {
+            await _owner.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_localServer is not null)
+        {
+            await _localServer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    internal static string TemplateLockName(string fingerprint) => "deflake_tpl_" + fingerprint[..Math.Min(40, fingerprint.Length)];
+
+    private static void EnsureOwnName(string name)
+    {
+        if (!name.StartsWith(Prefix, StringComparison.Ordinal) || name.StartsWith(TemplatePrefix, StringComparison.Ordinal) || name == RegistryDatabase)
+        {
+            throw new InvalidOperationException($"Database {name} is not a Deflake clone; Deflake will not touch it.");
+        }
+    }
+
+    private Task<MySqlConnection> OpenAdminAsync(CancellationToken cancellationToken, bool pooled = true)
+        => Connections.OpenAsync(pooled ? AdminConnectionString : new MySqlConnectionStringBuilder(AdminConnectionString) { Pooling = false }.ConnectionString, cancellationToken);
+
+    private static async Task LockAsync(MySqlConnection connection, string lockName, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var seconds = Math.Max(1, (long)Math.Ceiling(timeout.TotalSeconds));
+        var got = await Connections.ScalarAsync(connection, "SELECT GET_LOCK(@name, @seconds)", cancellationToken, ("@name", lockName), ("@seconds", seconds)).ConfigureAwait(false);
+        if (Convert.ToInt64(got, CultureInfo.InvariantCulture) != 1)
+        {
+            throw new TimeoutException($"Deflake waited {timeout.TotalMinutes:0.#} min for the lock {lockName}, held by another process (MariaDbEngineOptions.TemplateWaitTimeout).");
+        }
+    }
+
+    private static async Task UnlockAsync(MySqlConnection connection, string lockName)
+    {
+        await Connections.ScalarAsync(connection, "SELECT RELEASE_LOCK(@name)", CancellationToken.None, ("@name", lockName)).ConfigureAwait(false);
+    }
+
+    private sealed record RegistryRow(string Kind, string? Owner, DateTimeOffset? LastUsed);
+
+    private static async Task<RegistryRow?> ReadRowAsync(MySqlConnection connection, string name, CancellationToken cancellationToken)
+    {
+        var rows = await Connections.RowsAsync(connection, $"SELECT kind, owner, last_used FROM {RegistryTable} WHERE name = @name", cancellationToken, ("@name", name)).ConfigureAwait(false);
+        return rows.Count == 0 ? null : new RegistryRow((string)rows[0][0]!, (string?)rows[0][1], AsUtc(rows[0][2]));
+    }
+
+    private static async Task<bool> DatabaseExistsAsync(MySqlConnection connection, string name, CancellationToken cancellationToken)
+        => Convert.ToInt64(await Connections.ScalarAsync(connection, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = @name", cancellationToken, ("@name", name)).ConfigureAwait(false), CultureInfo.InvariantCulture) > 0;
+
+    /// <summary>Records a database with this process as its owner, before it is created.</summary>
+    private Task RecordAsync(MySqlConnection connection, string name, string kind, string fingerprint, CancellationToken cancellationToken)
+        => Connections.ExecuteAsync(connection,
+            $"""
+            INSERT INTO {RegistryTable} (name, kind, owner, pid, machine, fingerprint, created) VALUES (@name, @kind, @owner, @pid, @machine, @fingerprint, @created)
+            ON DUPLICATE KEY UPDATE kind = VALUES(kind), owner = VALUES(owner), pid = VALUES(pid), machine = VALUES(machine), fingerprint = VALUES(fingerprint), created = VALUES(created), kept_at = NULL
+            """,
+            cancellationToken, ("@name", name), ("@kind", kind), ("@owner", ProcessIdentity.Token), ("@pid", ProcessIdentity.ProcessId),
+            ("@machine", ProcessIdentity.MachineName), ("@fingerprint", fingerprint), ("@created", _time.GetUtcNow().UtcDateTime));
+
+    private static Task ForgetAsync(MySqlConnection connection, string name, CancellationToken cancellationToken)
+        => Connections.ExecuteAsync(connection, $"DELETE FROM {RegistryTable} WHERE name = @name", cancellationToken, ("@name", name));
+
+    /// <summary>Ends the sessions still using the database (a test's pooled connections), then drops it.</summary>
+    private static async Task DropDatabaseAsync(MySqlConnection connection, string name, CancellationToken cancellationToken)
+    {
+        var sessions = await Connections.RowsAsync(connection, "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = @name AND ID <> CONNECTION_ID()",
+            cancellationToken, ("@name", name)).ConfigureAwait(false);
+        foreach (var session in sessions)
+        {
+            try
+            {
+                await Connections.ExecuteAsync(connection, $"KILL CONNECTION {Convert.ToInt64(session[0], CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture)}", cancellationToken).ConfigureAwait(false);
+            }
+            catch (MySqlException ex) when (ex.Number == 1094)
+            {
+                // Unknown thread id: it ended by itself.
+            }
+        }
+
+        await Connections.ExecuteAsync(connection, $"DROP DATABASE IF EXISTS {Quote.Identifier(name)}", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The session that holds <c>deflake_owner_TOKEN</c> for this process on one server. A user lock belongs to one
+    /// session, so every engine of the process on that server shares it; the last one to go closes it.
+    /// </summary>
+    private sealed class OwnerSession : IAsyncDisposable
+    {
+        private static readonly SemaphoreSlim Gate = new(1, 1);
+        private static readonly Dictionary<string, (MySqlConnection Connection, int Count)> Sessions = new(StringComparer.Ordinal);
+        private readonly string _key;
+        private int _disposed;
+
+        private OwnerSession(string key) => _key = key;
+
+        public static string LockName(string owner) => "deflake_owner_" + owner;
+
+        public static async Task<OwnerSession> AcquireAsync(string adminConnectionString, CancellationToken cancellationToken)
+        {
+            var builder = new MySqlConnectionStringBuilder(adminConnectionString) { Pooling = false };
+            var key = builder.ConnectionString;
+            await Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (Sessions.TryGetValue(key, out var existing) && existing.Connection.State == System.Data.ConnectionState.Open)
+                {
+                    Sessions[key] = (existing.Connection, existing.Count + 1);
+                    return new OwnerSession(key);
+                }
+
+                var connection = await Connections.OpenAsync(key, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    // An idle owner session must not time out: that would make this process look dead.
+                    await Connections.ExecuteAsync(connection, "SET SESSION wait_timeout = 31536000", cancellationToken).ConfigureAwait(false);
+                    var got = await Connections.ScalarAsync(connection, "SELECT GET_LOCK(@name, 10)", cancellationToken, ("@name", LockName(ProcessIdentity.Token))).ConfigureAwait(false);
+                    if (Convert.ToInt64(got, CultureInfo.InvariantCulture) != 1)
+                    {
+                        throw new InvalidOperationException($"Deflake could not take its owner lock {LockName(ProcessIdentity.Token)} on the MariaDB server.");
+                    }
+                }
+                catch
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                    throw;
+                }
+
+                Sessions[key] = (connection, 1);
+                return new OwnerSession(key);
+            }
+            finally
+            {
+                Gate.Release();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            {
+                return;
+            }
+
+            await Gate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                if (Sessions.TryGetValue(_key, out var entry))
+                {
+                    if (entry.Count > 1)
+                    {
+                        Sessions[_key] = (entry.Connection, entry.Count - 1);
+                        return;
+                    }
+
+                    Sessions.Remove(_key);
+                    await entry.Connection.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                Gate.Release();
+            }
+        }
+    }
+}

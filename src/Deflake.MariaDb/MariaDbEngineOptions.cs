@@ -1,0 +1,109 @@
+using MySql.Data.MySqlClient;
+
+namespace Deflake.MariaDb;
+
+/// <summary>How <see cref="MariaDbEngine"/> reaches its server. Every default is safe.</summary>
+public sealed class MariaDbEngineOptions
+{
+    /// <summary>
+    /// Admin connection string of a MariaDB or MySQL server (a user that may create and drop databases and use
+    /// <c>GET_LOCK</c>). Default null: <c>DEFLAKE_MARIADB</c> when set, otherwise a throwaway local server
+    /// (<see cref="LocalServer"/>).
+    /// </summary>
+    public string? AdminConnectionString { get; set; }
+
+    /// <summary>How to start the throwaway server when no connection string is given. Default: its own defaults.</summary>
+    public MariaDbLocalServerOptions LocalServer { get; set; } = new();
+
+    /// <summary>How long to wait for another process (or machine) that is building the same template. Default 10 minutes.</summary>
+    public TimeSpan TemplateWaitTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Templates are a cache kept across runs; orphan collection drops those no pool has used for this long.
+    /// Default 7 days; null keeps them forever.
+    /// </summary>
+    public TimeSpan? DropTemplatesUnusedFor { get; set; } = TimeSpan.FromDays(7);
+
+    internal ResolvedMariaDbOptions Resolve()
+    {
+        if (TemplateWaitTimeout < TimeSpan.FromSeconds(1))
+        {
+            throw new DeflakeConfigurationException("MariaDbEngineOptions.TemplateWaitTimeout", $"is {TemplateWaitTimeout}; use at least 1 second, such as 10 minutes.");
+        }
+
+        if (DropTemplatesUnusedFor is { } unused && unused <= TimeSpan.Zero)
+        {
+            throw new DeflakeConfigurationException("MariaDbEngineOptions.DropTemplatesUnusedFor", $"is {unused}; use a positive duration, or null to keep templates.");
+        }
+
+        ArgumentNullException.ThrowIfNull(LocalServer);
+        string? setting = null;
+        var connectionString = AdminConnectionString;
+        if (connectionString is not null)
+        {
+            setting = "MariaDbEngineOptions.AdminConnectionString";
+        }
+        else if (Environment.GetEnvironmentVariable(DeflakeEnvironment.MariaDb) is { } fromEnvironment && !string.IsNullOrWhiteSpace(fromEnvironment))
+        {
+            setting = DeflakeEnvironment.MariaDb;
+            connectionString = fromEnvironment;
+        }
+
+        MySqlConnectionStringBuilder? builder = null;
+        if (setting is not null)
+        {
+            builder = ParseConnectionString(connectionString!, setting);
+        }
+        else
+        {
+            LocalServer.Validate();
+        }
+
+        return new ResolvedMariaDbOptions(builder, setting ?? DeflakeEnvironment.MariaDb, LocalServer, TemplateWaitTimeout, DropTemplatesUnusedFor);
+    }
+
+    internal static MySqlConnectionStringBuilder ParseConnectionString(string connectionString, string setting)
+    {
+        const string Example = "use the form Server=127.0.0.1;Port=3306;User ID=root;Password=...;SslMode=None (or Server=/path/to/mysqld.sock;Protocol=Unix)";
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new DeflakeConfigurationException(setting, $"is blank; {Example}.");
+        }
+
+        MySqlConnectionStringBuilder builder;
+        try
+        {
+            builder = new MySqlConnectionStringBuilder(connectionString);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidCastException or OverflowException or InvalidOperationException)
+        {
+            // The driver's message names the bad key; never the connection string, so no password leaks.
+            throw new DeflakeConfigurationException(setting, $"is not a valid MariaDB/MySQL connection string ({FirstLine(ex.Message)}); {Example}.", ex);
+        }
+
+        if (string.IsNullOrWhiteSpace(builder.Server))
+        {
+            throw new DeflakeConfigurationException(setting, $"names no Server; {Example}.");
+        }
+
+        if (string.IsNullOrWhiteSpace(builder.UserID))
+        {
+            throw new DeflakeConfigurationException(setting, $"names no User ID; {Example}.");
+        }
+
+        return builder;
+    }
+
+    internal static string FirstLine(string text)
+    {
+        var end = text.IndexOf('\n', StringComparison.Ordinal);
+        return (end < 0 ? text : text[..end]).Trim();
+    }
+}
+
+internal sealed record ResolvedMariaDbOptions(
+    MySqlConnectionStringBuilder? Admin,
+    string Setting,
+    MariaDbLocalServerOptions LocalServer,
+    TimeSpan TemplateWaitTimeout,
+    TimeSpan? DropTemplatesUnusedFor);
