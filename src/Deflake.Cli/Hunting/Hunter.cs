@@ -36,9 +36,7 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
     {
         var started = _time.GetUtcNow();
         var stopwatch = Stopwatch.StartNew();
-        _progress.Status("listing tests");
-        var tests = await runner.ListTestsAsync(cancellationToken).ConfigureAwait(false);
-
+        // No listing process: the baseline runs every test, and its results name them all (skipped ones too).
         var survey = new List<RunResult>
         {
             await SurveyAsync(new RunRequest("baseline", RunOrderKind.Default, "none", options.Seed, Parallel: true), cancellationToken).ConfigureAwait(false),
@@ -84,7 +82,8 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         }
 
         stopwatch.Stop();
-        return new HuntOutcome(options.Seed, options.Project, options.Modes, tests.Count, _runs.ToArray(), survey.Count, findings, alwaysFailing, started, stopwatch.Elapsed);
+        var testCount = survey[0].Discovered ?? survey[0].Tests.Count;
+        return new HuntOutcome(options.Seed, options.Project, options.Modes, testCount, _runs.ToArray(), survey.Count, findings, alwaysFailing, started, stopwatch.Elapsed);
     }
 
     private async Task<RunResult> SurveyAsync(RunRequest request, CancellationToken cancellationToken)

@@ -54,6 +54,12 @@ internal sealed record TestOutcome(string TestId, bool Passed, string? Message, 
 /// <summary>The outcome of a run: tests in the order they started.</summary>
 internal sealed record RunResult(RunRequest Request, IReadOnlyList<TestOutcome> Tests, TimeSpan Duration, string Reproduce)
 {
+    /// <summary>
+    /// How many distinct test ids the results name, skipped and not-run tests included (the runner reports every
+    /// test it selected); null when unknown. For a run of the whole suite: the number of tests, without a listing.
+    /// </summary>
+    public int? Discovered { get; init; }
+
     /// <summary>How many tests passed.</summary>
     public int Passed => Tests.Count(t => t.Passed);
 

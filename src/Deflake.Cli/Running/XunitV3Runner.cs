@@ -70,8 +70,8 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
             throw CliException.Run($"run '{request.Name}' produced no results (exit code {result.ExitCode}): {FirstLine(result.Error + result.Output)}");
         }
 
-        var tests = ParseResults(XDocument.Load(xml));
-        return new RunResult(request, tests, result.Duration, ReproduceCommand(request));
+        var document = XDocument.Load(xml);
+        return new RunResult(request, ParseResults(document), result.Duration, ReproduceCommand(request)) { Discovered = CountTests(document) };
     }
 
     /// <inheritdoc/>
@@ -172,6 +172,13 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
 
         return outcomes.Values.OrderBy(o => o.Start ?? DateTimeOffset.MaxValue).ToArray();
     }
+
+    /// <summary>How many distinct test ids the results name, skipped and not-run tests included (theory rows folded).</summary>
+    internal static int CountTests(XDocument document)
+        => document.Descendants("test")
+            .Select(t => (string?)t.Attribute("type") is { } type && (string?)t.Attribute("method") is { } method ? $"{type}.{method}" : (string?)t.Attribute("name") ?? "?")
+            .Distinct(StringComparer.Ordinal)
+            .Count();
 
     private static DateTimeOffset? Time(XElement test, string attribute)
         => DateTimeOffset.TryParse((string?)test.Attribute(attribute), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var time) ? time : null;

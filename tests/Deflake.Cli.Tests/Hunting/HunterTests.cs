@@ -55,6 +55,10 @@ public sealed class HunterTests
         Assert.DoesNotContain(Polluter, causes.Keys);
         Assert.Empty(causes.Keys.Intersect(correct));
         Assert.Empty(outcome.AlwaysFailing);
+
+        // The suite's size comes from the baseline's results: no listing process.
+        Assert.Equal(0, runner.Listings);
+        Assert.Equal(27, outcome.TestCount);
     }
 
     [Fact]

@@ -18,8 +18,13 @@ internal sealed class SyntheticRunner : ITestRunner
         return this;
     }
 
+    public int Listings { get; private set; }
+
     public Task<IReadOnlyList<string>> ListTestsAsync(CancellationToken cancellationToken = default)
-        => Task.FromResult<IReadOnlyList<string>>(_tests.Select(t => t.Id).ToArray());
+    {
+        Listings++;
+        return Task.FromResult<IReadOnlyList<string>>(_tests.Select(t => t.Id).ToArray());
+    }
 
     public Task<RunResult> RunAsync(RunRequest request, CancellationToken cancellationToken = default)
     {
