@@ -25,6 +25,14 @@ internal enum RunOrderKind
 /// <param name="Tests">For <see cref="RunOrderKind.List"/>, and for a filtered run: exactly these tests; null: all.</param>
 internal sealed record RunRequest(string Name, RunOrderKind Order, string Chaos, int Seed, bool Parallel, IReadOnlyList<string>? Tests = null)
 {
+    /// <summary>
+    /// Chaos modes per test (<c>DEFLAKE_CHAOS_TESTS</c>), overriding <see cref="Chaos"/> for the tests named; null: none.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? TestChaos { get; init; }
+
+    /// <summary>The chaos modes a test runs under in this run.</summary>
+    public string ChaosOf(string testId) => TestChaos is not null && TestChaos.TryGetValue(testId, out var modes) ? modes : Chaos;
+
     /// <summary>What <see cref="Order"/> means, for reports.</summary>
     public string OrderName => Order switch
     {

@@ -56,10 +56,17 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
             await File.WriteAllLinesAsync(orderFile, request.Tests ?? [], cancellationToken).ConfigureAwait(false);
         }
 
+        string? chaosFile = null;
+        if (request.TestChaos is { Count: > 0 } testChaos)
+        {
+            chaosFile = Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"chaos-{number:D4}.txt"));
+            await File.WriteAllLinesAsync(chaosFile, testChaos.Select(p => $"{p.Value}\t{p.Key}"), cancellationToken).ConfigureAwait(false);
+        }
+
         var arguments = new List<string> { assemblyPath };
         arguments.AddRange(RunnerArguments(request));
         arguments.AddRange(["-noLogo", "-noColor", "-xml", xml]);
-        var result = await ProcessRunner.RunAsync("dotnet", arguments, Environment(request, orderFile), timeout: timeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var result = await ProcessRunner.RunAsync("dotnet", arguments, Environment(request, orderFile, chaosFile), timeout: timeout, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (result.TimedOut)
         {
             throw CliException.Run($"run '{request.Name}' did not finish within {timeout.TotalMinutes:0.#} minutes (a hung test?); replay: {ReproduceCommand(request)}");
@@ -86,6 +93,12 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
 
         environment.Add(new(DeflakeEnvironment.Seed, request.Seed.ToString(CultureInfo.InvariantCulture)));
         var prefix = string.Empty;
+        if (request.TestChaos is { Count: > 0 } testChaos)
+        {
+            prefix = $"printf '%s\\t%s\\n' {string.Join(' ', testChaos.SelectMany(p => new[] { Shell.Quote(p.Value), Shell.Quote(p.Key) }))} > deflake-chaos.txt && ";
+            environment.Add(new(DeflakeEnvironment.ChaosTests, "deflake-chaos.txt"));
+        }
+
         switch (request.Order)
         {
             case RunOrderKind.Random:
@@ -95,7 +108,7 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
                 environment.Add(new(DeflakeEnvironment.Order, "reverse"));
                 break;
             case RunOrderKind.List:
-                prefix = $"printf '%s\\n' {string.Join(' ', (request.Tests ?? []).Select(Shell.Quote))} > deflake-order.txt && ";
+                prefix += $"printf '%s\\n' {string.Join(' ', (request.Tests ?? []).Select(Shell.Quote))} > deflake-order.txt && ";
                 environment.Add(new(DeflakeEnvironment.Order, "deflake-order.txt"));
                 break;
         }
@@ -126,9 +139,10 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
         }
     }
 
-    private static Dictionary<string, string?> Environment(RunRequest request, string? orderFile = null) => new(StringComparer.Ordinal)
+    private static Dictionary<string, string?> Environment(RunRequest request, string? orderFile = null, string? chaosFile = null) => new(StringComparer.Ordinal)
     {
         [DeflakeEnvironment.Chaos] = request.Chaos,
+        [DeflakeEnvironment.ChaosTests] = chaosFile,
         [DeflakeEnvironment.Seed] = request.Seed.ToString(CultureInfo.InvariantCulture),
         [DeflakeEnvironment.Order] = request.Order switch
         {
