@@ -11,6 +11,14 @@ public static class DeflakeEnvironment
     /// <summary>Comma list of chaos modes: <c>identities</c>, <c>rows</c>, <c>all</c>, <c>none</c> (default).</summary>
     public const string Chaos = "DEFLAKE_CHAOS";
 
+    /// <summary>
+    /// Path of a file that sets the chaos modes per test, overriding <c>DEFLAKE_CHAOS</c> for the tests it names: one
+    /// line per test, <c>modes&lt;TAB&gt;test id</c> (modes as in <c>DEFLAKE_CHAOS</c>; <c>#</c> comments and blank lines
+    /// ignored). Read by Deflake.Xunit, which hands each named test a database from a pool of its own chaos setting;
+    /// <c>deflake hunt</c> uses it to check tests of several modes in one process.
+    /// </summary>
+    public const string ChaosTests = "DEFLAKE_CHAOS_TESTS";
+
     /// <summary>Integer seed for every random choice; printed so a run can be replayed.</summary>
     public const string Seed = "DEFLAKE_SEED";
 
@@ -54,6 +62,59 @@ public static class DeflakeEnvironment
 
     /// <summary>Whether <c>DEFLAKE_KEEP_FAILED=1</c>.</summary>
     public static bool KeepFailedDatabases => ParseFlag(Environment.GetEnvironmentVariable(KeepFailed), KeepFailed);
+
+    /// <summary>The per-test chaos modes of the <c>DEFLAKE_CHAOS_TESTS</c> file: empty when it is unset.</summary>
+    /// <exception cref="DeflakeConfigurationException">The file is missing, or a line is not <c>modes&lt;TAB&gt;test id</c>.</exception>
+    public static IReadOnlyDictionary<string, ChaosModes> ReadChaosTests()
+    {
+        var path = Environment.GetEnvironmentVariable(ChaosTests);
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return new Dictionary<string, ChaosModes>(StringComparer.Ordinal);
+        }
+
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new DeflakeConfigurationException(ChaosTests, $"names '{path}', which cannot be read: {ex.Message}");
+        }
+
+        return ParseChaosTests(text);
+    }
+
+    /// <summary>Parses the lines of a <c>DEFLAKE_CHAOS_TESTS</c> file: <c>modes&lt;TAB&gt;test id</c>.</summary>
+    /// <exception cref="DeflakeConfigurationException">A line is not <c>modes&lt;TAB&gt;test id</c>, or names a test twice.</exception>
+    public static IReadOnlyDictionary<string, ChaosModes> ParseChaosTests(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var result = new Dictionary<string, ChaosModes>(StringComparer.Ordinal);
+        foreach (var raw in text.Split('\n'))
+        {
+            var line = raw.Trim();
+            if (line.Length == 0 || line.StartsWith('#'))
+            {
+                continue;
+            }
+
+            var tab = line.IndexOf('\t', StringComparison.Ordinal);
+            var test = tab < 0 ? string.Empty : line[(tab + 1)..].Trim();
+            if (test.Length == 0)
+            {
+                throw new DeflakeConfigurationException(ChaosTests, $"line '{line}' is not 'modes<TAB>test id', such as 'rows<TAB>Shop.Tests.CartTests.Total'.");
+            }
+
+            if (!result.TryAdd(test, ChaosModeNames.Parse(line[..tab], ChaosTests)))
+            {
+                throw new DeflakeConfigurationException(ChaosTests, $"names {test} twice; give each test one line.");
+            }
+        }
+
+        return result;
+    }
 
     /// <summary>Parses a seed as the environment contract states it.</summary>
     public static int ParseSeed(string text, string setting = Seed)

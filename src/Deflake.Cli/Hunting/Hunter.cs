@@ -27,7 +27,8 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
     private readonly Dictionary<(string, string), RunResult> _pairRuns = [];
     private readonly Dictionary<(string Before, string Victim), RunResult> _afterRuns = [];
     private readonly Dictionary<string, Finding> _explained = new(StringComparer.Ordinal);
-    private Dictionary<string, List<string>> _chaosSuspects = new(StringComparer.Ordinal);
+    private Dictionary<string, string> _chaosPlan = new(StringComparer.Ordinal);
+    private IReadOnlyList<RunResult> _survey = [];
     private RunResult? _sequentialDefault;
     private RunResult? _parallelConfirm;
 
@@ -36,9 +37,7 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
     {
         var started = _time.GetUtcNow();
         var stopwatch = Stopwatch.StartNew();
-        _progress.Status("listing tests");
-        var tests = await runner.ListTestsAsync(cancellationToken).ConfigureAwait(false);
-
+        // No listing process: the baseline runs every test, and its results name them all (skipped ones too).
         var survey = new List<RunResult>
         {
             await SurveyAsync(new RunRequest("baseline", RunOrderKind.Default, "none", options.Seed, Parallel: true), cancellationToken).ConfigureAwait(false),
@@ -58,11 +57,11 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         var suspects = survey.SelectMany(r => r.Tests.Where(t => !t.Passed).Select(t => t.TestId)).Distinct(StringComparer.Ordinal).ToArray();
         var facts = suspects.ToDictionary(s => s, s => FactsOf(s, survey), StringComparer.Ordinal);
 
-        // The tests each chaos mode has to be checked for, so that one process can check them all.
-        _chaosSuspects = options.Modes.ToDictionary(
-            m => m,
-            m => suspects.Where(s => !facts[s].FailedInParallelWithoutChaos && facts[s].ChaosModes.Contains(m, StringComparer.Ordinal)).ToList(),
-            StringComparer.Ordinal);
+        // The tests to check under a chaos mode, each under the first mode it failed under, so that one process
+        // checks them all (DEFLAKE_CHAOS_TESTS gives each its own mode).
+        _survey = survey;
+        _chaosPlan = suspects.Where(s => !facts[s].FailedInParallelWithoutChaos && facts[s].ChaosModes.Length > 0)
+            .ToDictionary(s => s, s => options.Modes.First(m => facts[s].ChaosModes.Contains(m, StringComparer.Ordinal)), StringComparer.Ordinal);
 
         // Collision suspects last, those without order suspects at the very end: by then the failures explained
         // otherwise are known, which ranks their partners.
@@ -84,7 +83,8 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         }
 
         stopwatch.Stop();
-        return new HuntOutcome(options.Seed, options.Project, options.Modes, tests.Count, _runs.ToArray(), survey.Count, findings, alwaysFailing, started, stopwatch.Elapsed);
+        var testCount = survey[0].Discovered ?? survey[0].Tests.Count;
+        return new HuntOutcome(options.Seed, options.Project, options.Modes, testCount, _runs.ToArray(), survey.Count, findings, alwaysFailing, started, stopwatch.Elapsed);
     }
 
     private async Task<RunResult> SurveyAsync(RunRequest request, CancellationToken cancellationToken)
@@ -233,14 +233,16 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         {
             foreach (var mode in facts.ChaosModes)
             {
-                var (fails, run, step) = await ChaosCheckAsync(victim, mode, cancellationToken).ConfigureAwait(false);
+                var (fails, run, how, step) = await ChaosCheckAsync(victim, mode, cancellationToken).ConfigureAwait(false);
                 steps.Add(step);
                 if (fails)
                 {
-                    var how = run.Request.Tests is { Count: 1 } ? "alone" : $"run first, one at a time, of {run.Request.Tests?.Count} tests that failed under it";
+                    // A shared check run stands for a run alone under the mode (see ChaosCheckAsync): replay that.
+                    var reproduce = run.Request.TestChaos is null ? run.Reproduce
+                        : runner.ReproduceCommand(new RunRequest($"alone, chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: false, [victim]));
                     return new Finding(victim, FlakeCause.ForChaosMode(mode), null,
                         $"{Capitalize(aloneEvidence ?? "passes without chaos")}; fails {how} under DEFLAKE_CHAOS={mode} (seed {options.Seed}): {run.MessageOf(victim)}",
-                        run.Reproduce, steps) { Message = run.MessageOf(victim) };
+                        reproduce, steps) { Message = run.MessageOf(victim) };
                 }
             }
         }
@@ -292,40 +294,61 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
     private static string Capitalize(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 
     /// <summary>
-    /// Whether the victim fails under a chaos mode one at a time. Every suspect of the mode runs in one process, one
-    /// at a time, each with its own database: the one that runs first ran as good as alone; one that fails after
-    /// others is confirmed alone, since the batch cannot tell the chaos from the tests before it.
+    /// Whether the victim fails under a chaos mode, as good as alone. Every chaos suspect runs in one process, one at a
+    /// time, each with its own database and under its own mode (<c>DEFLAKE_CHAOS_TESTS</c>): the one that runs first
+    /// ran as good as alone. One that fails after others counts only when the survey saw it pass without chaos, one
+    /// at a time, after every one of them (so they are not what breaks it); otherwise it is run alone under the mode.
+    /// One that passes is not that mode's case.
     /// </summary>
-    private async Task<(bool Fails, RunResult Run, string Step)> ChaosCheckAsync(string victim, string mode, CancellationToken cancellationToken)
+    private async Task<(bool Fails, RunResult Run, string How, string Step)> ChaosCheckAsync(string victim, string mode, CancellationToken cancellationToken)
     {
-        var members = _chaosSuspects.TryGetValue(mode, out var list) && list.Contains(victim, StringComparer.Ordinal) ? list : [victim];
         var aloneRequest = new RunRequest($"alone, chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: false, [victim]);
-        if (members.Count == 1)
+        if (_chaosPlan.Count < 2 || !_chaosPlan.TryGetValue(victim, out var planned) || planned != mode)
         {
             var alone = await ChaosRunAsync((mode, victim), aloneRequest, cancellationToken).ConfigureAwait(false);
-            return (alone.FailedTest(victim), alone, $"alone under chaos {mode}: {Outcome(alone, victim)}");
+            return (alone.FailedTest(victim), alone, "alone", $"alone under chaos {mode}: {Outcome(alone, victim)}");
         }
 
-        var batch = await ChaosRunAsync((mode, string.Empty),
-            new RunRequest($"chaos {mode} suspects, one at a time", RunOrderKind.Default, mode, options.Seed, Parallel: false, members), cancellationToken).ConfigureAwait(false);
+        var batch = await ChaosRunAsync(("*", string.Empty), SharedChaosRequest(), cancellationToken).ConfigureAwait(false);
+        var what = $"the {_chaosPlan.Count} chaos suspects, one at a time, each under its own mode";
         if (batch.OutcomeOf(victim) is not null)
         {
             var before = batch.RanBefore(victim);
             if (!batch.FailedTest(victim))
             {
-                return (false, batch, $"under chaos {mode}, one at a time with the {members.Count - 1} other tests that failed under it ({before.Count} before it): passed");
+                return (false, batch, string.Empty, $"under chaos {mode}, in one run of {what} ({before.Count} before it): passed");
             }
 
             if (before.Count == 0)
             {
-                return (true, batch, $"under chaos {mode}, one at a time, first of the {members.Count} tests that failed under it (nothing ran before it): failed");
+                return (true, batch, $"run first of {what}",
+                    $"under chaos {mode}, first in one run of {what} (nothing ran before it): failed; not run alone: as good as alone");
+            }
+
+            var clean = _survey.FirstOrDefault(r => !r.Request.Parallel && r.Request.Chaos == "none" && r.Request.TestChaos is null && r.PassedTest(victim)
+                && before.All(r.RanBefore(victim).Contains));
+            if (clean is not null)
+            {
+                return (true, batch, $"in one run of {what}, after {before.Count} of them it passes after without chaos",
+                    $"under chaos {mode}, in one run of {what}, after {string.Join(", ", before)}: failed; not run alone: inferred, since without chaos it passed one at a time after all of them in '{clean.Request.Name}'");
             }
         }
 
-        // It failed after other tests of the batch (or did not run): only a run alone can settle it.
+        // It failed after other tests of the batch that the survey cannot clear (or did not run): only a run alone can settle it.
         var single = await ChaosRunAsync((mode, victim), aloneRequest, cancellationToken).ConfigureAwait(false);
-        return (single.FailedTest(victim), single,
-            $"under chaos {mode}, one at a time after {batch.RanBefore(victim).Count} other tests that failed under it: {Outcome(batch, victim)}; alone under chaos {mode}: {Outcome(single, victim)}");
+        return (single.FailedTest(victim), single, "alone",
+            $"under chaos {mode}, in one run of {what}, after {batch.RanBefore(victim).Count} of them: {Outcome(batch, victim)}; alone under chaos {mode}: {Outcome(single, victim)}");
+    }
+
+    /// <summary>One run of every chaos suspect, one at a time, each under its own mode; the process default is the commonest mode.</summary>
+    private RunRequest SharedChaosRequest()
+    {
+        var common = _chaosPlan.Values.GroupBy(m => m, StringComparer.Ordinal).OrderByDescending(g => g.Count())
+            .ThenBy(g => options.Modes.ToList().IndexOf(g.Key)).First().Key;
+        return new RunRequest("chaos suspects, each under its mode, one at a time", RunOrderKind.Default, common, options.Seed, Parallel: false, [.. _chaosPlan.Keys])
+        {
+            TestChaos = _chaosPlan,
+        };
     }
 
     private async Task<RunResult> ChaosRunAsync((string Mode, string Test) key, RunRequest request, CancellationToken cancellationToken)

@@ -25,6 +25,14 @@ internal enum RunOrderKind
 /// <param name="Tests">For <see cref="RunOrderKind.List"/>, and for a filtered run: exactly these tests; null: all.</param>
 internal sealed record RunRequest(string Name, RunOrderKind Order, string Chaos, int Seed, bool Parallel, IReadOnlyList<string>? Tests = null)
 {
+    /// <summary>
+    /// Chaos modes per test (<c>DEFLAKE_CHAOS_TESTS</c>), overriding <see cref="Chaos"/> for the tests named; null: none.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? TestChaos { get; init; }
+
+    /// <summary>The chaos modes a test runs under in this run.</summary>
+    public string ChaosOf(string testId) => TestChaos is not null && TestChaos.TryGetValue(testId, out var modes) ? modes : Chaos;
+
     /// <summary>What <see cref="Order"/> means, for reports.</summary>
     public string OrderName => Order switch
     {
@@ -54,6 +62,12 @@ internal sealed record TestOutcome(string TestId, bool Passed, string? Message, 
 /// <summary>The outcome of a run: tests in the order they started.</summary>
 internal sealed record RunResult(RunRequest Request, IReadOnlyList<TestOutcome> Tests, TimeSpan Duration, string Reproduce)
 {
+    /// <summary>
+    /// How many distinct test ids the results name, skipped and not-run tests included (the runner reports every
+    /// test it selected); null when unknown. For a run of the whole suite: the number of tests, without a listing.
+    /// </summary>
+    public int? Discovered { get; init; }
+
     /// <summary>How many tests passed.</summary>
     public int Passed => Tests.Count(t => t.Passed);
 

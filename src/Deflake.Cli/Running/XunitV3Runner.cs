@@ -56,10 +56,17 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
             await File.WriteAllLinesAsync(orderFile, request.Tests ?? [], cancellationToken).ConfigureAwait(false);
         }
 
+        string? chaosFile = null;
+        if (request.TestChaos is { Count: > 0 } testChaos)
+        {
+            chaosFile = Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"chaos-{number:D4}.txt"));
+            await File.WriteAllLinesAsync(chaosFile, testChaos.Select(p => $"{p.Value}\t{p.Key}"), cancellationToken).ConfigureAwait(false);
+        }
+
         var arguments = new List<string> { assemblyPath };
         arguments.AddRange(RunnerArguments(request));
         arguments.AddRange(["-noLogo", "-noColor", "-xml", xml]);
-        var result = await ProcessRunner.RunAsync("dotnet", arguments, Environment(request, orderFile), timeout: timeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var result = await ProcessRunner.RunAsync("dotnet", arguments, Environment(request, orderFile, chaosFile), timeout: timeout, cancellationToken: cancellationToken).ConfigureAwait(false);
         if (result.TimedOut)
         {
             throw CliException.Run($"run '{request.Name}' did not finish within {timeout.TotalMinutes:0.#} minutes (a hung test?); replay: {ReproduceCommand(request)}");
@@ -70,8 +77,8 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
             throw CliException.Run($"run '{request.Name}' produced no results (exit code {result.ExitCode}): {FirstLine(result.Error + result.Output)}");
         }
 
-        var tests = ParseResults(XDocument.Load(xml));
-        return new RunResult(request, tests, result.Duration, ReproduceCommand(request));
+        var document = XDocument.Load(xml);
+        return new RunResult(request, ParseResults(document), result.Duration, ReproduceCommand(request)) { Discovered = CountTests(document) };
     }
 
     /// <inheritdoc/>
@@ -86,6 +93,12 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
 
         environment.Add(new(DeflakeEnvironment.Seed, request.Seed.ToString(CultureInfo.InvariantCulture)));
         var prefix = string.Empty;
+        if (request.TestChaos is { Count: > 0 } testChaos)
+        {
+            prefix = $"printf '%s\\t%s\\n' {string.Join(' ', testChaos.SelectMany(p => new[] { Shell.Quote(p.Value), Shell.Quote(p.Key) }))} > deflake-chaos.txt && ";
+            environment.Add(new(DeflakeEnvironment.ChaosTests, "deflake-chaos.txt"));
+        }
+
         switch (request.Order)
         {
             case RunOrderKind.Random:
@@ -95,7 +108,7 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
                 environment.Add(new(DeflakeEnvironment.Order, "reverse"));
                 break;
             case RunOrderKind.List:
-                prefix = $"printf '%s\\n' {string.Join(' ', (request.Tests ?? []).Select(Shell.Quote))} > deflake-order.txt && ";
+                prefix += $"printf '%s\\n' {string.Join(' ', (request.Tests ?? []).Select(Shell.Quote))} > deflake-order.txt && ";
                 environment.Add(new(DeflakeEnvironment.Order, "deflake-order.txt"));
                 break;
         }
@@ -126,9 +139,10 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
         }
     }
 
-    private static Dictionary<string, string?> Environment(RunRequest request, string? orderFile = null) => new(StringComparer.Ordinal)
+    private static Dictionary<string, string?> Environment(RunRequest request, string? orderFile = null, string? chaosFile = null) => new(StringComparer.Ordinal)
     {
         [DeflakeEnvironment.Chaos] = request.Chaos,
+        [DeflakeEnvironment.ChaosTests] = chaosFile,
         [DeflakeEnvironment.Seed] = request.Seed.ToString(CultureInfo.InvariantCulture),
         [DeflakeEnvironment.Order] = request.Order switch
         {
@@ -172,6 +186,13 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
 
         return outcomes.Values.OrderBy(o => o.Start ?? DateTimeOffset.MaxValue).ToArray();
     }
+
+    /// <summary>How many distinct test ids the results name, skipped and not-run tests included (theory rows folded).</summary>
+    internal static int CountTests(XDocument document)
+        => document.Descendants("test")
+            .Select(t => (string?)t.Attribute("type") is { } type && (string?)t.Attribute("method") is { } method ? $"{type}.{method}" : (string?)t.Attribute("name") ?? "?")
+            .Distinct(StringComparer.Ordinal)
+            .Count();
 
     private static DateTimeOffset? Time(XElement test, string attribute)
         => DateTimeOffset.TryParse((string?)test.Attribute(attribute), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var time) ? time : null;

@@ -55,6 +55,10 @@ public sealed class HunterTests
         Assert.DoesNotContain(Polluter, causes.Keys);
         Assert.Empty(causes.Keys.Intersect(correct));
         Assert.Empty(outcome.AlwaysFailing);
+
+        // The suite's size comes from the baseline's results: no listing process.
+        Assert.Equal(0, runner.Listings);
+        Assert.Equal(27, outcome.TestCount);
     }
 
     [Fact]
@@ -132,7 +136,7 @@ public sealed class HunterTests
     }
 
     [Fact]
-    public async Task Chaos_suspects_of_one_mode_share_one_run_and_only_one_that_failed_after_others_is_run_alone()
+    public async Task Chaos_suspects_share_one_run_and_only_one_the_survey_cannot_clear_of_the_tests_before_it_is_run_alone()
     {
         var runner = new SyntheticRunner()
             .Add("A.First", (r, _) => r.Chaos == "rows")
@@ -140,6 +144,7 @@ public sealed class HunterTests
             .Add("B.Second", (r, _) => r.Chaos == "rows")
             .Add("C.Third", (r, _) => r.Chaos == "rows");
 
+        // Seed 3: 'random #1' runs C.Third, A.First, B.Second, A.Ok; 'random #2' and 'reverse' also run C.Third first.
         var outcome = await new Hunter(runner, new HuntOptions(3, 2, ["rows"], "A")).HuntAsync(TestContext.Current.CancellationToken);
 
         Assert.All(outcome.Findings, f => Assert.Equal(FlakeCause.RowOrder, f.Cause));
@@ -148,10 +153,34 @@ public sealed class HunterTests
         Assert.All(diagnosis, r => Assert.Equal("rows", r.Chaos));
         var batch = Assert.Single(diagnosis, r => r.Tests!.Count == 3);
         Assert.False(batch.Parallel);
+        Assert.Equal(3, batch.TestChaos!.Count);
 
-        // The first of the batch ran as good as alone; the two that failed after others are confirmed alone.
-        Assert.Equal(["B.Second", "C.Third"], diagnosis.Where(r => r.Tests!.Count == 1).Select(r => r.Tests![0]).Order());
-        Assert.Equal(3, diagnosis.Count);
+        // A.First ran first: as good as alone. B.Second failed after A.First only, and 'random #1' saw it pass after
+        // A.First without chaos: inferred. C.Third failed after both, which no survey run ran before it: run alone.
+        Assert.Equal(["C.Third"], diagnosis.Where(r => r.Tests!.Count == 1).Select(r => r.Tests![0]));
+        Assert.Equal(2, diagnosis.Count);
+        var second = Assert.Single(outcome.Findings, f => f.Test == "B.Second");
+        Assert.Contains(second.Steps, s => s.Contains("inferred", StringComparison.Ordinal) && s.Contains("'random #1'", StringComparison.Ordinal));
+        Assert.Equal("replay alone, chaos rows", second.Reproduce);
+    }
+
+    [Fact]
+    public async Task Chaos_suspects_of_two_modes_share_one_run_each_under_its_own_mode()
+    {
+        var runner = new SyntheticRunner().Add("A.Ok").Add(IdMixUp, (r, _) => r.Chaos == "identities").Add(Unordered, (r, _) => r.Chaos == "rows").Add("B.Ok");
+
+        var outcome = await new Hunter(runner, new HuntOptions(7, 3, ["identities", "rows"], "Shop")).HuntAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(FlakeCause.IdentityAlignment, Assert.Single(outcome.Findings, f => f.Test == IdMixUp).Cause);
+        Assert.Equal(FlakeCause.RowOrder, Assert.Single(outcome.Findings, f => f.Test == Unordered).Cause);
+        var run = Assert.Single(Diagnosis(runner, outcome));
+        Assert.False(run.Parallel);
+        Assert.Equal("identities", run.TestChaos![IdMixUp]);
+        Assert.Equal("rows", run.TestChaos[Unordered]);
+
+        // Each finding replays alone under its own mode.
+        Assert.Equal("replay alone, chaos identities", Assert.Single(outcome.Findings, f => f.Test == IdMixUp).Reproduce);
+        Assert.Equal("replay alone, chaos rows", Assert.Single(outcome.Findings, f => f.Test == Unordered).Reproduce);
     }
 
     [Fact]
@@ -163,7 +192,8 @@ public sealed class HunterTests
             .Add("B.AfterA", (r, before) => r.Chaos == "rows" && before.Contains("A.Unordered"))
             .Add("C.Ok");
 
-        var outcome = await new Hunter(runner, new HuntOptions(3, 2, ["rows"], "A")).HuntAsync(TestContext.Current.CancellationToken);
+        // No random orders: 'reverse' runs B before A, so no survey run clears A as what breaks B.
+        var outcome = await new Hunter(runner, new HuntOptions(3, 0, ["rows"], "A")).HuntAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal(FlakeCause.RowOrder, Assert.Single(outcome.Findings, f => f.Test == "A.Unordered").Cause);
         var b = Assert.Single(outcome.Findings, f => f.Test == "B.AfterA");

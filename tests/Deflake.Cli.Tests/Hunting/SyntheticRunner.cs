@@ -18,8 +18,13 @@ internal sealed class SyntheticRunner : ITestRunner
         return this;
     }
 
+    public int Listings { get; private set; }
+
     public Task<IReadOnlyList<string>> ListTestsAsync(CancellationToken cancellationToken = default)
-        => Task.FromResult<IReadOnlyList<string>>(_tests.Select(t => t.Id).ToArray());
+    {
+        Listings++;
+        return Task.FromResult<IReadOnlyList<string>>(_tests.Select(t => t.Id).ToArray());
+    }
 
     public Task<RunResult> RunAsync(RunRequest request, CancellationToken cancellationToken = default)
     {
@@ -44,7 +49,7 @@ internal sealed class SyntheticRunner : ITestRunner
         foreach (var id in running)
         {
             var rule = _tests.Single(t => t.Id == id).Fails;
-            var failed = rule(request, request.Parallel ? running : ran);
+            var failed = rule(request with { Chaos = request.ChaosOf(id), TestChaos = null }, request.Parallel ? running : ran);
             // One collection per class, as xUnit does by default; no finish times, so concurrency is unknown.
             outcomes.Add(new TestOutcome(id, !failed, failed ? "synthetic failure" : null, start = start.AddSeconds(1)) { Collection = id[..id.LastIndexOf('.')] });
             ran.Add(id);

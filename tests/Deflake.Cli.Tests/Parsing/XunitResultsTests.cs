@@ -36,4 +36,21 @@ public sealed class XunitResultsTests
     [Fact]
     public void A_character_xml_cannot_hold_comes_back_from_its_four_hex_digits()
         => Assert.Equal("lone \ud800 surrogate", XunitV3Runner.UnescapeXunit(@"lone \xd800 surrogate"));
+
+    [Fact]
+    public void The_number_of_tests_counts_skipped_and_not_run_tests_and_folds_theory_rows()
+    {
+        // Hunt takes the suite's size from the baseline's results instead of a listing process.
+        var document = XDocument.Parse("""
+            <assemblies><assembly><collection name="c">
+              <test name="T.Row(1)" type="T" method="Row" result="Pass" />
+              <test name="T.Row(2)" type="T" method="Row" result="Fail"><failure><message>x</message></failure></test>
+              <test name="T.Skipped" type="T" method="Skipped" result="Skip" />
+              <test name="T.Explicit" type="T" method="Explicit" result="NotRun" />
+            </collection></assembly></assemblies>
+            """);
+
+        Assert.Single(XunitV3Runner.ParseResults(document));
+        Assert.Equal(3, XunitV3Runner.CountTests(document));
+    }
 }
