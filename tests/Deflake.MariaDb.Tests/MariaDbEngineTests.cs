@@ -99,10 +99,10 @@ public sealed class MariaDbEngineTests
             await using var engine = await MariaDbTestServer.CreateEngineAsync();
             await engine.StartAsync(new EngineContext(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System, ChaosModes.None, 1), Token);
 
-            var removed = await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token);
+            // A pool starting in a parallel test (or another copy of this suite) may collect it first: what counts is that it goes.
+            await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token);
 
             var names = await MariaDbTestServer.DatabaseNamesAsync("", Token);
-            Assert.True(removed >= 1);
             Assert.DoesNotContain(orphan, names);
             Assert.Contains(foreign, names);
             Assert.Contains(unrelated, names);
