@@ -22,7 +22,10 @@ namespace Deflake.MariaDb;
 /// Every database it creates is named <c>deflake_…</c> and is recorded, with its owning process, in Deflake's own
 /// database <c>deflake_registry</c> <em>before</em> it is created. Each engine's process holds the user lock
 /// <c>deflake_owner_TOKEN</c> on a dedicated session for its lifetime, so orphan collection can tell a crashed owner
-/// (the lock is free) from a live one. Databases not in the registry are never touched. Triggers, stored routines,
+/// (the lock is free) from a live one. Databases not in the registry are never touched. An engine also marks the template
+/// it clones as in use: it holds a user lock of its own, <c>deflake_use_TOKEN_N</c>, on that session and records it in the
+/// registry (kind <c>use</c>, with the template's fingerprint) under the template's build lock; a template superseded by a
+/// newer one of its lineage is dropped only when every such lock is free (a dead process's locks go with its session). Triggers, stored routines,
 /// events and sequences in the schema are not copied: building such a template fails with a one-line error naming the object.
 /// </remarks>
 /// <example>
@@ -38,11 +41,13 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
     internal const string RegistryDatabase = "deflake_registry";
     internal const string RegistryTable = "`deflake_registry`.`databases`";
     private static long s_cloneCounter;
+    private static long s_useCounter;
 
     private readonly ResolvedMariaDbOptions _options;
     private readonly ConcurrentDictionary<string, Lazy<Task<string[]>>> _clonePlans = new(StringComparer.Ordinal);
     private MySqlConnectionStringBuilder? _admin;
     private OwnerSession? _owner;
+    private readonly ConcurrentQueue<string> _uses = new();
     private MariaDbLocalServer? _localServer;
     private ILogger _logger = NullLogger.Instance;
     private TimeProvider _time = TimeProvider.System;
@@ -155,6 +160,16 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
                   last_used DATETIME(6) NULL
                 ) ENGINE=InnoDB COMMENT='Deflake: every database Deflake creates, recorded before it is created, with its owner process'
                 """, cancellationToken).ConfigureAwait(false);
+
+            // Added later, nullable, so older Deflake builds sharing the server keep working (their templates have none
+            // and only the age rule removes them). MySQL has no ADD COLUMN IF NOT EXISTS: look first, under the lock.
+            var hasLineage = await Connections.ScalarAsync(connection,
+                "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = @db AND TABLE_NAME = 'databases' AND COLUMN_NAME = 'lineage'",
+                cancellationToken, ("@db", RegistryDatabase)).ConfigureAwait(false);
+            if (Convert.ToInt64(hasLineage, CultureInfo.InvariantCulture) == 0)
+            {
+                await Connections.ExecuteAsync(connection, $"ALTER TABLE {RegistryTable} ADD COLUMN lineage VARCHAR(64) NULL", cancellationToken).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -182,13 +197,15 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
             if (row is { Kind: "template" } && exists)
             {
                 var now = _time.GetUtcNow();
-                if (row.LastUsed is not { } last || now - last > TimeSpan.FromHours(1))
+                // "Most recently used" decides which superseded templates stay, so keep it fresh.
+                if (row.LastUsed is not { } last || now - last > TimeSpan.FromMinutes(1))
                 {
                     await Connections.ExecuteAsync(gate, $"UPDATE {RegistryTable} SET last_used = @now WHERE name = @name", cancellationToken,
                         ("@now", now.UtcDateTime), ("@name", name)).ConfigureAwait(false);
                 }
 
                 await GetClonePlanAsync(name, cancellationToken).ConfigureAwait(false);
+                await HoldUseAsync(gate, request.Fingerprint, cancellationToken).ConfigureAwait(false);
                 return new EngineTemplate(name, request.Fingerprint, WasBuilt: false);
             }
 
@@ -204,14 +221,37 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
             }
 
             await BuildTemplateAsync(gate, name, request, cancellationToken).ConfigureAwait(false);
+            await HoldUseAsync(gate, request.Fingerprint, cancellationToken).ConfigureAwait(false);
             return new EngineTemplate(name, request.Fingerprint, WasBuilt: true);
         }
+    }
+
+    /// <summary>
+    /// Marks the template as used by this engine until it is disposed (called under the template's build lock): takes a
+    /// user lock of its own on the owner session, then records it in the registry. A row whose lock is free is stale.
+    /// </summary>
+    private async Task HoldUseAsync(MySqlConnection gate, string fingerprint, CancellationToken cancellationToken)
+    {
+        var owner = _owner ?? throw new InvalidOperationException("The MariaDB engine has not been started.");
+        var lockName = $"deflake_use_{ProcessIdentity.Token}_{Interlocked.Increment(ref s_useCounter).ToString("x", CultureInfo.InvariantCulture)}";
+        await owner.GetLockAsync(lockName, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await RecordAsync(gate, lockName, "use", fingerprint, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await owner.ReleaseLockAsync(lockName).ConfigureAwait(false);
+            throw;
+        }
+
+        _uses.Enqueue(lockName);
     }
 
     private async Task BuildTemplateAsync(MySqlConnection gate, string name, TemplateRequest request, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
-        await RecordAsync(gate, name, "build", request.Fingerprint, cancellationToken).ConfigureAwait(false);
+        await RecordAsync(gate, name, "build", request.Fingerprint, cancellationToken, request.Lineage).ConfigureAwait(false);
         try
         {
             await Connections.ExecuteAsync(gate, $"CREATE DATABASE {Quote.Identifier(name)}", cancellationToken).ConfigureAwait(false);
@@ -491,7 +531,17 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
                 }
 
                 string why;
-                if (kind == "template")
+                if (kind == "use")
+                {
+                    // Bookkeeping, not a database: forget it once its engine is gone (its lock is free).
+                    if (await IsLockFreeAsync(connection, name, cancellationToken).ConfigureAwait(false))
+                    {
+                        await ForgetAsync(connection, name, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    continue;
+                }
+                else if (kind == "template")
                 {
                     if (!await TryDropUnusedTemplateAsync(connection, name, (string?)row[5], AsUtc(row[4]) ?? AsUtc(row[6])!.Value, now, cancellationToken).ConfigureAwait(false))
                     {
@@ -554,6 +604,59 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
             return false;
         }
 
+        return await TryDropTemplateAsync(connection, name, fingerprint, fresh => now - (fresh.LastUsed ?? lastUsed) > unused,
+            $"unused since {lastUsed.UtcDateTime.ToString("u", CultureInfo.InvariantCulture)}", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<int> RemoveSupersededTemplatesAsync(TemplateRequest current, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        if (_options.KeepSupersededTemplates is not { } keep || current.Lineage is not { Length: > 0 } lineage)
+        {
+            return 0;
+        }
+
+        var currentName = TemplatePrefix + current.Fingerprint;
+        var connection = await OpenAdminAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var rows = await Connections.RowsAsync(connection,
+                $"""
+                SELECT name, fingerprint FROM {RegistryTable}
+                WHERE kind = 'template' AND lineage = @lineage AND name <> @current AND fingerprint IS NOT NULL
+                ORDER BY COALESCE(last_used, created) DESC, created DESC, name
+                """,
+                cancellationToken, ("@lineage", lineage), ("@current", currentName)).ConfigureAwait(false);
+            var removed = 0;
+            foreach (var row in rows.Skip(keep))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var name = (string)row[0]!;
+                var fingerprint = (string)row[1]!;
+                if (name != TemplatePrefix + fingerprint)
+                {
+                    continue;
+                }
+
+                if (await TryDropTemplateAsync(connection, name, fingerprint, fresh => fresh.Lineage == lineage,
+                        $"superseded by {currentName} (lineage {lineage}, {keep} more recently used kept), unused", cancellationToken).ConfigureAwait(false))
+                {
+                    removed++;
+                }
+            }
+
+            return removed;
+        }
+    }
+
+    /// <summary>
+    /// Drops a registered template under its build lock, and only when no live engine uses it (every <c>use</c> row of its
+    /// fingerprint has a free lock) and its row, read again under the lock, is still a template that satisfies <paramref name="stillDue"/>.
+    /// </summary>
+    private async Task<bool> TryDropTemplateAsync(MySqlConnection connection, string name, string fingerprint, Func<RegistryRow, bool> stillDue,
+        string why, CancellationToken cancellationToken)
+    {
         var lockName = TemplateLockName(fingerprint);
         if (Convert.ToInt64(await Connections.ScalarAsync(connection, "SELECT GET_LOCK(@name, 0)", cancellationToken, ("@name", lockName)).ConfigureAwait(false), CultureInfo.InvariantCulture) != 1)
         {
@@ -562,9 +665,29 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
 
         try
         {
+            var fresh = await ReadRowAsync(connection, name, cancellationToken).ConfigureAwait(false);
+            if (fresh is not { Kind: "template" } || !stillDue(fresh))
+            {
+                return false;
+            }
+
+            // New users register under the build lock this session holds, so the set read here is complete.
+            var uses = await Connections.RowsAsync(connection, $"SELECT name FROM {RegistryTable} WHERE kind = 'use' AND fingerprint = @fingerprint",
+                cancellationToken, ("@fingerprint", fingerprint)).ConfigureAwait(false);
+            foreach (var use in uses)
+            {
+                if (!await IsLockFreeAsync(connection, (string)use[0]!, cancellationToken).ConfigureAwait(false))
+                {
+                    _logger.LogDebug("Deflake keeps template {Name}: a live pool uses it", name);
+                    return false;
+                }
+            }
+
             await DropDatabaseAsync(connection, name, cancellationToken).ConfigureAwait(false);
             await ForgetAsync(connection, name, cancellationToken).ConfigureAwait(false);
-            _logger.LogInformation("Deflake removed template {Name}, unused since {LastUsed:u}", name, lastUsed);
+            await Connections.ExecuteAsync(connection, $"DELETE FROM {RegistryTable} WHERE kind = 'use' AND fingerprint = @fingerprint", cancellationToken,
+                ("@fingerprint", fingerprint)).ConfigureAwait(false);
+            _logger.LogInformation("Deflake removed template {Name}: {Why}", name, why);
             return true;
         }
         finally
@@ -593,12 +716,52 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
 
         if (_owner is not null)
         {
+            await ReleaseUsesAsync(_owner).ConfigureAwait(false);
             await _owner.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_localServer is not null)
         {
             await _localServer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Ends this engine's template uses: frees each lock (which alone makes it unused), then forgets its row.</summary>
+    private async Task ReleaseUsesAsync(OwnerSession owner)
+    {
+        var names = new List<string>();
+        while (_uses.TryDequeue(out var name))
+        {
+            names.Add(name);
+            try
+            {
+                await owner.ReleaseLockAsync(name).ConfigureAwait(false);
+            }
+            catch (MySqlException ex)
+            {
+                _logger.LogDebug(ex, "Deflake could not release {Lock}; closing the session will", name);
+            }
+        }
+
+        if (names.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var connection = await OpenAdminAsync(CancellationToken.None).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                foreach (var name in names)
+                {
+                    await ForgetAsync(connection, name, CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (MySqlException ex)
+        {
+            _logger.LogDebug(ex, "Deflake could not tidy its use rows; the next collection will");
         }
     }
 
@@ -630,26 +793,26 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
         await Connections.ScalarAsync(connection, "SELECT RELEASE_LOCK(@name)", CancellationToken.None, ("@name", lockName)).ConfigureAwait(false);
     }
 
-    private sealed record RegistryRow(string Kind, string? Owner, DateTimeOffset? LastUsed);
+    private sealed record RegistryRow(string Kind, string? Owner, DateTimeOffset? LastUsed, string? Lineage);
 
     private static async Task<RegistryRow?> ReadRowAsync(MySqlConnection connection, string name, CancellationToken cancellationToken)
     {
-        var rows = await Connections.RowsAsync(connection, $"SELECT kind, owner, last_used FROM {RegistryTable} WHERE name = @name", cancellationToken, ("@name", name)).ConfigureAwait(false);
-        return rows.Count == 0 ? null : new RegistryRow((string)rows[0][0]!, (string?)rows[0][1], AsUtc(rows[0][2]));
+        var rows = await Connections.RowsAsync(connection, $"SELECT kind, owner, last_used, lineage FROM {RegistryTable} WHERE name = @name", cancellationToken, ("@name", name)).ConfigureAwait(false);
+        return rows.Count == 0 ? null : new RegistryRow((string)rows[0][0]!, (string?)rows[0][1], AsUtc(rows[0][2]), (string?)rows[0][3]);
     }
 
     private static async Task<bool> DatabaseExistsAsync(MySqlConnection connection, string name, CancellationToken cancellationToken)
         => Convert.ToInt64(await Connections.ScalarAsync(connection, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = @name", cancellationToken, ("@name", name)).ConfigureAwait(false), CultureInfo.InvariantCulture) > 0;
 
     /// <summary>Records a database with this process as its owner, before it is created.</summary>
-    private Task RecordAsync(MySqlConnection connection, string name, string kind, string fingerprint, CancellationToken cancellationToken)
+    private Task RecordAsync(MySqlConnection connection, string name, string kind, string fingerprint, CancellationToken cancellationToken, string? lineage = null)
         => Connections.ExecuteAsync(connection,
             $"""
-            INSERT INTO {RegistryTable} (name, kind, owner, pid, machine, fingerprint, created) VALUES (@name, @kind, @owner, @pid, @machine, @fingerprint, @created)
-            ON DUPLICATE KEY UPDATE kind = VALUES(kind), owner = VALUES(owner), pid = VALUES(pid), machine = VALUES(machine), fingerprint = VALUES(fingerprint), created = VALUES(created), kept_at = NULL
+            INSERT INTO {RegistryTable} (name, kind, owner, pid, machine, fingerprint, created, lineage) VALUES (@name, @kind, @owner, @pid, @machine, @fingerprint, @created, @lineage)
+            ON DUPLICATE KEY UPDATE kind = VALUES(kind), owner = VALUES(owner), pid = VALUES(pid), machine = VALUES(machine), fingerprint = VALUES(fingerprint), created = VALUES(created), kept_at = NULL, lineage = VALUES(lineage)
             """,
             cancellationToken, ("@name", name), ("@kind", kind), ("@owner", ProcessIdentity.Token), ("@pid", ProcessIdentity.ProcessId),
-            ("@machine", ProcessIdentity.MachineName), ("@fingerprint", fingerprint), ("@created", _time.GetUtcNow().UtcDateTime));
+            ("@machine", ProcessIdentity.MachineName), ("@fingerprint", fingerprint), ("@created", _time.GetUtcNow().UtcDateTime), ("@lineage", lineage));
 
     private static Task ForgetAsync(MySqlConnection connection, string name, CancellationToken cancellationToken)
         => Connections.ExecuteAsync(connection, $"DELETE FROM {RegistryTable} WHERE name = @name", cancellationToken, ("@name", name));
@@ -721,6 +884,41 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
 
                 Sessions[key] = (connection, 1);
                 return new OwnerSession(key);
+            }
+            finally
+            {
+                Gate.Release();
+            }
+        }
+
+        /// <summary>Takes another user lock on the shared session (a session may hold several); freed with the session.</summary>
+        public async Task GetLockAsync(string lockName, CancellationToken cancellationToken)
+        {
+            await Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var connection = Sessions.TryGetValue(_key, out var entry) ? entry.Connection : throw new ObjectDisposedException(nameof(OwnerSession));
+                var got = await Connections.ScalarAsync(connection, "SELECT GET_LOCK(@name, 10)", cancellationToken, ("@name", lockName)).ConfigureAwait(false);
+                if (Convert.ToInt64(got, CultureInfo.InvariantCulture) != 1)
+                {
+                    throw new InvalidOperationException($"Deflake could not take its lock {lockName} on the MariaDB server.");
+                }
+            }
+            finally
+            {
+                Gate.Release();
+            }
+        }
+
+        public async Task ReleaseLockAsync(string lockName)
+        {
+            await Gate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                if (Sessions.TryGetValue(_key, out var entry) && entry.Connection.State == System.Data.ConnectionState.Open)
+                {
+                    await Connections.ScalarAsync(entry.Connection, "SELECT RELEASE_LOCK(@name)", CancellationToken.None, ("@name", lockName)).ConfigureAwait(false);
+                }
             }
             finally
             {

@@ -24,6 +24,14 @@ public sealed class MariaDbEngineOptions
     /// </summary>
     public TimeSpan? DropTemplatesUnusedFor { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>
+    /// When a pool starts, templates of the same lineage as its own (same schema source name and chaos modes, any
+    /// schema version, Deflake build or seed) are superseded: the pool keeps this many of them, the most recently used,
+    /// and drops the others that no live pool uses. Default 2 (switching between a couple of branches rebuilds nothing);
+    /// 0 drops every unused superseded template; null keeps them (only <see cref="DropTemplatesUnusedFor"/> applies).
+    /// </summary>
+    public int? KeepSupersededTemplates { get; set; } = 2;
+
     internal ResolvedMariaDbOptions Resolve()
     {
         if (TemplateWaitTimeout < TimeSpan.FromSeconds(1))
@@ -34,6 +42,12 @@ public sealed class MariaDbEngineOptions
         if (DropTemplatesUnusedFor is { } unused && unused <= TimeSpan.Zero)
         {
             throw new DeflakeConfigurationException("MariaDbEngineOptions.DropTemplatesUnusedFor", $"is {unused}; use a positive duration, or null to keep templates.");
+        }
+
+        if (KeepSupersededTemplates is < 0)
+        {
+            throw new DeflakeConfigurationException("MariaDbEngineOptions.KeepSupersededTemplates",
+                $"is {KeepSupersededTemplates}; use 0 or more (the default 2 keeps the two most recently used), or null to keep superseded templates.");
         }
 
         ArgumentNullException.ThrowIfNull(LocalServer);
@@ -59,7 +73,7 @@ public sealed class MariaDbEngineOptions
             LocalServer.Validate();
         }
 
-        return new ResolvedMariaDbOptions(builder, setting ?? DeflakeEnvironment.MariaDb, LocalServer, TemplateWaitTimeout, DropTemplatesUnusedFor);
+        return new ResolvedMariaDbOptions(builder, setting ?? DeflakeEnvironment.MariaDb, LocalServer, TemplateWaitTimeout, DropTemplatesUnusedFor, KeepSupersededTemplates);
     }
 
     internal static MySqlConnectionStringBuilder ParseConnectionString(string connectionString, string setting)
@@ -106,4 +120,5 @@ internal sealed record ResolvedMariaDbOptions(
     string Setting,
     MariaDbLocalServerOptions LocalServer,
     TimeSpan TemplateWaitTimeout,
-    TimeSpan? DropTemplatesUnusedFor);
+    TimeSpan? DropTemplatesUnusedFor,
+    int? KeepSupersededTemplates);

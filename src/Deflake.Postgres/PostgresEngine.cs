@@ -18,6 +18,8 @@ namespace Deflake.Postgres;
 /// Every database it creates is named <c>deflake_…</c> and carries a JSON marker in its comment naming the owning
 /// process. The engine holds a shared advisory lock on its process's key for its lifetime, so orphan collection can
 /// tell a crashed owner (the lock is free) from a live one, on any machine. Databases without the marker are never touched.
+/// It also holds, on the same session, a shared advisory lock on the "use" key of the template it clones, so a
+/// template superseded by a newer one of its lineage is dropped only once no live pool (in any process) uses it.
 /// </remarks>
 /// <example>
 /// <code>
@@ -46,6 +48,7 @@ public sealed class PostgresEngine : IDatabaseEngine
     private NpgsqlDataSource? _dataSource;
     private NpgsqlDataSource? _registry;
     private NpgsqlConnection? _ownerConnection;
+    private readonly SemaphoreSlim _ownerGate = new(1, 1);
     private PostgresLocalServer? _localServer;
     private ILogger _logger = NullLogger.Instance;
     private TimeProvider _time = TimeProvider.System;
@@ -236,8 +239,12 @@ public sealed class PostgresEngine : IDatabaseEngine
                         $"Database {name} exists but is not a Deflake template (no marker or not a template); Deflake will not touch it. Drop or rename it yourself.");
                 }
 
+                // Under the build lock, so superseded-template collection (which takes it) sees this use.
+                await HoldUseLockAsync(request.Fingerprint, cancellationToken).ConfigureAwait(false);
+
+                // "Most recently used" decides which superseded templates stay, so keep it fresh (a comment is cheap).
                 var now = _time.GetUtcNow();
-                if (now - (marker.LastUsed ?? marker.Created) > TimeSpan.FromHours(1))
+                if (now - (marker.LastUsed ?? marker.Created) > TimeSpan.FromMinutes(1))
                 {
                     await SetMarkerAsync(gate, name, marker with { LastUsed = now }, cancellationToken).ConfigureAwait(false);
                 }
@@ -246,7 +253,27 @@ public sealed class PostgresEngine : IDatabaseEngine
             }
 
             await BuildTemplateAsync(gate, name, request, cancellationToken).ConfigureAwait(false);
+            await HoldUseLockAsync(request.Fingerprint, cancellationToken).ConfigureAwait(false);
             return new EngineTemplate(name, request.Fingerprint, WasBuilt: true);
+        }
+    }
+
+    /// <summary>
+    /// Marks the template as used by this engine until it is disposed: a shared advisory lock on the template's use key
+    /// (not its build key), on the owner session. Every live engine using it holds one; a process that dies releases
+    /// its locks with its sessions, so a crash never pins a template.
+    /// </summary>
+    private async Task HoldUseLockAsync(string fingerprint, CancellationToken cancellationToken)
+    {
+        var owner = _ownerConnection ?? throw new InvalidOperationException("The PostgreSQL engine has not been started.");
+        await _ownerGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ScalarAsync<object>(owner, "select pg_advisory_lock_shared(@key)", TemplateUseKey(fingerprint), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _ownerGate.Release();
         }
     }
 
@@ -294,7 +321,7 @@ public sealed class PostgresEngine : IDatabaseEngine
         }
 
         var now = _time.GetUtcNow();
-        await SetMarkerAsync(admin, name, marker with { Kind = "template", Owner = null, ProcessId = null, LastUsed = now }, cancellationToken).ConfigureAwait(false);
+        await SetMarkerAsync(admin, name, marker with { Kind = "template", Owner = null, ProcessId = null, LastUsed = now, Lineage = request.Lineage }, cancellationToken).ConfigureAwait(false);
         _logger.LogInformation("Deflake built PostgreSQL template {Name} from {Schema} in {Elapsed:0} ms",
             name, request.Schema.Name, _time.GetElapsedTime(started).TotalMilliseconds);
     }
@@ -592,6 +619,105 @@ public sealed class PostgresEngine : IDatabaseEngine
         return acquired;
     }
 
+    /// <inheritdoc />
+    public async Task<int> RemoveSupersededTemplatesAsync(TemplateRequest current, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        if (_options.KeepSupersededTemplates is not { } keep || current.Lineage is not { Length: > 0 } lineage)
+        {
+            return 0;
+        }
+
+        var currentName = TemplatePrefix + current.Fingerprint;
+        var connection = await OpenDedicatedAsync(Admin.Database!, "deflake gc", cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var others = new List<(string Name, DatabaseMarker Marker)>();
+            var list = new NpgsqlCommand(
+                "select datname, shobj_description(oid, 'pg_database') from pg_database where datname like 'deflake\\_tpl\\_%' and datistemplate", connection);
+            await using (list.ConfigureAwait(false))
+            {
+                var reader = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        var name = reader.GetString(0);
+                        var marker = DatabaseMarker.TryParse(reader.IsDBNull(1) ? null : reader.GetString(1));
+                        if (name != currentName && marker is { Kind: "template", Fingerprint: not null } && marker.Lineage == lineage
+                            && name == TemplatePrefix + marker.Fingerprint)
+                        {
+                            others.Add((name, marker));
+                        }
+                    }
+                }
+            }
+
+            var removed = 0;
+            var byRecentUse = others
+                .OrderByDescending(t => t.Marker.LastUsed ?? t.Marker.Created)
+                .ThenByDescending(t => t.Marker.Created)
+                .ThenBy(t => t.Name, StringComparer.Ordinal);
+            foreach (var (name, marker) in byRecentUse.Skip(keep))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (await TryDropTemplateAsync(connection, name, marker.Fingerprint!, fresh => fresh.Lineage == lineage,
+                        $"superseded by {currentName} (lineage {lineage}, {keep} more recently used kept), unused", cancellationToken).ConfigureAwait(false))
+                {
+                    removed++;
+                }
+            }
+
+            return removed;
+        }
+    }
+
+    /// <summary>
+    /// Drops a Deflake template under its build lock, and only when no live engine uses it (the exclusive try on its use
+    /// key fails while any holds it shared) and its marker, read again under the locks, still satisfies <paramref name="stillDue"/>.
+    /// </summary>
+    private async Task<bool> TryDropTemplateAsync(NpgsqlConnection connection, string name, string fingerprint, Func<DatabaseMarker, bool> stillDue,
+        string why, CancellationToken cancellationToken)
+    {
+        // Under the template's build lock, so no pool is building it or starting to use it while it goes.
+        var buildKey = TemplateLockKey(fingerprint);
+        if (!await ScalarAsync<bool>(connection, "select pg_try_advisory_lock(@key)", buildKey, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        try
+        {
+            var useKey = TemplateUseKey(fingerprint);
+            if (!await ScalarAsync<bool>(connection, "select pg_try_advisory_lock(@key)", useKey, cancellationToken).ConfigureAwait(false))
+            {
+                _logger.LogDebug("Deflake keeps template {Name}: a live pool uses it", name);
+                return false;
+            }
+
+            try
+            {
+                var current = await ReadDatabaseAsync(connection, name, cancellationToken).ConfigureAwait(false);
+                if (current is not { IsTemplate: true, Marker: { Kind: "template" } fresh } || fresh.Fingerprint != fingerprint || !stillDue(fresh))
+                {
+                    return false;
+                }
+
+                await DropDatabaseAsync(connection, name, isTemplate: true, cancellationToken).ConfigureAwait(false);
+                _logger.LogInformation("Deflake removed template {Name}: {Why}", name, why);
+                return true;
+            }
+            finally
+            {
+                await ScalarAsync<bool>(connection, "select pg_advisory_unlock(@key)", useKey, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await ScalarAsync<bool>(connection, "select pg_advisory_unlock(@key)", buildKey, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
     private async Task<bool> TryDropUnusedTemplateAsync(NpgsqlConnection connection, string name, DatabaseMarker marker, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (_options.DropTemplatesUnusedFor is not { } unused || now - (marker.LastUsed ?? marker.Created) <= unused || marker.Fingerprint is null)
@@ -599,29 +725,9 @@ public sealed class PostgresEngine : IDatabaseEngine
             return false;
         }
 
-        // Under the template's build lock, so no pool is touching (or building) it while it goes.
-        var key = TemplateLockKey(marker.Fingerprint);
-        if (!await ScalarAsync<bool>(connection, "select pg_try_advisory_lock(@key)", key, cancellationToken).ConfigureAwait(false))
-        {
-            return false;
-        }
-
-        try
-        {
-            var current = await ReadDatabaseAsync(connection, name, cancellationToken).ConfigureAwait(false);
-            if (current is not { Marker: { Kind: "template" } fresh } || now - (fresh.LastUsed ?? fresh.Created) <= unused)
-            {
-                return false;
-            }
-
-            await DropDatabaseAsync(connection, name, isTemplate: true, cancellationToken).ConfigureAwait(false);
-            _logger.LogInformation("Deflake removed template {Name}, unused since {LastUsed:u}", name, fresh.LastUsed ?? fresh.Created);
-            return true;
-        }
-        finally
-        {
-            await ScalarAsync<bool>(connection, "select pg_advisory_unlock(@key)", key, CancellationToken.None).ConfigureAwait(false);
-        }
+        var lastUsed = marker.LastUsed ?? marker.Created;
+        return await TryDropTemplateAsync(connection, name, marker.Fingerprint, fresh => now - (fresh.LastUsed ?? fresh.Created) > unused,
+            $"unused since {lastUsed.UtcDateTime.ToString("u", CultureInfo.InvariantCulture)}", cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Stops being an owner (releases the owner lock) and closes the engine's connections. Does not drop anything.</summary>
@@ -645,7 +751,16 @@ public sealed class PostgresEngine : IDatabaseEngine
 
         if (_ownerConnection is not null)
         {
-            await _ownerConnection.DisposeAsync().ConfigureAwait(false);
+            // Closing the session releases the owner lock and every template use lock with it.
+            await _ownerGate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                await _ownerConnection.DisposeAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _ownerGate.Release();
+            }
         }
 
         if (_localServer is not null)
@@ -679,6 +794,9 @@ public sealed class PostgresEngine : IDatabaseEngine
     }
 
     internal static long TemplateLockKey(string fingerprint) => ProcessIdentity.StableKey("template:" + fingerprint);
+
+    /// <summary>The advisory key every engine using the template holds shared (see <see cref="HoldUseLockAsync"/>).</summary>
+    internal static long TemplateUseKey(string fingerprint) => ProcessIdentity.StableKey("template-use:" + fingerprint);
 
     private static void EnsureOwnName(string name)
     {

@@ -47,6 +47,14 @@ public sealed class PostgresEngineOptions
     /// </summary>
     public TimeSpan? DropTemplatesUnusedFor { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>
+    /// When a pool starts, templates of the same lineage as its own (same schema source name and chaos modes, any
+    /// schema version, Deflake build or seed) are superseded: the pool keeps this many of them, the most recently used,
+    /// and drops the others that no live pool uses. Default 2 (switching between a couple of branches rebuilds nothing);
+    /// 0 drops every unused superseded template; null keeps them (only <see cref="DropTemplatesUnusedFor"/> applies).
+    /// </summary>
+    public int? KeepSupersededTemplates { get; set; } = 2;
+
     internal ResolvedPostgresOptions Resolve()
     {
         if (CloneRetryTimeout < TimeSpan.Zero)
@@ -62,6 +70,12 @@ public sealed class PostgresEngineOptions
         if (DropTemplatesUnusedFor is { } unused && unused <= TimeSpan.Zero)
         {
             throw new DeflakeConfigurationException("PostgresEngineOptions.DropTemplatesUnusedFor", $"is {unused}; use a positive duration, or null to keep templates.");
+        }
+
+        if (KeepSupersededTemplates is < 0)
+        {
+            throw new DeflakeConfigurationException("PostgresEngineOptions.KeepSupersededTemplates",
+                $"is {KeepSupersededTemplates}; use 0 or more (the default 2 keeps the two most recently used), or null to keep superseded templates.");
         }
 
         if (!Enum.IsDefined(CloneStrategy))
@@ -92,7 +106,7 @@ public sealed class PostgresEngineOptions
             LocalServer.Validate();
         }
 
-        return new ResolvedPostgresOptions(builder, setting ?? DeflakeEnvironment.Postgres, LocalServer, CloneStrategy, CloneRetryTimeout, TemplateWaitTimeout, DropTemplatesUnusedFor);
+        return new ResolvedPostgresOptions(builder, setting ?? DeflakeEnvironment.Postgres, LocalServer, CloneStrategy, CloneRetryTimeout, TemplateWaitTimeout, DropTemplatesUnusedFor, KeepSupersededTemplates);
     }
 
     internal static NpgsqlConnectionStringBuilder ParseConnectionString(string connectionString, string setting)
@@ -136,4 +150,5 @@ internal sealed record ResolvedPostgresOptions(
     PostgresCloneStrategy CloneStrategy,
     TimeSpan CloneRetryTimeout,
     TimeSpan TemplateWaitTimeout,
-    TimeSpan? DropTemplatesUnusedFor);
+    TimeSpan? DropTemplatesUnusedFor,
+    int? KeepSupersededTemplates);

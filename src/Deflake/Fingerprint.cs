@@ -26,6 +26,19 @@ public static class Fingerprint
             $"server={serverVersion}", $"schema={schemaDigest}", $"chaos={templateChaos}");
         return SchemaSource.Hex(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..Length];
     }
+
+    /// <summary>
+    /// Computes a template's lineage: what a new version of the same template shares, whatever its schema digest,
+    /// Deflake build or seed. A newer template of the same lineage supersedes the older ones.
+    /// </summary>
+    /// <param name="engineKind">The engine's kind, without the code identity.</param>
+    /// <param name="schemaName">The schema source's <see cref="SchemaSource.Name"/>.</param>
+    /// <param name="chaosWithoutSeed">Chaos that lives in the template, without the seed (for example <c>identities,rows</c>).</param>
+    public static string ComputeLineage(string engineKind, string schemaName, string chaosWithoutSeed)
+    {
+        var text = string.Join('\n', "lineage", $"engine={engineKind}", $"schema={schemaName}", $"chaos={chaosWithoutSeed}");
+        return SchemaSource.Hex(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+    }
 }
 
 /// <summary>Identifies the build of the code that makes templates, so a new Deflake build never reuses an old template.</summary>

@@ -48,6 +48,15 @@ public interface IDatabaseEngine : IAsyncDisposable
     /// <paramref name="keptRetention"/>. Never touches anything Deflake did not create. Returns how many were removed.
     /// </summary>
     Task<int> RemoveOrphansAsync(TimeSpan keptRetention, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Drops templates superseded by <paramref name="current"/>: those of the same <see cref="TemplateRequest.Lineage"/>
+    /// beyond the few most recently used that no live pool (in any process) uses. Called by the pool right after
+    /// <see cref="EnsureTemplateAsync"/> when it collects orphans; never drops the current template, a template of another
+    /// lineage or without one, or anything Deflake did not create. Returns how many were dropped. The default does nothing
+    /// (engines that keep templates elsewhere, such as files, may implement it later).
+    /// </summary>
+    Task<int> RemoveSupersededTemplatesAsync(TemplateRequest current, CancellationToken cancellationToken = default) => Task.FromResult(0);
 }
 
 /// <summary>What the pool tells its engine when it starts.</summary>
@@ -98,6 +107,13 @@ public sealed class TemplateRequest
 
     /// <summary>Seed for chaos choices made in the template.</summary>
     public int Seed { get; }
+
+    /// <summary>
+    /// What every new version of "the same" template shares (see <see cref="Deflake.Fingerprint.ComputeLineage"/>): engine kind,
+    /// schema source name and chaos modes without the seed, as short hex. Engines record it with the template so a newer
+    /// one can supersede older ones (<see cref="IDatabaseEngine.RemoveSupersededTemplatesAsync"/>). Null: never superseded.
+    /// </summary>
+    public string? Lineage { get; init; }
 }
 
 /// <summary>A built template, ready to clone.</summary>

@@ -39,7 +39,10 @@ public sealed class TestDatabaseOptions
     /// <summary>Seed for every random choice. Default: <c>DEFLAKE_SEED</c>, else one drawn per process and logged.</summary>
     public int? Seed { get; set; }
 
-    /// <summary>Remove databases left by crashed Deflake processes when the pool starts. Default true.</summary>
+    /// <summary>
+    /// Remove databases left by crashed Deflake processes when the pool starts, and templates the engine's rules
+    /// retire (unused for long, or superseded by the new one and used by no live pool). Default true.
+    /// </summary>
     public bool RemoveOrphansOnStart { get; set; } = true;
 
     /// <summary>Where the pool and engine log. Default: nowhere.</summary>

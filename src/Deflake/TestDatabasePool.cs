@@ -61,7 +61,10 @@ public sealed class TestDatabasePool : IAsyncDisposable
     /// <summary>Whether failed tests' databases are kept.</summary>
     public bool KeepFailed => _options.KeepFailed;
 
-    /// <summary>How many orphaned databases of crashed processes the start removed.</summary>
+    /// <summary>
+    /// How many databases the start removed: orphans of crashed processes, templates unused for long, and templates
+    /// superseded by a newer one of the same lineage that no live pool uses.
+    /// </summary>
     public int OrphansRemoved { get; private set; }
 
     /// <summary>
@@ -124,9 +127,26 @@ public sealed class TestDatabasePool : IAsyncDisposable
             _ => "none",
         };
         var fingerprint = Fingerprint.Compute($"{_engine.Kind}@{TemplateCodeIdentity.Of(_engine)}", ServerVersion, digest, templateChaos);
-        Template = await _engine.EnsureTemplateAsync(new TemplateRequest(fingerprint, o.Schema, o.Chaos, o.Seed), cancellationToken).ConfigureAwait(false);
+        // The lineage leaves out the seed and the digest: with identities chaos and no DEFLAKE_SEED every process builds a
+        // template of its own, and each schema change or Deflake build another; the newest supersede the rest.
+        var lineage = Fingerprint.ComputeLineage(_engine.Kind, o.Schema.Name, templateChaos.Replace($":{o.Seed}", "", StringComparison.Ordinal));
+        var request = new TemplateRequest(fingerprint, o.Schema, o.Chaos, o.Seed) { Lineage = lineage };
+        Template = await _engine.EnsureTemplateAsync(request, cancellationToken).ConfigureAwait(false);
         _logger.LogInformation("Deflake {Engine} template {Template} ({State}); seed {Seed}, chaos {Chaos}",
             _engine.Kind, Template.Name, Template.WasBuilt ? "built" : "reused", o.Seed, ChaosModeNames.Format(o.Chaos));
+        if (o.RemoveOrphansOnStart)
+        {
+            try
+            {
+                var superseded = await _engine.RemoveSupersededTemplatesAsync(request, cancellationToken).ConfigureAwait(false);
+                OrphansRemoved += superseded;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Housekeeping: a failure here must not fail the run; the next pool start (or the age rule) tries again.
+                _logger.LogWarning(ex, "Deflake could not remove superseded {Engine} templates", _engine.Kind);
+            }
+        }
 
         // Making and dropping a clone is mostly the server's (or the disk's) work with waits in between, so more of
         // them than cores keeps it busy: on 2 cores, PostgreSQL in memory, 4 fillers and 2 droppers sustained about

@@ -18,6 +18,17 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public void A_negative_KeepSupersededTemplates_names_the_option_in_one_line()
+    {
+        var error = Assert.Throws<DeflakeConfigurationException>(() =>
+            new MariaDbEngine(new MariaDbEngineOptions { AdminConnectionString = "Server=localhost;User ID=root", KeepSupersededTemplates = -1 }));
+
+        Assert.Equal("MariaDbEngineOptions.KeepSupersededTemplates", error.Setting);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.Contains("use 0 or more", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_malformed_DEFLAKE_MARIADB_names_the_variable()
     {
         var error = Assert.Throws<DeflakeConfigurationException>(() => MariaDbEngineOptions.ParseConnectionString("Server=x;Port=not-a-number;User ID=u", DeflakeEnvironment.MariaDb));

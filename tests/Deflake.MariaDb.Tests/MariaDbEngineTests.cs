@@ -11,7 +11,11 @@ public sealed class MariaDbEngineTests
     internal static TestDatabaseOptions Options(SchemaSource schema, ChaosModes chaos = ChaosModes.None, int seed = 1)
         => new() { Schema = schema, PoolSize = 1, Chaos = chaos, Seed = seed };
 
-    internal static SchemaSource Sql(string sql) => SchemaSource.FromDelegate("mariadb-test", Guid.NewGuid().ToString("N"), async (connection, ct) =>
+    // A schema name of its own per call: a schema name is a template lineage, and templates of one lineage supersede
+    // each other (parallel tests, or two copies of this suite, would otherwise drop each other's disposed templates).
+    internal static SchemaSource Sql(string sql) => Sql(sql, Guid.NewGuid().ToString("N"));
+
+    private static SchemaSource Sql(string sql, string version) => SchemaSource.FromDelegate("mariadb-test:" + version, version, async (connection, ct) =>
     {
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
@@ -95,10 +99,10 @@ public sealed class MariaDbEngineTests
             await using var engine = await MariaDbTestServer.CreateEngineAsync();
             await engine.StartAsync(new EngineContext(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System, ChaosModes.None, 1), Token);
 
-            var removed = await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token);
+            // A pool starting in a parallel test (or another copy of this suite) may collect it first: what counts is that it goes.
+            await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token);
 
             var names = await MariaDbTestServer.DatabaseNamesAsync("", Token);
-            Assert.True(removed >= 1);
             Assert.DoesNotContain(orphan, names);
             Assert.Contains(foreign, names);
             Assert.Contains(unrelated, names);

@@ -127,6 +127,7 @@ public sealed class BadInputTests
     [InlineData("CloneRetryTimeout")]
     [InlineData("TemplateWaitTimeout")]
     [InlineData("DropTemplatesUnusedFor")]
+    [InlineData("KeepSupersededTemplates")]
     public void Invalid_engine_options_name_the_option(string option)
     {
         var options = new PostgresEngineOptions { AdminConnectionString = "Host=localhost" };
@@ -134,6 +135,7 @@ public sealed class BadInputTests
         {
             case "CloneRetryTimeout": options.CloneRetryTimeout = TimeSpan.FromSeconds(-1); break;
             case "TemplateWaitTimeout": options.TemplateWaitTimeout = TimeSpan.Zero; break;
+            case "KeepSupersededTemplates": options.KeepSupersededTemplates = -1; break;
             default: options.DropTemplatesUnusedFor = TimeSpan.Zero; break;
         }
 

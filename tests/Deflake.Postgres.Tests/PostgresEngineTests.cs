@@ -169,7 +169,8 @@ public sealed class PostgresEngineTests
 
             // Two days later (backdated, so other processes' kept databases are not disturbed) it goes.
             await RewriteMarkerAsync(kept, marker => marker with { KeptAt = marker.KeptAt!.Value.AddDays(-2) });
-            Assert.True(await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token) >= 1);
+            // A pool starting in a parallel test (or another copy of this suite) may collect it first: what counts is that it goes.
+            await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token);
             Assert.DoesNotContain(kept, await PostgresTestServer.DatabaseNamesAsync(kept, Token));
         }
         finally
@@ -322,7 +323,8 @@ public sealed class PostgresEngineTests
 
             await using var engine = await PostgresTestServer.CreateEngineAsync();
             await engine.StartAsync(NewContext(), Token);
-            Assert.True(await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token) >= 1);
+            // A pool starting in a parallel test (or another copy of this suite) may collect it first: what counts is that it goes.
+            await engine.RemoveOrphansAsync(TimeSpan.FromDays(1), Token);
 
             var names = await PostgresTestServer.DatabaseNamesAsync("deflake_00000000_", Token);
             Assert.DoesNotContain(unmarked, names);

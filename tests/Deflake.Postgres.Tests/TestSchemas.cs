@@ -12,7 +12,12 @@ public static class TestSchemas
 
     /// <summary>A delegate schema with a fresh version (a new template) running <paramref name="sql"/>.</summary>
     public static SchemaSource Fresh(string sql = ItemsTable, string? version = null)
-        => SchemaSource.FromDelegate("test", version ?? Guid.NewGuid().ToString("N"), (connection, cancellationToken) => ExecuteAsync(connection, sql, cancellationToken));
+        => FreshNamed(version ?? Guid.NewGuid().ToString("N"), sql);
+
+    // A name of its own per version: a schema name is a template lineage, and templates of one lineage supersede each
+    // other (so parallel tests, or two copies of this suite, would drop each other's disposed templates).
+    private static SchemaSource FreshNamed(string version, string sql)
+        => SchemaSource.FromDelegate("test:" + version, version, (connection, cancellationToken) => ExecuteAsync(connection, sql, cancellationToken));
 
     public static async Task ExecuteAsync(DbConnection connection, string sql, CancellationToken cancellationToken = default)
     {

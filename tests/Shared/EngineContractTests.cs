@@ -41,8 +41,12 @@ public abstract class EngineContractTests : IAsyncLifetime
         return ValueTask.CompletedTask;
     }
 
-    protected static SchemaSource UniqueSchema(string? version = null) =>
-        SchemaSource.FromDelegate("contract", version ?? Guid.NewGuid().ToString("N"), async (connection, ct) =>
+    // A schema name per version: a schema name is a template lineage, and templates of one lineage supersede each other
+    // (parallel tests, or two copies of a suite, would otherwise drop each other's disposed templates).
+    protected static SchemaSource UniqueSchema(string? version = null) => UniqueSchemaVersion(version ?? Guid.NewGuid().ToString("N"));
+
+    private static SchemaSource UniqueSchemaVersion(string version) =>
+        SchemaSource.FromDelegate("contract:" + version, version, async (connection, ct) =>
         {
             await ExecuteAsync(connection, "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)", ct);
             await ExecuteAsync(connection, "INSERT INTO items (id, name) VALUES (1, 'seeded')", ct);

@@ -45,6 +45,13 @@ internal sealed record DatabaseMarker
     [JsonPropertyName("lastUsed")]
     public DateTimeOffset? LastUsed { get; init; }
 
+    /// <summary>
+    /// Templates only: the lineage the pool gave (<see cref="TemplateRequest.Lineage"/>); a newer template of the same
+    /// lineage supersedes this one. Absent on templates of older Deflake builds, which only the age rule removes.
+    /// </summary>
+    [JsonPropertyName("lineage")]
+    public string? Lineage { get; init; }
+
     public string ToJson() => JsonSerializer.Serialize(this, MarkerJson.Default.DatabaseMarker);
 
     /// <summary>Parses a database comment; null when it is not a Deflake marker.</summary>
