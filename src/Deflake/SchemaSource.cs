@@ -14,6 +14,13 @@ public abstract class SchemaSource
     public abstract string Name { get; }
 
     /// <summary>
+    /// What stays the same across versions of this schema, so a newer template supersedes an older one (see the
+    /// engines' <c>KeepSupersededTemplates</c>). Default: <see cref="Name"/>; a SQL directory uses its full path, so two
+    /// projects whose folders are both called <c>migrations</c> never supersede each other's templates.
+    /// </summary>
+    public virtual string LineageKey => Name;
+
+    /// <summary>
     /// A hex digest of everything that decides the schema (file names and bytes, or a declared version).
     /// Called once per pool start; may read files.
     /// </summary>
@@ -67,6 +74,8 @@ internal sealed class SqlDirectorySchemaSource : SchemaSource
     }
 
     public override string Name => $"sql:{Path.GetFileName(_directory)}";
+
+    public override string LineageKey => $"sql:{_directory}";
 
     private string[] Files()
     {

@@ -129,7 +129,7 @@ public sealed class TestDatabasePool : IAsyncDisposable
         var fingerprint = Fingerprint.Compute($"{_engine.Kind}@{TemplateCodeIdentity.Of(_engine)}", ServerVersion, digest, templateChaos);
         // The lineage leaves out the seed and the digest: with identities chaos and no DEFLAKE_SEED every process builds a
         // template of its own, and each schema change or Deflake build another; the newest supersede the rest.
-        var lineage = Fingerprint.ComputeLineage(_engine.Kind, o.Schema.Name, templateChaos.Replace($":{o.Seed}", "", StringComparison.Ordinal));
+        var lineage = Fingerprint.ComputeLineage(_engine.Kind, o.Schema.LineageKey, templateChaos.Replace($":{o.Seed}", "", StringComparison.Ordinal));
         var request = new TemplateRequest(fingerprint, o.Schema, o.Chaos, o.Seed) { Lineage = lineage };
         Template = await _engine.EnsureTemplateAsync(request, cancellationToken).ConfigureAwait(false);
         _logger.LogInformation("Deflake {Engine} template {Template} ({State}); seed {Seed}, chaos {Chaos}",
