@@ -237,11 +237,17 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
                 steps.Add(step);
                 if (fails)
                 {
-                    // A shared check run stands for a run alone under the mode (see ChaosCheckAsync): replay that.
+                    // A shared check run stands for a run alone under the mode (see ChaosCheckAsync): replay that, and
+                    // say so when this hunt did not run exactly that command.
                     var reproduce = run.Request.TestChaos is null ? run.Reproduce
                         : runner.ReproduceCommand(new RunRequest($"alone, chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: false, [victim]));
+                    if (run.Request.TestChaos is not null)
+                    {
+                        steps.Add($"reproduce: runs it alone under chaos {mode}; this hunt did not run that exact command, it stands for the run above");
+                    }
+
                     return new Finding(victim, FlakeCause.ForChaosMode(mode), null,
-                        $"{Capitalize(aloneEvidence ?? "passes without chaos")}; fails {how} under DEFLAKE_CHAOS={mode} (seed {options.Seed}): {run.MessageOf(victim)}",
+                        $"{Capitalize(aloneEvidence ?? "it passes without chaos")}. {how} Failure: {run.MessageOf(victim)}",
                         reproduce, steps) { Message = run.MessageOf(victim) };
                 }
             }
@@ -302,43 +308,53 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
     /// </summary>
     private async Task<(bool Fails, RunResult Run, string How, string Step)> ChaosCheckAsync(string victim, string mode, CancellationToken cancellationToken)
     {
+        var under = $"under DEFLAKE_CHAOS={mode} (seed {options.Seed})";
         var aloneRequest = new RunRequest($"alone, chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: false, [victim]);
         if (_chaosPlan.Count < 2 || !_chaosPlan.TryGetValue(victim, out var planned) || planned != mode)
         {
             var alone = await ChaosRunAsync((mode, victim), aloneRequest, cancellationToken).ConfigureAwait(false);
-            return (alone.FailedTest(victim), alone, "alone", $"alone under chaos {mode}: {Outcome(alone, victim)}");
+            return (alone.FailedTest(victim), alone, $"Alone {under} it fails.", $"alone under chaos {mode}: {Outcome(alone, victim)}");
         }
 
         var batch = await ChaosRunAsync(("*", string.Empty), SharedChaosRequest(), cancellationToken).ConfigureAwait(false);
-        var what = $"the {_chaosPlan.Count} chaos suspects, one at a time, each under its own mode";
+        var what = $"the one-at-a-time run of the {_chaosPlan.Count} chaos suspects, each under its own mode";
         if (batch.OutcomeOf(victim) is not null)
         {
             var before = batch.RanBefore(victim);
             if (!batch.FailedTest(victim))
             {
-                return (false, batch, string.Empty, $"under chaos {mode}, in one run of {what} ({before.Count} before it): passed");
+                return (false, batch, string.Empty, $"under chaos {mode}, in {what}, {After(before)}: passed");
             }
 
             if (before.Count == 0)
             {
-                return (true, batch, $"run first of {what}",
-                    $"under chaos {mode}, first in one run of {what} (nothing ran before it): failed; not run alone: as good as alone");
+                return (true, batch, $"{Capitalize(under)} it failed as the first test of {what}, which is as good as a run alone.",
+                    $"under chaos {mode}, first in {what}: failed; not run alone: nothing ran before it, as good as alone");
             }
 
-            var clean = _survey.FirstOrDefault(r => !r.Request.Parallel && r.Request.Chaos == "none" && r.Request.TestChaos is null && r.PassedTest(victim)
-                && before.All(r.RanBefore(victim).Contains));
-            if (clean is not null)
+            if (CleanSurveyRun(victim, before) is { } clean)
             {
-                return (true, batch, $"in one run of {what}, after {before.Count} of them it passes after without chaos",
-                    $"under chaos {mode}, in one run of {what}, after {string.Join(", ", before)}: failed; not run alone: inferred, since without chaos it passed one at a time after all of them in '{clean.Request.Name}'");
+                return (true, batch, $"{Capitalize(under)} it failed in {what}, {After(before)}; those do not break it: without chaos, one at a time, '{clean.Request.Name}' saw it pass after them.",
+                    $"under chaos {mode}, in {what}, {After(before)}: failed; not run alone: inferred, since without chaos '{clean.Request.Name}' saw it pass one at a time after all of them");
             }
         }
 
         // It failed after other tests of the batch that the survey cannot clear (or did not run): only a run alone can settle it.
         var single = await ChaosRunAsync((mode, victim), aloneRequest, cancellationToken).ConfigureAwait(false);
-        return (single.FailedTest(victim), single, "alone",
-            $"under chaos {mode}, in one run of {what}, after {batch.RanBefore(victim).Count} of them: {Outcome(batch, victim)}; alone under chaos {mode}: {Outcome(single, victim)}");
+        return (single.FailedTest(victim), single, $"Alone {under} it fails.",
+            $"under chaos {mode}, in {what}, {After(batch.RanBefore(victim))}: {Outcome(batch, victim)}; no survey run clears those, so alone under chaos {mode}: {Outcome(single, victim)}");
     }
+
+    /// <summary>"after A, B" or "with nothing before it", for steps and evidence.</summary>
+    private static string After(IReadOnlyList<string> before) => before.Count == 0 ? "with nothing before it" : $"after {string.Join(", ", before)}";
+
+    /// <summary>
+    /// A survey run without chaos, one at a time, in which the test passed after every one of <paramref name="before"/>:
+    /// they do not break it (without chaos), so a failure after them under chaos is chaos's.
+    /// </summary>
+    private RunResult? CleanSurveyRun(string test, IReadOnlyList<string> before)
+        => _survey.FirstOrDefault(r => !r.Request.Parallel && r.Request.Chaos == "none" && r.Request.TestChaos is null && r.PassedTest(test)
+            && before.All(r.RanBefore(test).Contains));
 
     /// <summary>One run of every chaos suspect, one at a time, each under its own mode; the process default is the commonest mode.</summary>
     private RunRequest SharedChaosRequest()
