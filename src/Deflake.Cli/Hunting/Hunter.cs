@@ -683,12 +683,26 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
     {
         var before = prefix.Before;
         _progress.Status($"bisecting {before.Count} tests for the polluter of {victim}");
+        // The survey's hint: tests that ran before it, without chaos, in a run where it passed (one at a time, or in
+        // its own collection in a parallel run) are unlikely polluters; the bisection runs the others first.
+        var cleared = _survey.Where(r => r.Request.Chaos == "none" && r.Request.TestChaos is null && r.PassedTest(victim))
+            .SelectMany(r => r.Request.Parallel ? r.RanBeforeInCollection(victim) : r.RanBefore(victim))
+            .Where(before.Contains)
+            .ToHashSet(StringComparer.Ordinal);
+        if (cleared.Count > 0 && cleared.Count < before.Count)
+        {
+            steps.Add($"bisection tries first the {before.Count - cleared.Count} of the {before.Count} tests no survey run shows it passing after");
+        }
+
         var bisector = new Bisector(async (subset, ct) =>
         {
             var request = new RunRequest(subset.Count == 0 ? "bisect: alone" : "bisect", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. subset, victim]);
             var run = await DiagnosticAsync(request, ct).ConfigureAwait(false);
             return run.FailedTest(victim);
-        });
+        })
+        {
+            Unlikely = cleared,
+        };
         var result = await bisector.BisectAsync(before, knownPassesAlone, knownFailsAfterAll: true, cancellationToken).ConfigureAwait(false);
         steps.AddRange(result.Steps);
         if (result.Verdict == BisectionVerdict.FailsAlone)
