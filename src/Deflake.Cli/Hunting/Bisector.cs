@@ -32,10 +32,20 @@ internal sealed record BisectionResult(BisectionVerdict Verdict, IReadOnlyList<I
 /// the full list; then halves, keeping a half that still makes it fail, checking only the first half each step so
 /// one polluter among N tests costs ⌈log2 N⌉ + 3 runs; when halving hides the failure (the polluters are spread over
 /// both halves and only act together) it falls back to delta debugging (ddmin), which finds a 1-minimal set.
-/// After a polluter is found it looks for independent others among the remaining tests.
+/// After a polluter is found it looks for independent others among the remaining tests. A hint of
+/// <see cref="Unlikely"/> tests (the survey saw the victim pass after them) orders the halving so that the likely
+/// polluters are run first; a wrong hint costs no more than no hint.
 /// </summary>
 internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3)
 {
+    /// <summary>
+    /// Tests unlikely to be (sole) polluters: they ran before the victim in a run where it passed. Halving puts the
+    /// others first, so a polluter among them is in every half that is run (no closing run alone is needed) — but
+    /// the halves stay halves, so a wrong hint (a cleaner ran between them in that run) is still found in the same
+    /// number of runs.
+    /// </summary>
+    public IReadOnlySet<string> Unlikely { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
     private int _runs;
     private int _runsToFirst;
     private readonly List<string> _steps = [];
@@ -72,6 +82,13 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
         var polluters = new List<IReadOnlyList<string>>();
         while (polluters.Count < maxPolluters && remaining.Count > 0)
         {
+            if (polluters.Count > 0 && remaining.All(Unlikely.Contains))
+            {
+                // The hint says none of the rest pollutes alone: it passed after each of them.
+                _steps.Add($"no search for another polluter: the survey saw it pass after each of the {remaining.Count} remaining tests");
+                break;
+            }
+
             var label = polluters.Count == 0 ? "after all tests that ran before it" : "after the remaining tests, found polluters removed";
             var skipConfirm = polluters.Count == 0 && knownFailsAfterAll;
             if (!skipConfirm && !await FailsAsync(remaining, label, cancellationToken).ConfigureAwait(false))
@@ -96,26 +113,34 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
     private async Task<IReadOnlyList<string>> IsolateAsync(IReadOnlyList<string> failing, CancellationToken cancellationToken)
     {
         // Binary search assuming a single polluter: test the first half only; if it does not fail, move to the
-        // second half without spending a run on it. A final run confirms the single test.
+        // second half without spending a run on it. A final run confirms the single test (unless its half was run).
+        // The halves are taken from the list ranked likely polluters first (a stable sort: without a hint, the list
+        // itself); every run keeps the tests' own relative order.
+        var position = failing.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => x.i, StringComparer.Ordinal);
+        IReadOnlyList<string> InOrder(IEnumerable<string> tests) => tests.OrderBy(t => position[t]).ToArray();
         var known = failing;
-        var current = failing;
-        while (current.Count > 1)
+        var current = failing.OrderBy(t => Unlikely.Contains(t) ? 1 : 0).ToArray();
+        while (current.Length > 1)
         {
-            var half = current.Count / 2;
-            var first = current.Take(half).ToArray();
-            var second = current.Skip(half).ToArray();
-            if (await FailsAsync(first, $"first half ({first.Length} tests)", cancellationToken).ConfigureAwait(false))
+            var half = current.Length / 2;
+            var firstRanked = current.Take(half).ToArray();
+            var first = InOrder(firstRanked);
+            var ranked = !first.SequenceEqual(firstRanked, StringComparer.Ordinal) || current.Any(Unlikely.Contains);
+            var label = first.Count == 1 ? $"after {first[0]} only"
+                : ranked ? $"after the {first.Count} likeliest of {current.Length} tests"
+                : $"first half ({first.Count} tests)";
+            if (await FailsAsync(first, label, cancellationToken).ConfigureAwait(false))
             {
-                current = first;
+                current = firstRanked;
                 known = first;
             }
             else
             {
-                current = second;
+                current = current.Skip(half).ToArray();
             }
         }
 
-        if (ReferenceEquals(current, known) || await FailsAsync(current, $"suspect {current[0]} alone", cancellationToken).ConfigureAwait(false))
+        if (known.SequenceEqual(current, StringComparer.Ordinal) || await FailsAsync(current, $"suspect {current[0]} alone", cancellationToken).ConfigureAwait(false))
         {
             return current;
         }

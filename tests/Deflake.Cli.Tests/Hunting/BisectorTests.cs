@@ -119,4 +119,110 @@ public sealed class BisectorTests
         Assert.Equal((2, 2), (runs, result.Runs));
         Assert.Contains(result.Steps, s => s.Contains("not run again", StringComparison.Ordinal));
     }
+
+    private static (VictimFailsAfter FailsAfter, List<string> Runs) Recording(Func<IReadOnlyList<string>, bool> fails)
+    {
+        var runs = new List<string>();
+        return ((before, _) =>
+        {
+            runs.Add(string.Join('\n', before));
+            return Task.FromResult(fails(before));
+        }, runs);
+    }
+
+    [Fact]
+    public async Task With_two_candidates_and_one_cleared_by_the_survey_the_other_runs_first_and_alone_settles_it()
+    {
+        string[] tests = ["S.Cleared", "S.Suspect"];
+        var (failsAfter, runs) = Recording(before => before.Contains("S.Suspect"));
+
+        var result = await new Bisector(failsAfter) { Unlikely = new HashSet<string> { "S.Cleared" } }
+            .BisectAsync(tests, knownPassesAlone: true, knownFailsAfterAll: true, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["S.Suspect"], Assert.Single(result.Polluters));
+        Assert.Equal(["S.Suspect"], runs); // [suspect, victim] directly; no run of [cleared, victim], no closing run alone
+        Assert.Equal(1, result.Runs);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(500)]
+    [InlineData(999)]
+    public async Task A_right_hint_finds_one_polluter_among_a_thousand_without_the_closing_run(int position)
+    {
+        var tests = Suite(1000);
+        var unlikely = tests.Where((_, i) => i != position).ToHashSet();
+        var (failsAfter, runs) = Recording(before => before.Contains(tests[position]));
+
+        var result = await new Bisector(failsAfter) { Unlikely = unlikely }.BisectAsync(tests, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal([tests[position]], Assert.Single(result.Polluters));
+        // alone, all, then halvings that all fail (the polluter is in every half run): no closing run alone.
+        Assert.InRange(result.RunsToFirstPolluter, 1, (int)Math.Ceiling(Math.Log2(tests.Length)) + 2);
+        Assert.DoesNotContain(result.Steps, s => s.Contains("suspect", StringComparison.Ordinal));
+        Assert.DoesNotContain(result.Steps, s => s.Contains(": passed", StringComparison.Ordinal) && !s.Contains("alone", StringComparison.Ordinal));
+        Assert.Equal(runs.Count, runs.Distinct().Count());
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(123)]
+    [InlineData(999)]
+    public async Task A_wrong_hint_still_finds_the_polluter_within_log2_n_plus_3_runs(int position)
+    {
+        // The survey "cleared" the polluter (a cleaner ran between it and the victim there), and most others too.
+        var tests = Suite(1000);
+        var unlikely = tests.Where((_, i) => i == position || i % 7 != 0).ToHashSet();
+        var (failsAfter, runs) = Recording(before => before.Contains(tests[position]));
+
+        var result = await new Bisector(failsAfter) { Unlikely = unlikely }.BisectAsync(tests, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(BisectionVerdict.Polluted, result.Verdict);
+        Assert.Equal([tests[position]], result.Polluters[0]);
+        Assert.InRange(result.RunsToFirstPolluter, 1, (int)Math.Ceiling(Math.Log2(tests.Length)) + 3);
+        Assert.Equal(runs.Count, runs.Distinct().Count()); // never the same list twice
+    }
+
+    [Fact]
+    public async Task With_a_hint_two_independent_polluters_are_both_named()
+    {
+        var tests = Suite(1000);
+        var unlikely = tests.Where((_, i) => i is not (123 or 856) && i % 3 != 0).ToHashSet();
+        var (failsAfter, runs) = Recording(before => before.Contains(tests[123]) || before.Contains(tests[856]));
+
+        var result = await new Bisector(failsAfter) { Unlikely = unlikely }.BisectAsync(tests, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal([tests[123], tests[856]], result.Polluters.Select(p => Assert.Single(p)).Order());
+        Assert.Equal(runs.Count, runs.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task With_a_hint_polluters_that_only_pollute_together_fall_back_to_delta_debugging()
+    {
+        var tests = Suite(1000);
+        var unlikely = tests.Where((_, i) => i != 10 && i % 2 == 0).ToHashSet(); // tests[900] "cleared", tests[10] not
+        var (failsAfter, runs) = Recording(before => before.Contains(tests[10]) && before.Contains(tests[900]));
+
+        var result = await new Bisector(failsAfter) { Unlikely = unlikely }.BisectAsync(tests, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal([tests[10], tests[900]], Assert.Single(result.Polluters));
+        Assert.Contains(result.Steps, s => s.Contains("delta debugging", StringComparison.Ordinal));
+        Assert.Equal(runs.Count, runs.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task With_a_hint_every_run_keeps_the_tests_relative_order()
+    {
+        var tests = Suite(64);
+        var unlikely = tests.Where((_, i) => i % 3 != 0).ToHashSet();
+        var seen = new List<IReadOnlyList<string>>();
+
+        await new Bisector((before, _) =>
+        {
+            seen.Add(before);
+            return Task.FromResult(before.Contains(tests[40]));
+        }) { Unlikely = unlikely }.BisectAsync(tests, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.All(seen, run => Assert.Equal(run.OrderBy(t => Array.IndexOf(tests, t)), run));
+    }
 }

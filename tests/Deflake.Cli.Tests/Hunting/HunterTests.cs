@@ -70,7 +70,8 @@ public sealed class HunterTests
 
         var finding = Assert.Single(outcome.Findings, f => f.Test == Victim);
         Assert.Equal(Polluter, finding.Polluter);
-        Assert.Contains(runner.Requests, r => r.Tests is [Polluter, Victim]);
+        // The replay of the two (chaos suspects may ride along after the victim: nothing after it changes its result).
+        Assert.Contains(runner.Requests, r => r.Tests is [Polluter, Victim, ..]);
     }
 
     [Fact]
@@ -245,6 +246,86 @@ public sealed class HunterTests
         Assert.Contains(diagnosis, r => r.Order == Running.RunOrderKind.List && r.Tests is ["Shared.Leaves_a_row", "Shared.Expects_no_rows"]);
         Assert.DoesNotContain(diagnosis, r => r.Name == "bisect");
         Assert.InRange(diagnosis.Count, 1, 2); // the replay of the two, and the run alone unless the survey showed it
+    }
+
+    [Fact]
+    public async Task Chaos_suspects_ride_along_after_the_order_victim_in_its_run_alone_instead_of_a_run_of_their_own()
+    {
+        // 'reverse' runs the suspects last, so it clears them of the victim and of each other (in one order).
+        var runner = new SyntheticRunner()
+            .Add(IdMixUp, (r, _) => r.Chaos == "identities")
+            .Add(Unordered, (r, _) => r.Chaos == "rows")
+            .Add("A.Ok")
+            .Add(Victim, (r, before) => !r.Parallel && before.Contains(Polluter))
+            .Add(Polluter)
+            .Add("B.Ok");
+
+        var outcome = await new Hunter(runner, new HuntOptions(7, 3, ["identities", "rows"], "Shop")).HuntAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(FlakeCause.IdentityAlignment, Assert.Single(outcome.Findings, f => f.Test == IdMixUp).Cause);
+        Assert.Equal(FlakeCause.RowOrder, Assert.Single(outcome.Findings, f => f.Test == Unordered).Cause);
+        Assert.Equal((FlakeCause.TestOrder, Polluter), Assert.Single(outcome.Findings, f => f.Test == Victim) is var v ? (v.Cause, v.Polluter) : default);
+
+        // The victim's run alone carries both suspects after it, each under its own mode; the process itself runs
+        // without chaos, so the victim does too. No shared chaos run, no run alone under a mode.
+        var diagnosis = Diagnosis(runner, outcome);
+        var alone = Assert.Single(diagnosis, r => r.Tests![0] == Victim);
+        Assert.Equal(("none", false, RunOrderKind.List), (alone.Chaos, alone.Parallel, alone.Order));
+        Assert.Equal([Unordered, IdMixUp], alone.Tests!.Skip(1));
+        Assert.Equal("identities", alone.TestChaos![IdMixUp]);
+        Assert.Equal("rows", alone.TestChaos[Unordered]);
+        Assert.False(alone.TestChaos.ContainsKey(Victim));
+        Assert.DoesNotContain(diagnosis, r => r.Chaos != "none");
+        Assert.Equal(2, diagnosis.Count); // the run alone (with the riders), the replay of the two
+
+        var idMixUp = Assert.Single(outcome.Findings, f => f.Test == IdMixUp);
+        Assert.Contains(idMixUp.Steps, s => s.Contains($"in the bisection's run alone of {Victim}", StringComparison.Ordinal) && s.Contains("inferred", StringComparison.Ordinal));
+        Assert.Contains("it failed in the bisection's run alone of", idMixUp.Evidence, StringComparison.Ordinal);
+        Assert.Equal("replay alone, chaos identities", idMixUp.Reproduce);
+        Assert.Contains(idMixUp.Steps, s => s.StartsWith("reproduce:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_chaos_suspect_of_the_victims_own_collection_does_not_ride_along()
+    {
+        // The suspect shares the victim's class: in a list run its class would run after its last listed test, which
+        // would move the victim behind it. It gets its own run under its mode.
+        const string SameClass = "Shop.SharedTests.Ids_mixed_up";
+        var runner = new SyntheticRunner()
+            .Add("A.Ok")
+            .Add(Victim, (r, before) => before.Contains(Polluter))
+            .Add(Polluter)
+            .Add(SameClass, (r, _) => r.Chaos == "identities")
+            .Add("B.Ok");
+
+        var outcome = await new Hunter(runner, new HuntOptions(7, 3, ["identities", "rows"], "Shop")).HuntAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(FlakeCause.IdentityAlignment, Assert.Single(outcome.Findings, f => f.Test == SameClass).Cause);
+        Assert.Equal(Polluter, Assert.Single(outcome.Findings, f => f.Test == Victim).Polluter);
+        var diagnosis = Diagnosis(runner, outcome);
+        Assert.All(diagnosis.Where(r => r.Tests!.Contains(Victim)), r => Assert.Null(r.TestChaos));
+        Assert.Contains(diagnosis, r => r.Chaos == "identities" && r.Tests is [SameClass]);
+    }
+
+    [Fact]
+    public async Task A_chaos_suspect_that_passes_riding_along_is_not_that_modes_case()
+    {
+        // It fails under rows only in parallel, next to another test: alone under rows (as good as, after the victim) it passes.
+        const string RowsRacer = "Shop.RacerTests.Rows_only_in_parallel";
+        var runner = new SyntheticRunner()
+            .Add(RowsRacer, (r, others) => r.Chaos == "rows" && r.Parallel && others.Contains("A.Ok"))
+            .Add("A.Ok")
+            .Add(Victim, (r, before) => !r.Parallel && before.Contains(Polluter))
+            .Add(Polluter)
+            .Add("B.Ok");
+
+        var outcome = await new Hunter(runner, new HuntOptions(7, 3, ["identities", "rows"], "Shop")).HuntAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(Polluter, Assert.Single(outcome.Findings, f => f.Test == Victim).Polluter);
+        var racer = Assert.Single(outcome.Findings, f => f.Test == RowsRacer);
+        Assert.NotEqual(FlakeCause.RowOrder, racer.Cause);
+        Assert.Contains(racer.Steps, s => s.Contains("in the bisection's run alone of", StringComparison.Ordinal) && s.EndsWith(": passed", StringComparison.Ordinal));
+        Assert.DoesNotContain(Diagnosis(runner, outcome), r => r.Chaos == "rows");
     }
 
     [Fact]
