@@ -2,11 +2,19 @@ namespace Deflake.Sqlite;
 
 /// <summary>
 /// A small SQLite tokenizer for the rows chaos: finds the target of every INSERT/REPLACE/UPDATE/DELETE so it can be
-/// qualified with <c>main.</c> (the chaos views shadow unqualified names), and spots DDL statements.
+/// qualified with <c>main.</c> (the chaos views shadow unqualified names), spots DDL statements, and lists the shadowed
+/// tables a statement may read, so their views can be made before it runs.
 /// </summary>
 internal static class SqliteStatements
 {
-    internal readonly record struct Rewrite(string Sql, bool HasDdl);
+    /// <summary>
+    /// <paramref name="Sql"/>: the text with its write targets qualified. <paramref name="Reads"/>: every shadowed table
+    /// the text names other than as a write target, a column's qualifier (<c>t.x</c>) or a qualified name other than
+    /// <c>temp.t</c>; spelled as in the shadowed set, each once. SQLite resolves an unqualified name only where the
+    /// statement spells it, so a statement cannot read a view whose name it does not contain: the list may hold more
+    /// than the statement reads (a column or CTE with a table's name), never less.
+    /// </summary>
+    internal readonly record struct Rewrite(string Sql, bool HasDdl, string[] Reads);
 
     private enum Kind
     {
@@ -22,8 +30,11 @@ internal static class SqliteStatements
 
     private readonly record struct Token(Kind Kind, int Start, int Length);
 
-    /// <summary>Qualifies unqualified write targets found in <paramref name="shadowed"/> with <c>main.</c>.</summary>
-    public static Rewrite QualifyWriteTargets(string sql, IReadOnlySet<string> shadowed)
+    /// <summary>
+    /// Qualifies unqualified write targets found in <paramref name="shadowed"/> with <c>main.</c>, and lists the shadowed
+    /// tables the text may read (see <see cref="Rewrite"/>).
+    /// </summary>
+    public static Rewrite QualifyWriteTargets(string sql, HashSet<string> shadowed)
     {
         var tokens = Tokenize(sql);
         var inserts = new List<int>();
@@ -42,9 +53,10 @@ internal static class SqliteStatements
             }
         }
 
+        var reads = Reads(sql, tokens, shadowed, inserts);
         if (inserts.Count == 0)
         {
-            return new Rewrite(sql, hasDdl);
+            return new Rewrite(sql, hasDdl, reads);
         }
 
         var builder = new System.Text.StringBuilder(sql.Length + (inserts.Count * 5));
@@ -56,10 +68,41 @@ internal static class SqliteStatements
         }
 
         builder.Append(sql, last, sql.Length - last);
-        return new Rewrite(builder.ToString(), hasDdl);
+        return new Rewrite(builder.ToString(), hasDdl, reads);
     }
 
-    private static bool Inspect(string sql, List<Token> tokens, int from, int to, IReadOnlySet<string> shadowed, List<int> inserts)
+    /// <summary>The shadowed names the text spells where they can name a table to read: see <see cref="Rewrite.Reads"/>.</summary>
+    private static string[] Reads(string sql, List<Token> tokens, HashSet<string> shadowed, List<int> writeTargets)
+    {
+        List<string>? reads = null;
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            var token = tokens[i];
+            if (token.Kind is not (Kind.Word or Kind.Quoted) || !shadowed.TryGetValue(NameOf(sql, token), out var table)
+                || writeTargets.Contains(token.Start)
+                || (i + 1 < tokens.Count && tokens[i + 1].Kind == Kind.Dot))
+            {
+                continue;
+            }
+
+            // "x.t" names t in schema x: only temp.t can be the view.
+            if (i > 0 && tokens[i - 1].Kind == Kind.Dot
+                && !(i > 1 && tokens[i - 2].Kind is Kind.Word or Kind.Quoted && string.Equals(NameOf(sql, tokens[i - 2]), "temp", StringComparison.OrdinalIgnoreCase)))
+            {
+                continue;
+            }
+
+            reads ??= [];
+            if (!reads.Contains(table, StringComparer.Ordinal))
+            {
+                reads.Add(table);
+            }
+        }
+
+        return reads is null ? [] : [.. reads];
+    }
+
+    private static bool Inspect(string sql, List<Token> tokens, int from, int to, HashSet<string> shadowed, List<int> inserts)
     {
         var i = from;
         if (Is(sql, tokens[i], "EXPLAIN"))
