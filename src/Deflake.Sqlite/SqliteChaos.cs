@@ -129,6 +129,25 @@ internal sealed class SqliteRowChaosSettings(int seed, ILogger logger)
 
     public SqliteRewriteCaches Rewrites { get; } = new();
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _viewSql = new(StringComparer.Ordinal);
+
+    /// <summary><see cref="SqliteRowChaos.ViewSql"/> for this seed, worked out once per table name (at most 4096 kept).</summary>
+    public string ViewSql(string table)
+    {
+        if (_viewSql.TryGetValue(table, out var sql))
+        {
+            return sql;
+        }
+
+        sql = SqliteRowChaos.ViewSql(table, Seed);
+        if (_viewSql.Count < 4096)
+        {
+            _viewSql.TryAdd(table, sql);
+        }
+
+        return sql;
+    }
+
     /// <summary>At most this many templates' table sets are kept (one per template the engine clones).</summary>
     public const int MaxTableSets = 32;
 
@@ -607,7 +626,7 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         {
             if (!views.Made.Contains(table) && views.Tables.Contains(table))
             {
-                (sql ??= new StringBuilder()).Append(SqliteRowChaos.ViewSql(table, _settings.Seed)).Append(';');
+                (sql ??= new StringBuilder()).Append(_settings.ViewSql(table)).Append(';');
             }
         }
 
@@ -626,7 +645,7 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         }
 
         // Making a TEMP view changes only temp's cookie.
-        views.Versions = (views.Versions.Main, Scalar("PRAGMA temp.schema_version", transaction));
+        views.Versions = (views.Versions.Main, Pragma(handle, "PRAGMA temp.schema_version") ?? Scalar("PRAGMA temp.schema_version", transaction));
         views.Pending |= SQLitePCL.raw.sqlite3_get_autocommit(handle) == 0;
     }
 
