@@ -394,7 +394,7 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
     }
 
     /// <summary>Loads the schema of <c>main</c> on the handle (the pool's filler does it ahead of the test).</summary>
-    internal void LoadSchema() => Run("SELECT 1 FROM main.sqlite_schema LIMIT 0", null);
+    internal void LoadSchema() => Exec("SELECT 1 FROM main.sqlite_schema LIMIT 0", null);
 
     /// <summary>What Deflake knows about one handle's views; changed only by the connection that has the handle open.</summary>
     private sealed class HandleViews(SqliteRowChaosSettings settings, HashSet<string> tables, SqliteRewriteCache rewrites, HashSet<string> made)
@@ -434,11 +434,11 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         {
             // The TEMP schema is a file by default: put it in memory before anything opens it (on a handle that has it
             // in memory already, the pragma changes nothing).
-            Run("PRAGMA temp_store = MEMORY", transaction);
+            Exec("PRAGMA temp_store = MEMORY", transaction);
         }
 
-        var main = Scalar("PRAGMA main.schema_version", transaction);
-        var temp = Scalar("PRAGMA temp.schema_version", transaction);
+        var main = Pragma(handle, "PRAGMA main.schema_version") ?? Scalar("PRAGMA main.schema_version", transaction);
+        var temp = Pragma(handle, "PRAGMA temp.schema_version") ?? Scalar("PRAGMA temp.schema_version", transaction);
 
         // A TEMP schema that was never changed is empty: nothing to list (every fresh handle).
         var existing = new List<string>();
@@ -635,7 +635,7 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
             return;
         }
 
-        Run(sql.ToString(), transaction);
+        Exec(sql.ToString(), transaction);
         foreach (var table in reads)
         {
             if (views.Tables.Contains(table))
@@ -705,6 +705,20 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
     {
         using var command = new SqliteCommand(sql, this, transaction);
         return (long)command.ExecuteScalar()!;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="sql"/> straight through SQLite (no command objects); if SQLite refuses (busy, locked), runs
+    /// it again as a command, which waits up to the connection's timeout. For idempotent statements only.
+    /// </summary>
+    private void Exec(string sql, SqliteTransaction? transaction)
+    {
+        if (Handle is { } handle && SQLitePCL.raw.sqlite3_exec(handle, sql) == SQLitePCL.raw.SQLITE_OK)
+        {
+            return;
+        }
+
+        Run(sql, transaction);
     }
 
     private void Run(string sql, SqliteTransaction? transaction)
