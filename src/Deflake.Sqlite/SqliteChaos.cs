@@ -148,6 +148,16 @@ internal sealed class SqliteRowChaosSettings(int seed, ILogger logger)
         return sql;
     }
 
+    /// <summary>
+    /// Whether reads that stand plainly after FROM or JOIN get <see cref="ShuffleSql"/> as a subquery in place of the
+    /// table (the default), or go through the table's view like every other read. Off only to test the views; set it
+    /// before the first statement runs (statement plans are cached).
+    /// </summary>
+    internal bool InlineReads { get; set; } = true;
+
+    /// <summary><see cref="SqliteRowChaos.ShuffleSql"/> for this seed: what a statement gets in place of a table it reads.</summary>
+    public string ShuffleSql(string table) => SqliteRowChaos.ShuffleSql(table, Seed);
+
     /// <summary>At most this many templates' table sets are kept (one per template the engine clones).</summary>
     public const int MaxTableSets = 32;
 
@@ -261,12 +271,13 @@ internal static class SqliteRowChaos
     }
 
     /// <summary>
-    /// The view that shadows <paramref name="table"/> for unqualified names on one connection. Its ORDER BY is a
-    /// seeded permutation that never equals rowid (insertion) order when two or more rows come back: rows at or
-    /// above a seeded pivot strictly above the smallest rowid come first, each part in seeded hash order. So the
-    /// natural first row is never first (a LIMIT 1 pick changes) and the whole order always changes.
+    /// The <c>SELECT</c> behind the shuffle of <paramref name="table"/>. Its ORDER BY is a seeded permutation that never
+    /// equals rowid (insertion) order when two or more rows come back: rows at or above a seeded pivot strictly above
+    /// the smallest rowid come first, each part in seeded hash order. So the natural first row is never first (a LIMIT 1
+    /// pick changes) and the whole order always changes. A statement gets it as a subquery in place of the table, or
+    /// through the view <see cref="ViewSql"/>.
     /// </summary>
-    public static string ViewSql(string table, int seed)
+    public static string ShuffleSql(string table, int seed)
     {
         const long prime = 2_147_483_647;
         var q = Quote(table);
@@ -274,10 +285,13 @@ internal static class SqliteRowChaos
         var a = ChaosSeed.Derive(seed, "rows:a:" + table, 1, prime);
         var b = ChaosSeed.Derive(seed, "rows:b:" + table, 0, prime);
         return string.Create(CultureInfo.InvariantCulture,
-            $"CREATE TEMP VIEW IF NOT EXISTS {q} AS SELECT * /* deflake rows chaos */ FROM main.{q} ORDER BY " +
+            $"SELECT * /* deflake rows chaos */ FROM main.{q} ORDER BY " +
             $"(rowid >= (SELECT min(rowid) + 1 + ({pivot} % max(max(rowid) - min(rowid), 1)) FROM main.{q})) DESC, " +
             $"((rowid % {prime}) * {a} + {b}) % {prime}");
     }
+
+    /// <summary>The TEMP view that shadows <paramref name="table"/> for unqualified names on one connection: <see cref="ShuffleSql"/>.</summary>
+    public static string ViewSql(string table, int seed) => $"CREATE TEMP VIEW IF NOT EXISTS {Quote(table)} AS {ShuffleSql(table, seed)}";
 
     /// <summary>
     /// The connection string of chaos connections: the clone's, with its default timeout spelled out. That makes it a
@@ -556,7 +570,7 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
             return cached;
         }
 
-        var rewrite = SqliteStatements.QualifyWriteTargets(sql, views.Tables);
+        var rewrite = SqliteStatements.QualifyWriteTargets(sql, views.Tables, _settings.InlineReads ? _settings.ShuffleSql : null);
         hasDdl = rewrite.HasDdl;
         var plan = new SqliteStatementPlan(rewrite.Sql, rewrite.Reads);
         if (!hasDdl)

@@ -23,7 +23,7 @@ public sealed class SqliteRowChaosLazyViewTests : IAsyncLifetime
     {
         for (var seed = 1; seed <= seeds; seed++)
         {
-            var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, seed);
+            var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, seed, inlineReads: false);
             await using (pool)
             {
                 await using var database = await pool.RentAsync(Token);
@@ -104,7 +104,7 @@ public sealed class SqliteRowChaosLazyViewTests : IAsyncLifetime
     [Fact]
     public async Task A_view_made_in_a_transaction_left_open_at_close_is_made_again_on_the_next_open()
     {
-        var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, 4);
+        var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, 4, inlineReads: false);
         await using (pool)
         {
             await using var database = await pool.RentAsync(Token);
@@ -256,7 +256,7 @@ public sealed class SqliteRowChaosLazyViewTests : IAsyncLifetime
     {
         for (var seed = 1; seed <= 5; seed++)
         {
-            var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, seed);
+            var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, seed, inlineReads: false);
             await using (pool)
             {
                 await using var database = await pool.RentAsync(Token);

@@ -22,7 +22,7 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
     [InlineData(SqliteCloneMode.Memory)]
     public async Task A_rented_clones_first_chaos_connection_makes_each_view_when_a_statement_first_names_its_table(SqliteCloneMode mode)
     {
-        var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, 7, mode: mode);
+        var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, 7, mode: mode, inlineReads: false);
         await using (pool)
         {
             await using var database = await pool.RentAsync(Token);
@@ -51,7 +51,7 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
         const string everyTable = "SELECT (SELECT COUNT(*) FROM audit_log) + (SELECT COUNT(*) FROM bars) + (SELECT COUNT(*) FROM foos) + (SELECT COUNT(*) FROM t) + (SELECT COUNT(*) FROM tags)";
         for (var seed = 1; seed <= 10; seed++)
         {
-            var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, seed);
+            var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, seed, inlineReads: false);
             await using (pool)
             {
                 await using var database = await pool.RentAsync(Token);
@@ -74,7 +74,7 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
     [Fact]
     public async Task Views_do_not_reach_plain_connections_to_the_clone()
     {
-        var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, 3);
+        var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, 3, inlineReads: false);
         await using (pool)
         {
             await using var database = await pool.RentAsync(Token);
