@@ -336,13 +336,14 @@ internal static class SqliteRowChaos
 }
 
 /// <summary>
-/// A SQLite connection with row-order chaos: every table of <c>main</c> that has a rowid is shadowed by a TEMP view of
-/// the same name whose ORDER BY is a seeded shuffle (<see cref="SqliteRowChaos.ViewSql"/>), so unqualified reads see
-/// the shuffle, including which row <c>LIMIT 1</c> picks. A table's view is made on the handle the first time a command
-/// made by <see cref="CreateCommand"/> names the table (TEMP views are per handle; a statement can only read a view
-/// whose name it spells). Those commands also send writes to the table itself (their target is qualified with
-/// <c>main.</c>), toggle <c>reverse_unordered_selects</c> per statement from the seed (joins, ties, WITHOUT ROWID
-/// tables), and lift the views around DDL.
+/// A SQLite connection with row-order chaos: every table of <c>main</c> that has a rowid is shadowed by a seeded
+/// shuffle (<see cref="SqliteRowChaos.ShuffleSql"/>), so unqualified reads see it, including which row <c>LIMIT 1</c>
+/// picks. Commands made by <see cref="CreateCommand"/> get the shuffle as a subquery in place of each table read plainly
+/// after FROM or JOIN; for any other read of a table, a TEMP view of the table's name is made on the handle before the
+/// first statement that names it (TEMP views are per handle; a statement can only read a view whose name it spells).
+/// Those commands also send writes to the table itself (their target is qualified with <c>main.</c>), toggle
+/// <c>reverse_unordered_selects</c> per statement from the seed (joins, ties, WITHOUT ROWID tables), and lift the views
+/// around DDL.
 /// </summary>
 internal sealed class ChaosSqliteConnection : SqliteConnection
 {
