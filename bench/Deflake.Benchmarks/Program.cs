@@ -1,4 +1,11 @@
 using BenchmarkDotNet.Running;
 
+if (args is ["interleaved-chaos", ..])
+{
+    // Not BenchmarkDotNet: see ChaosOverheadInterleaved.
+    ChaosOverheadInterleaved.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 150);
+    return;
+}
+
 // Every benchmark class in this assembly; pick with --filter. Figures go into issue notes as ratios.
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

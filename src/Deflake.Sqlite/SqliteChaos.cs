@@ -117,8 +117,9 @@ internal static class SqliteTemplateChaos
 }
 
 /// <summary>
-/// Row-order chaos settings shared by the chaos connections of one engine: the seed, and the statement rewrites
-/// (<see cref="SqliteRewriteCaches"/>), so a statement is tokenized once per set of shadowed tables, not once per test.
+/// Row-order chaos settings shared by the chaos connections of one engine: the seed, the statement rewrites
+/// (<see cref="SqliteRewriteCaches"/>), so a statement is tokenized once per set of shadowed tables, not once per test,
+/// and the tables to shadow per template.
 /// </summary>
 internal sealed class SqliteRowChaosSettings(int seed, ILogger logger)
 {
@@ -128,39 +129,74 @@ internal sealed class SqliteRowChaosSettings(int seed, ILogger logger)
 
     public SqliteRewriteCaches Rewrites { get; } = new();
 
-    /// <summary>At most this many templates' view scripts are kept (one per template the engine clones).</summary>
-    public const int MaxScripts = 32;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _viewSql = new(StringComparer.Ordinal);
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SqliteViewScript> _scripts = new(StringComparer.Ordinal);
+    /// <summary><see cref="SqliteRowChaos.ViewSql"/> for this seed, worked out once per table name (at most 4096 kept).</summary>
+    public string ViewSql(string table)
+    {
+        if (_viewSql.TryGetValue(table, out var sql))
+        {
+            return sql;
+        }
 
-    internal int ScriptCount => _scripts.Count;
+        sql = SqliteRowChaos.ViewSql(table, Seed);
+        if (_viewSql.Count < 4096)
+        {
+            _viewSql.TryAdd(table, sql);
+        }
+
+        return sql;
+    }
 
     /// <summary>
-    /// The views of a clone of <paramref name="template"/> whose <c>main</c> schema_version is still the template's: a
-    /// clone starts as a copy of the (never changed) template file, and any schema change since bumps schema_version, so
-    /// an equal value means the same tables. Null when there is none for that version yet.
+    /// Whether reads that stand plainly after FROM or JOIN get <see cref="ShuffleSql"/> as a subquery in place of the
+    /// table (the default), or go through the table's view like every other read. Off only to test the views; set it
+    /// before the first statement runs (statement plans are cached).
     /// </summary>
-    public SqliteViewScript? ScriptFor(string template, long schemaVersion)
-        => _scripts.TryGetValue(template, out var script) && script.SchemaVersion == schemaVersion ? script : null;
+    internal bool InlineReads { get; set; } = true;
 
-    public void AddScript(string template, SqliteViewScript script)
+    /// <summary><see cref="SqliteRowChaos.ShuffleSql"/> for this seed: what a statement gets in place of a table it reads.</summary>
+    public string ShuffleSql(string table) => SqliteRowChaos.ShuffleSql(table, Seed);
+
+    /// <summary>At most this many templates' table sets are kept (one per template the engine clones).</summary>
+    public const int MaxTableSets = 32;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SqliteTableSet> _tableSets = new(StringComparer.Ordinal);
+
+    internal int TableSetCount => _tableSets.Count;
+
+    /// <summary>
+    /// The tables to shadow in a clone of <paramref name="template"/> whose <c>main</c> schema_version is still the
+    /// template's: a clone starts as a copy of the (never changed) template file, and any schema change since bumps
+    /// schema_version, so an equal value means the same tables. Null when there is none for that version yet.
+    /// </summary>
+    public SqliteTableSet? TablesFor(string template, long schemaVersion)
+        => _tableSets.TryGetValue(template, out var tables) && tables.SchemaVersion == schemaVersion ? tables : null;
+
+    public void AddTables(string template, SqliteTableSet tables)
     {
-        if (_scripts.Count < MaxScripts || _scripts.ContainsKey(template))
+        if (_tableSets.Count < MaxTableSets || _tableSets.ContainsKey(template))
         {
-            _scripts[template] = script;
+            _tableSets[template] = tables;
         }
     }
 }
 
 /// <summary>
-/// The statements that make a fresh handle's views for one schema (<see cref="SchemaVersion"/> of a template), the
-/// tables they shadow and those tables' rewrite cache: what the first clone of a template worked out, for the rest.
+/// The tables rows chaos shadows in one schema (<see cref="SchemaVersion"/> of <c>main</c>) and their rewrite cache:
+/// what the first clone of a template worked out, for the rest.
 /// </summary>
-internal sealed record SqliteViewScript(long SchemaVersion, string Sql, HashSet<string> Shadowed, SqliteRewriteCache? Rewrites);
+internal sealed record SqliteTableSet(long SchemaVersion, HashSet<string> Tables, SqliteRewriteCache Rewrites);
+
+/// <summary>A statement text as a chaos command runs it: its write targets qualified, and the shadowed tables it may read.</summary>
+internal sealed record SqliteStatementPlan(string Sql, string[] Reads)
+{
+    public static SqliteStatementPlan Unchanged(string sql) => new(sql, []);
+}
 
 /// <summary>
-/// Rewritten statement texts (<see cref="SqliteStatements.QualifyWriteTargets"/>), one cache per exact set of shadowed
-/// table names: a rewrite depends on which names are shadowed, so a connection only ever reads the cache of its own set
+/// Statement plans (<see cref="SqliteStatements.QualifyWriteTargets"/>), one cache per exact set of shadowed table
+/// names: a plan depends on which names are shadowed, so a connection only ever reads the cache of its own set
 /// (clones of one template share one). Bounded: at most <see cref="MaxSets"/> sets (further sets get a cache of their
 /// own that is not shared) and <see cref="SqliteRewriteCache.MaxEntries"/> statements per set.
 /// </summary>
@@ -187,24 +223,24 @@ internal sealed class SqliteRewriteCaches
     }
 }
 
-/// <summary>Rewrites of statement texts for one set of shadowed tables (<see cref="Key"/>); thread-safe.</summary>
+/// <summary>Plans of statement texts for one set of shadowed tables (<see cref="Key"/>); thread-safe.</summary>
 internal sealed class SqliteRewriteCache(string key)
 {
     public const int MaxEntries = 4096;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _rewrites = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SqliteStatementPlan> _plans = new(StringComparer.Ordinal);
 
     /// <summary>The shadowed table names, sorted, separated by NUL.</summary>
     public string Key { get; } = key;
 
-    internal int Count => _rewrites.Count;
+    internal int Count => _plans.Count;
 
-    public bool TryGet(string sql, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? rewrite) => _rewrites.TryGetValue(sql, out rewrite);
+    public bool TryGet(string sql, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out SqliteStatementPlan? plan) => _plans.TryGetValue(sql, out plan);
 
-    public void Add(string sql, string rewrite)
+    public void Add(string sql, SqliteStatementPlan plan)
     {
-        if (_rewrites.Count < MaxEntries)
+        if (_plans.Count < MaxEntries)
         {
-            _rewrites.TryAdd(sql, rewrite);
+            _plans.TryAdd(sql, plan);
         }
     }
 }
@@ -221,23 +257,27 @@ internal static class SqliteRowChaos
             : new SqliteConnection(connectionString);
 
     /// <summary>
-    /// Makes the views of a fresh clone ahead of its test, off the test's critical path: opens one chaos connection and
-    /// closes it, so its pooled handle (chaos connections have a pool of their own) already carries the TEMP views
-    /// when the test opens its first connection, and <see cref="ChaosSqliteConnection.Open"/> only checks them.
+    /// Opens a fresh clone's chaos handle ahead of its test, off the test's critical path: one chaos connection is
+    /// opened (which works out the tables to shadow and records them for the handle), the schema of <c>main</c> is
+    /// loaded, and the connection is closed, so its pooled handle (chaos connections have a pool of their own) goes to
+    /// the test's first connection, whose <see cref="ChaosSqliteConnection.Open"/> only checks two schema cookies. No
+    /// view is made here: each is made on the handle when a statement first names its table.
     /// </summary>
     public static void Prepare(string connectionString, SqliteRowChaosSettings settings, string? template = null)
     {
         using var connection = new ChaosSqliteConnection(connectionString, settings, template);
         connection.Open();
+        connection.LoadSchema();
     }
 
     /// <summary>
-    /// The view that shadows <paramref name="table"/> for unqualified names on one connection. Its ORDER BY is a
-    /// seeded permutation that never equals rowid (insertion) order when two or more rows come back: rows at or
-    /// above a seeded pivot strictly above the smallest rowid come first, each part in seeded hash order. So the
-    /// natural first row is never first (a LIMIT 1 pick changes) and the whole order always changes.
+    /// The <c>SELECT</c> behind the shuffle of <paramref name="table"/>. Its ORDER BY is a seeded permutation that never
+    /// equals rowid (insertion) order when two or more rows come back: rows at or above a seeded pivot strictly above
+    /// the smallest rowid come first, each part in seeded hash order. So the natural first row is never first (a LIMIT 1
+    /// pick changes) and the whole order always changes. A statement gets it as a subquery in place of the table, or
+    /// through the view <see cref="ViewSql"/>.
     /// </summary>
-    public static string ViewSql(string table, int seed)
+    public static string ShuffleSql(string table, int seed)
     {
         const long prime = 2_147_483_647;
         var q = Quote(table);
@@ -245,10 +285,13 @@ internal static class SqliteRowChaos
         var a = ChaosSeed.Derive(seed, "rows:a:" + table, 1, prime);
         var b = ChaosSeed.Derive(seed, "rows:b:" + table, 0, prime);
         return string.Create(CultureInfo.InvariantCulture,
-            $"CREATE TEMP VIEW {q} AS SELECT * /* deflake rows chaos */ FROM main.{q} ORDER BY " +
+            $"SELECT * /* deflake rows chaos */ FROM main.{q} ORDER BY " +
             $"(rowid >= (SELECT min(rowid) + 1 + ({pivot} % max(max(rowid) - min(rowid), 1)) FROM main.{q})) DESC, " +
             $"((rowid % {prime}) * {a} + {b}) % {prime}");
     }
+
+    /// <summary>The TEMP view that shadows <paramref name="table"/> for unqualified names on one connection: <see cref="ShuffleSql"/>.</summary>
+    public static string ViewSql(string table, int seed) => $"CREATE TEMP VIEW IF NOT EXISTS {Quote(table)} AS {ShuffleSql(table, seed)}";
 
     /// <summary>
     /// The connection string of chaos connections: the clone's, with its default timeout spelled out. That makes it a
@@ -293,22 +336,24 @@ internal static class SqliteRowChaos
 }
 
 /// <summary>
-/// A SQLite connection with row-order chaos: once open, every table of <c>main</c> that has a rowid is shadowed by
-/// a TEMP view of the same name whose ORDER BY is a seeded shuffle (<see cref="SqliteRowChaos.ViewSql"/>), so
-/// unqualified reads see the shuffle, including which row <c>LIMIT 1</c> picks. Commands made by
-/// <see cref="CreateCommand"/> send writes to the table itself (their target is qualified with <c>main.</c>),
-/// toggle <c>PRAGMA reverse_unordered_selects</c> per statement from the seed (joins, ties, WITHOUT ROWID tables),
-/// and lift the views around DDL.
+/// A SQLite connection with row-order chaos: every table of <c>main</c> that has a rowid is shadowed by a seeded
+/// shuffle (<see cref="SqliteRowChaos.ShuffleSql"/>), so unqualified reads see it, including which row <c>LIMIT 1</c>
+/// picks. Commands made by <see cref="CreateCommand"/> get the shuffle as a subquery in place of each table read plainly
+/// after FROM or JOIN; for any other read of a table, a TEMP view of the table's name is made on the handle before the
+/// first statement that names it (TEMP views are per handle; a statement can only read a view whose name it spells).
+/// Those commands also send writes to the table itself (their target is qualified with <c>main.</c>), toggle
+/// <c>reverse_unordered_selects</c> per statement from the seed (joins, ties, WITHOUT ROWID tables), and lift the views
+/// around DDL.
 /// </summary>
 internal sealed class ChaosSqliteConnection : SqliteConnection
 {
+    private static readonly HashSet<string> NoTables = new(StringComparer.OrdinalIgnoreCase);
     private readonly SqliteRowChaosSettings _settings;
-    private SqliteRewriteCache? _rewrites;
-    private HashSet<string> _shadowed = new(StringComparer.OrdinalIgnoreCase);
+    private HandleViews? _views;
     private long _executions;
     private bool? _reverse;
 
-    /// <summary>The template this database was cloned from (its path), if known: see <see cref="SqliteRowChaosSettings.ScriptFor"/>.</summary>
+    /// <summary>The template this database was cloned from (its path), if known: see <see cref="SqliteRowChaosSettings.TablesFor"/>.</summary>
     private readonly string? _template;
 
     public ChaosSqliteConnection(string connectionString, SqliteRowChaosSettings settings, string? template = null)
@@ -319,51 +364,138 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         _template = template;
     }
 
-    internal IReadOnlySet<string> Shadowed => _shadowed;
+    /// <summary>The tables shadowed on this connection (each gets its view when a statement first names it).</summary>
+    internal HashSet<string> Shadowed => _views?.Tables ?? NoTables;
 
-    /// <summary>Whether the last <see cref="Open"/> had to make the views (false: the pooled handle already carried them).</summary>
-    internal bool MadeViewsOnOpen { get; private set; }
+    /// <summary>The views the handle carries as Deflake knows them (a subset of <see cref="Shadowed"/>).</summary>
+    internal IReadOnlySet<string> Made => _views?.Made ?? NoTables;
 
-    /// <summary>The rewrite cache of the current set of shadowed tables (null until needed).</summary>
-    internal SqliteRewriteCache? Rewrites => _rewrites;
+    /// <summary>Whether the last <see cref="Open"/> had to work the handle's state out from SQLite (false: it trusted what it had recorded for the handle).</summary>
+    internal bool SyncedOnOpen { get; private set; }
+
+    /// <summary>The statement cache of the current set of shadowed tables (null while closed).</summary>
+    internal SqliteRewriteCache? Rewrites => _views?.Rewrites;
 
     public override void Open()
     {
         base.Open();
         _reverse = null;
-        _rewrites = null;
-        MadeViewsOnOpen = false;
+        SyncedOnOpen = false;
 
-        // The handle's views as this process last left them (made, or checked, by a chaos connection): still right if
-        // neither schema has changed since, whoever changed it (schema_version is bumped by every schema change, and a
-        // rollback restores the schema with its value; a state is recorded only outside transactions).
-        if (Handle is { } handle && s_handles.TryGetValue(handle, out var known))
+        // The handle as this process last left it: still right if neither schema has changed since, whoever changed it
+        // (schema_version is bumped by every schema change, and a rollback restores the schema with its value), unless a
+        // view was made or dropped inside a transaction that has not been seen to end.
+        var handle = Handle!;
+        s_handles.TryGetValue(handle, out var known);
+        if (known is not null && known.Settings != _settings)
         {
-            if (known.Settings == _settings && SchemaVersions(handle) is { } now && now == known.Versions)
+            known = null;
+        }
+
+        if (known is { Pending: false } && SchemaVersions(handle) is { } now && now == known.Versions)
+        {
+            _views = known;
+            return;
+        }
+
+        SyncedOnOpen = true;
+        _views = Sync(known, null);
+    }
+
+    public override void Close()
+    {
+        _views = null;
+        base.Close();
+    }
+
+    /// <summary>Loads the schema of <c>main</c> on the handle (the pool's filler does it ahead of the test).</summary>
+    internal void LoadSchema() => Exec("SELECT 1 FROM main.sqlite_schema LIMIT 0", null);
+
+    /// <summary>What Deflake knows about one handle's views; changed only by the connection that has the handle open.</summary>
+    private sealed class HandleViews(SqliteRowChaosSettings settings, HashSet<string> tables, SqliteRewriteCache rewrites, HashSet<string> made)
+    {
+        public SqliteRowChaosSettings Settings { get; } = settings;
+
+        /// <summary>The tables to shadow; never changed in place (a new set replaces it), so it can be shared.</summary>
+        public HashSet<string> Tables { get; } = tables;
+
+        public SqliteRewriteCache Rewrites { get; } = rewrites;
+
+        /// <summary>The views made on the handle, as of <see cref="Versions"/>.</summary>
+        public HashSet<string> Made { get; } = made;
+
+        /// <summary>schema_version of main and temp when <see cref="Made"/> was last known to be right.</summary>
+        public (long Main, long Temp) Versions { get; set; }
+
+        /// <summary>
+        /// The TEMP schema was changed inside a transaction: a rollback (or ROLLBACK TO) may undo it. Until the
+        /// transaction is seen to end with the cookies unchanged, every statement compares them first.
+        /// </summary>
+        public bool Pending { get; set; }
+    }
+
+    /// <summary>Per SQLite handle (pooled handles outlive connections; an entry goes when its handle is collected).</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, HandleViews> s_handles = [];
+
+    /// <summary>
+    /// Works out from SQLite what the handle carries and records it: the tables to shadow, and which of their views
+    /// exist. Views made for another schema of main than <paramref name="previous"/> recorded (or by an unknown past)
+    /// are dropped; they are remade from the current schema when next named.
+    /// </summary>
+    private HandleViews Sync(HandleViews? previous, SqliteTransaction? transaction)
+    {
+        var handle = Handle!;
+        if (previous is null)
+        {
+            // The TEMP schema is a file by default: put it in memory before anything opens it (on a handle that has it
+            // in memory already, the pragma changes nothing).
+            Exec("PRAGMA temp_store = MEMORY", transaction);
+        }
+
+        var main = Pragma(handle, "PRAGMA main.schema_version") ?? Scalar("PRAGMA main.schema_version", transaction);
+        var temp = Pragma(handle, "PRAGMA temp.schema_version") ?? Scalar("PRAGMA temp.schema_version", transaction);
+
+        // A TEMP schema that was never changed is empty: nothing to list (every fresh handle).
+        var existing = new List<string>();
+        var foreign = false;
+        if (temp != 0)
+        {
+            using var list = new SqliteCommand("SELECT name, type = 'view' AND sql LIKE '%deflake rows chaos%' FROM temp.sqlite_schema", this, transaction);
+            using var reader = list.ExecuteReader();
+            while (reader.Read())
             {
-                _shadowed = known.Shadowed;
-                _rewrites = known.Rewrites;
-                return;
+                if (reader.GetBoolean(1))
+                {
+                    existing.Add(reader.GetString(0));
+                }
+                else
+                {
+                    foreign = true;
+                }
+            }
+        }
+
+        if (existing.Count > 0 && (previous is null || previous.Versions.Main != main))
+        {
+            var drop = new StringBuilder();
+            foreach (var view in existing)
+            {
+                drop.Append("DROP VIEW IF EXISTS temp.").Append(SqliteRowChaos.Quote(view)).Append(';');
             }
 
-            s_handles.Remove(handle);
+            Run(drop.ToString(), transaction);
+            existing.Clear();
+            temp = Scalar("PRAGMA temp.schema_version", transaction);
         }
 
-        // A pooled handle keeps its TEMP views; temp.user_version records the main schema_version they were made for.
-        // The TEMP schema is a file by default: put it in memory before anything opens it (later, the switch would
-        // close and reopen it; on a handle that already has it in memory, the pragma changes nothing).
-        long schemaVersion, madeFor;
-        using (var check = new SqliteCommand("PRAGMA temp_store = MEMORY; PRAGMA main.schema_version", this))
-        {
-            schemaVersion = (long)check.ExecuteScalar()!;
-            check.CommandText = "PRAGMA temp.user_version";
-            madeFor = (long)check.ExecuteScalar()!;
-        }
-
-        if (madeFor != 0 && madeFor == schemaVersion)
+        // A name the TEMP schema uses for something of its own (a TEMP table) is not shadowed: the cached set assumes none.
+        var tables = foreign || _template is null ? null : _settings.TablesFor(_template, main);
+        if (tables is null)
         {
             var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            using (var list = new SqliteCommand("SELECT name FROM temp.sqlite_schema WHERE type = 'view' AND sql LIKE '%deflake rows chaos%'", this))
+            using (var list = new SqliteCommand(
+                "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND wr = 0 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' " +
+                "AND name NOT IN (SELECT name FROM temp.sqlite_schema WHERE NOT (type = 'view' AND sql LIKE '%deflake rows chaos%'))", this, transaction))
             using (var reader = list.ExecuteReader())
             {
                 while (reader.Read())
@@ -372,68 +504,29 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
                 }
             }
 
-            // Views dropped on this handle behind Deflake's back (a plain SqliteCommand) are made again.
-            MadeViewsOnOpen = InstallViews(null, names) > 0;
-            return;
-        }
-
-        MadeViewsOnOpen = true;
-
-        // A handle whose temp.user_version is still 0 never had views made on it: nothing stale to drop, and its TEMP
-        // schema is empty, so a clone whose schema is still its template's gets the views the template's first clone got.
-        if (madeFor == 0 && _template is not null)
-        {
-            if (_settings.ScriptFor(_template, schemaVersion) is { } script)
+            tables = new SqliteTableSet(main, names, _settings.Rewrites.For(names));
+            if (!foreign && _template is not null)
             {
-                Run(script.Sql, null);
-                _shadowed = script.Shadowed;
-                _rewrites = script.Rewrites;
-                Remember();
-                return;
+                _settings.AddTables(_template, tables);
             }
+        }
 
-            var made = BuildViews(null);
-            made = made with { Rewrites = _settings.Rewrites.For(made.Shadowed) };
-            InstallViews(made);
-            if (made.SchemaVersion == schemaVersion)
+        var made = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var view in existing)
+        {
+            if (tables.Tables.TryGetValue(view, out var table))
             {
-                _settings.AddScript(_template, made);
+                made.Add(table);
             }
-
-            return;
         }
 
-        if (madeFor != 0)
+        var views = new HandleViews(_settings, tables.Tables, tables.Rewrites, made)
         {
-            DropStaleViews();
-        }
-
-        InstallViews();
-    }
-
-    /// <summary>What a pooled handle's views were made for, so a reopen that finds both schemas unchanged reads nothing else.</summary>
-    private sealed record HandleViews(SqliteRowChaosSettings Settings, (long Main, long Temp) Versions, HashSet<string> Shadowed, SqliteRewriteCache Rewrites);
-
-    /// <summary>Per SQLite handle (pooled handles outlive connections; an entry goes when its handle is collected).</summary>
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, HandleViews> s_handles = [];
-
-    /// <summary>Records the current views for the handle; forgets them inside a transaction (it may roll back).</summary>
-    private void Remember()
-    {
-        if (Handle is not { } handle)
-        {
-            return;
-        }
-
-        if (SQLitePCL.raw.sqlite3_get_autocommit(handle) == 0 || SchemaVersions(handle) is not { } versions)
-        {
-            s_handles.Remove(handle);
-            return;
-        }
-
-        // _shadowed is never changed in place (it is replaced), so the handle's record can share it.
-        _rewrites ??= _settings.Rewrites.For(_shadowed);
-        s_handles.AddOrUpdate(handle, new HandleViews(_settings, versions, _shadowed, _rewrites));
+            Versions = (main, temp),
+            Pending = SQLitePCL.raw.sqlite3_get_autocommit(handle) == 0,
+        };
+        s_handles.AddOrUpdate(handle, views);
+        return views;
     }
 
     /// <summary>schema_version of main and of temp, read without a command; null if SQLite did not answer at once (busy).</summary>
@@ -454,59 +547,51 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         }
     }
 
-    private void DropStaleViews()
-    {
-        var names = new List<string>();
-        using (var list = new SqliteCommand("SELECT name FROM temp.sqlite_schema WHERE type = 'view' AND sql LIKE '%deflake rows chaos%'", this))
-        using (var reader = list.ExecuteReader())
-        {
-            while (reader.Read())
-            {
-                names.Add(reader.GetString(0));
-            }
-        }
-
-        _shadowed = new HashSet<string>(names, StringComparer.OrdinalIgnoreCase);
-        RemoveViews(null);
-    }
-
     public override SqliteCommand CreateCommand() => new ChaosSqliteCommand(this) { Transaction = Transaction, CommandTimeout = DefaultTimeout };
 
     protected override System.Data.Common.DbCommand CreateDbCommand() => CreateCommand();
 
-    internal string Rewrite(string sql, out bool hasDdl)
+    /// <summary>
+    /// The plan of <paramref name="sql"/> for the current shadowed tables (<paramref name="tables"/>: those it was made
+    /// for; null while closed, when nothing is rewritten).
+    /// </summary>
+    internal SqliteStatementPlan Plan(string sql, out bool hasDdl, out HashSet<string>? tables)
     {
         hasDdl = false;
-        if (_shadowed.Count == 0 || string.IsNullOrEmpty(sql))
+        var views = _views;
+        tables = views?.Tables;
+        if (views is null || views.Tables.Count == 0 || string.IsNullOrEmpty(sql))
         {
-            return sql;
+            return SqliteStatementPlan.Unchanged(sql);
         }
 
         // Shared by the connections whose shadowed tables are exactly these (see SqliteRewriteCaches); DDL is never cached.
-        var cache = _rewrites ??= _settings.Rewrites.For(_shadowed);
-        if (cache.TryGet(sql, out var cached))
+        if (views.Rewrites.TryGet(sql, out var cached))
         {
             return cached;
         }
 
-        var rewrite = SqliteStatements.QualifyWriteTargets(sql, _shadowed);
+        var rewrite = SqliteStatements.QualifyWriteTargets(sql, views.Tables, _settings.InlineReads ? _settings.ShuffleSql : null);
         hasDdl = rewrite.HasDdl;
+        var plan = new SqliteStatementPlan(rewrite.Sql, rewrite.Reads);
         if (!hasDdl)
         {
-            cache.Add(sql, rewrite.Sql);
+            views.Rewrites.Add(sql, plan);
         }
 
-        return rewrite.Sql;
+        return plan;
     }
 
     /// <summary>
-    /// Before each execution: the seeded coin flip for <c>reverse_unordered_selects</c>. Set through
+    /// Before each execution: makes the views of the tables the statement names that the handle lacks, then the seeded
+    /// coin flip for <c>reverse_unordered_selects</c>. The flag is set through
     /// <c>sqlite3_db_config(SQLITE_DBCONFIG_REVERSE_SCANORDER)</c>, the same flag as the pragma (and, like it, expiring
     /// prepared statements when it changes), without preparing and running a statement; SQLite before 3.42, which
     /// lacks the option, gets the pragma.
     /// </summary>
-    internal void BeforeExecute(SqliteTransaction? transaction)
+    internal void BeforeExecute(SqliteTransaction? transaction, string[] reads)
     {
+        EnsureViews(transaction, reads);
         var n = _executions++;
         var reverse = (ChaosSeed.Derive(_settings.Seed, "rows:reverse:", n) & 1) == 1;
         if (_reverse == reverse)
@@ -527,6 +612,58 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         _reverse = reverse;
     }
 
+    /// <summary>
+    /// Makes the views of <paramref name="reads"/> that the handle lacks. While a transaction may still undo views
+    /// made or dropped in it (<see cref="HandleViews.Pending"/>), first compares the schema cookies with those recorded
+    /// after the change: a rollback restores the earlier values, and then the handle is worked out again.
+    /// </summary>
+    private void EnsureViews(SqliteTransaction? transaction, string[] reads)
+    {
+        if (_views is not { } views || Handle is not { } handle)
+        {
+            return;
+        }
+
+        if (views.Pending)
+        {
+            if (SchemaVersions(handle) is not { } now || now != views.Versions)
+            {
+                views = _views = Sync(views, transaction);
+            }
+            else if (SQLitePCL.raw.sqlite3_get_autocommit(handle) != 0)
+            {
+                views.Pending = false;
+            }
+        }
+
+        StringBuilder? sql = null;
+        foreach (var table in reads)
+        {
+            if (!views.Made.Contains(table) && views.Tables.Contains(table))
+            {
+                (sql ??= new StringBuilder()).Append(_settings.ViewSql(table)).Append(';');
+            }
+        }
+
+        if (sql is null)
+        {
+            return;
+        }
+
+        Exec(sql.ToString(), transaction);
+        foreach (var table in reads)
+        {
+            if (views.Tables.Contains(table))
+            {
+                views.Made.Add(table);
+            }
+        }
+
+        // Making a TEMP view changes only temp's cookie.
+        views.Versions = (views.Versions.Main, Pragma(handle, "PRAGMA temp.schema_version") ?? Scalar("PRAGMA temp.schema_version", transaction));
+        views.Pending |= SQLitePCL.raw.sqlite3_get_autocommit(handle) == 0;
+    }
+
     /// <summary>SQLITE_DBCONFIG_REVERSE_SCANORDER (SQLite 3.42+): the flag behind <c>PRAGMA reverse_unordered_selects</c>.</summary>
     private const int ReverseScanOrder = 1019;
 
@@ -540,83 +677,63 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
         return (long)command.ExecuteScalar()! == 1;
     }
 
-    internal void RemoveViews(SqliteTransaction? transaction)
+    /// <summary>Before DDL: drops the handle's views, so the DDL sees the tables.</summary>
+    internal void StepAside(SqliteTransaction? transaction)
     {
-        if (_shadowed.Count == 0)
+        if (_views is not { } views || Handle is not { } handle)
+        {
+            return;
+        }
+
+        if (views.Pending || SchemaVersions(handle) is not { } now || now != views.Versions)
+        {
+            views = _views = Sync(views, transaction);
+        }
+
+        if (views.Made.Count == 0)
         {
             return;
         }
 
         var sql = new StringBuilder();
-        foreach (var table in _shadowed)
+        foreach (var table in views.Made)
         {
             sql.Append("DROP VIEW IF EXISTS temp.").Append(SqliteRowChaos.Quote(table)).Append(';');
         }
 
-        if (Handle is { } handle)
-        {
-            s_handles.Remove(handle);
-        }
-
         Run(sql.ToString(), transaction);
-        _shadowed = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        _rewrites = null;
+        views.Made.Clear();
+        views.Versions = (views.Versions.Main, Scalar("PRAGMA temp.schema_version", transaction));
+        views.Pending |= SQLitePCL.raw.sqlite3_get_autocommit(handle) == 0;
     }
 
-    /// <summary>Makes the views of the tables not yet shadowed; <paramref name="kept"/>: views already there. Returns how many it made.</summary>
-    internal int InstallViews(SqliteTransaction? transaction = null, HashSet<string>? kept = null)
+    /// <summary>After DDL: the tables to shadow from the new schema; their views are made when next named.</summary>
+    internal void AfterDdl(SqliteTransaction? transaction)
     {
-        var views = BuildViews(transaction);
-        var made = views.Shadowed.Count;
-        if (kept is not null)
+        if (_views is { } views && State == ConnectionState.Open)
         {
-            views.Shadowed.UnionWith(kept);
+            _views = Sync(views, transaction);
         }
-
-        InstallViews(views, transaction);
-        return made;
     }
 
-    private void InstallViews(SqliteViewScript views, SqliteTransaction? transaction = null)
+    private long Scalar(string sql, SqliteTransaction? transaction)
     {
-        Run(views.Sql, transaction);
-        _shadowed = views.Shadowed;
-        _rewrites = views.Rewrites;
-        Remember();
+        using var command = new SqliteCommand(sql, this, transaction);
+        return (long)command.ExecuteScalar()!;
     }
 
-    /// <summary>The views for the tables of <c>main</c> not yet shadowed (without a rewrite cache).</summary>
-    private SqliteViewScript BuildViews(SqliteTransaction? transaction)
+    /// <summary>
+    /// Runs <paramref name="sql"/> straight through SQLite (no command objects); if SQLite refuses (busy, locked), runs
+    /// it again as a command, which waits up to the connection's timeout. For idempotent statements only.
+    /// </summary>
+    private void Exec(string sql, SqliteTransaction? transaction)
     {
-        var tables = new List<string>();
-        using (var list = new SqliteCommand(
-            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND wr = 0 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' " +
-            "AND name NOT IN (SELECT name FROM temp.sqlite_schema) ORDER BY name", this, transaction))
-        using (var reader = list.ExecuteReader())
+        if (Handle is { } handle && SQLitePCL.raw.sqlite3_exec(handle, sql) == SQLitePCL.raw.SQLITE_OK)
         {
-            while (reader.Read())
-            {
-                tables.Add(reader.GetString(0));
-            }
+            return;
         }
 
-
-        // The TEMP schema is a file by default; in memory, making the views costs no file creation. (Open has set it
-        // already; the views may also be remade after DDL, and the pragma is free when nothing changes.)
-        var sql = new StringBuilder("PRAGMA temp_store = MEMORY;");
-        foreach (var table in tables)
-        {
-            sql.Append(SqliteRowChaos.ViewSql(table, _settings.Seed)).Append(';');
-        }
-
-        long schemaVersion;
-        using (var version = new SqliteCommand("PRAGMA main.schema_version", this, transaction))
-        {
-            schemaVersion = (long)version.ExecuteScalar()!;
-            sql.Append("PRAGMA temp.user_version = ").Append(schemaVersion.ToString(CultureInfo.InvariantCulture)).Append(';');
-        }
-
-        return new SqliteViewScript(schemaVersion, sql.ToString(), new HashSet<string>(tables, StringComparer.OrdinalIgnoreCase), null);
+        Run(sql, transaction);
     }
 
     private void Run(string sql, SqliteTransaction? transaction)
@@ -630,6 +747,9 @@ internal sealed class ChaosSqliteConnection : SqliteConnection
 internal sealed class ChaosSqliteCommand : SqliteCommand
 {
     private readonly ChaosSqliteConnection _connection;
+    private string? _text;
+    private HashSet<string>? _plannedFor;
+    private string[] _reads = [];
     private bool _hasDdl;
 
     public ChaosSqliteCommand(ChaosSqliteConnection connection)
@@ -642,7 +762,27 @@ internal sealed class ChaosSqliteCommand : SqliteCommand
     public override string CommandText
     {
         get => base.CommandText;
-        set => base.CommandText = value is null ? null! : _connection.Rewrite(value, out _hasDdl);
+        set
+        {
+            _text = value;
+            Plan();
+        }
+    }
+
+    private void Plan()
+    {
+        if (_text is null)
+        {
+            base.CommandText = null!;
+            _reads = [];
+            _hasDdl = false;
+            _plannedFor = null;
+            return;
+        }
+
+        var plan = _connection.Plan(_text, out _hasDdl, out _plannedFor);
+        base.CommandText = plan.Sql;
+        _reads = plan.Reads;
     }
 
     public override SqliteDataReader ExecuteReader(CommandBehavior behavior)
@@ -652,22 +792,27 @@ internal sealed class ChaosSqliteCommand : SqliteCommand
             return base.ExecuteReader(behavior);
         }
 
-        _connection.BeforeExecute(Transaction);
+        // Text set while the connection was closed, or before DDL changed the shadowed tables: plan it again.
+        if (_text is not null && !ReferenceEquals(_plannedFor, _connection.Shadowed))
+        {
+            Plan();
+        }
+
+        _connection.BeforeExecute(Transaction, _reads);
         if (!_hasDdl)
         {
             return base.ExecuteReader(behavior);
         }
 
-        // DDL must see the tables, not the views; afterwards the views are rebuilt from the new schema.
-        _connection.RemoveViews(Transaction);
+        // DDL must see the tables, not the views; afterwards the tables to shadow are worked out from the new schema.
+        _connection.StepAside(Transaction);
         try
         {
-            var reader = base.ExecuteReader(behavior);
-            return reader;
+            return base.ExecuteReader(behavior);
         }
         finally
         {
-            _connection.InstallViews(Transaction);
+            _connection.AfterDdl(Transaction);
         }
     }
 }

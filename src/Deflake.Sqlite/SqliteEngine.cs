@@ -29,7 +29,7 @@ public sealed class SqliteEngine : IDatabaseEngine
     private EngineContext? _context;
     private SqliteRowChaosSettings? _rowChaos;
 
-    /// <summary>The template (path) each live clone was copied from, by connection string: lets rows chaos reuse its views' script.</summary>
+    /// <summary>The template (path) each live clone was copied from, by connection string: lets rows chaos reuse the template's set of tables to shadow.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _templateOf = new(StringComparer.Ordinal);
     private static int s_instances;
     private int _counter;
@@ -166,10 +166,11 @@ public sealed class SqliteEngine : IDatabaseEngine
 
     /// <inheritdoc />
     /// <remarks>
-    /// Under <see cref="ChaosModes.Rows"/> a file clone's row-chaos views are made here too, in the pool's background
-    /// filler: one chaos connection is opened and closed, and its pooled handle carries the TEMP views to the test's
-    /// first connection (see <see cref="SqliteRowChaos.Prepare"/>). Not for memory clones: Microsoft.Data.Sqlite does
-    /// not pool connections to in-memory databases, so every open of one makes its views.
+    /// Under <see cref="ChaosModes.Rows"/> a file clone's chaos handle is opened here too, in the pool's background
+    /// filler: one chaos connection is opened (tables to shadow worked out, schema loaded) and closed, and its pooled
+    /// handle goes to the test's first connection (see <see cref="SqliteRowChaos.Prepare"/>). No view is made ahead:
+    /// reads get the shuffle inlined, or a view made when a statement first names the table. Not for memory clones:
+    /// Microsoft.Data.Sqlite does not pool connections to in-memory databases, so every open of one starts afresh.
     /// </remarks>
     public Task<EngineDatabase> CreateCloneAsync(EngineTemplate source, CancellationToken cancellationToken = default)
     {
@@ -253,7 +254,7 @@ public sealed class SqliteEngine : IDatabaseEngine
             SqliteConnection.ClearPool(forPool);
         }
 
-        // The chaos pool holds the handle that made the views ahead of the test, even if the test never opened one.
+        // The chaos pool holds the handle the filler opened ahead of the test, even if the test never opened one.
         SqliteRowChaos.ClearPool(database.ConnectionString);
     }
 

@@ -26,7 +26,11 @@ public sealed class SqliteChaosPools : IAsyncDisposable
         await command.ExecuteNonQueryAsync(cancellationToken);
     });
 
-    public async Task<(TestDatabasePool Pool, SqliteEngine Engine)> CreateAsync(ChaosModes chaos, int seed, SchemaSource? schema = null, SqliteCloneMode mode = SqliteCloneMode.File)
+    /// <summary>
+    /// A pool of its own engine. <paramref name="inlineReads"/> false: every read goes through the table's TEMP view
+    /// (tests of the views; by default plain FROM/JOIN reads get the shuffle as a subquery instead).
+    /// </summary>
+    public async Task<(TestDatabasePool Pool, SqliteEngine Engine)> CreateAsync(ChaosModes chaos, int seed, SchemaSource? schema = null, SqliteCloneMode mode = SqliteCloneMode.File, bool inlineReads = true)
     {
         var engine = new SqliteEngine(new SqliteEngineOptions { Directory = _directory, CloneMode = mode });
         var pool = await TestDatabasePool.CreateAsync(engine, new TestDatabaseOptions
@@ -37,13 +41,18 @@ public sealed class SqliteChaosPools : IAsyncDisposable
             PoolSize = 1,
             RemoveOrphansOnStart = false,
         }, TestContext.Current.CancellationToken);
+        if (chaos.HasFlag(ChaosModes.Rows))
+        {
+            engine.RowChaos.InlineReads = inlineReads;
+        }
+
         return (pool, engine);
     }
 
     /// <summary>Runs <paramref name="body"/> on a fresh database of a pool with these settings.</summary>
-    public async Task<T> WithDatabaseAsync<T>(ChaosModes chaos, int seed, Func<TestDatabase, Task<T>> body)
+    public async Task<T> WithDatabaseAsync<T>(ChaosModes chaos, int seed, Func<TestDatabase, Task<T>> body, bool inlineReads = true)
     {
-        var (pool, _) = await CreateAsync(chaos, seed);
+        var (pool, _) = await CreateAsync(chaos, seed, inlineReads: inlineReads);
         await using (pool)
         {
             await using var database = await pool.RentAsync(TestContext.Current.CancellationToken);

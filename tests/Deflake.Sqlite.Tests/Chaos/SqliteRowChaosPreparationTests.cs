@@ -20,43 +20,50 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
     [Theory]
     [InlineData(SqliteCloneMode.File)]
     [InlineData(SqliteCloneMode.Memory)]
-    public async Task A_rented_clones_first_chaos_connection_already_carries_the_views(SqliteCloneMode mode)
+    public async Task A_rented_clones_first_chaos_connection_makes_each_view_when_a_statement_first_names_its_table(SqliteCloneMode mode)
     {
-        var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, 7, mode: mode);
+        var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, 7, mode: mode, inlineReads: false);
         await using (pool)
         {
             await using var database = await pool.RentAsync(Token);
             await using var connection = await database.OpenConnectionAsync(Token);
 
             var chaos = Assert.IsType<ChaosSqliteConnection>(connection);
-            // Microsoft.Data.Sqlite does not pool in-memory connections: there every open makes its views.
-            Assert.Equal(mode == SqliteCloneMode.Memory, chaos.MadeViewsOnOpen);
+            // The filler opened the file clone's handle ahead; Microsoft.Data.Sqlite does not pool in-memory connections.
+            Assert.Equal(mode == SqliteCloneMode.Memory, chaos.SyncedOnOpen);
             Assert.Equal(SqliteChaosPools.StoryRowidTables, chaos.Shadowed.Order(StringComparer.Ordinal));
-            Assert.Equal(SqliteChaosPools.StoryRowidTables, await ChaosStories.ReadTextAsync(connection, "SELECT name FROM temp.sqlite_schema WHERE type = 'view' ORDER BY name", Token));
+            const string views = "SELECT name FROM temp.sqlite_schema WHERE type = 'view' ORDER BY name";
+            Assert.Empty(await ChaosStories.ReadTextAsync(connection, views, Token));
 
-            // The views made ahead shuffle as those made on open would.
+            // Writes need no view; the first read of t makes t's view, and only t's.
             await ChaosStories.InsertDeleteReinsertAsync(connection, Token);
+            Assert.Empty(chaos.Made);
             Assert.NotEqual(ChaosStories.InsertionOrder, await ChaosStories.ReadAsync(connection, "SELECT x FROM t", Token));
+            Assert.Equal(["t"], await ChaosStories.ReadTextAsync(connection, views, Token));
             Assert.NotEqual([2], await ChaosStories.ReadAsync(connection, "SELECT x FROM t LIMIT 1", Token));
+            Assert.Equal(["t"], chaos.Made.Order(StringComparer.Ordinal));
         }
     }
 
     [Fact]
-    public async Task Views_made_ahead_are_the_views_a_connection_makes_on_open()
+    public async Task Views_made_on_a_second_handle_are_the_views_the_first_makes()
     {
+        const string everyTable = "SELECT (SELECT COUNT(*) FROM audit_log) + (SELECT COUNT(*) FROM bars) + (SELECT COUNT(*) FROM foos) + (SELECT COUNT(*) FROM t) + (SELECT COUNT(*) FROM tags)";
         for (var seed = 1; seed <= 10; seed++)
         {
-            var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, seed);
+            var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, seed, inlineReads: false);
             await using (pool)
             {
                 await using var database = await pool.RentAsync(Token);
                 await using var ahead = await database.OpenConnectionAsync(Token);
-                Assert.False(Assert.IsType<ChaosSqliteConnection>(ahead).MadeViewsOnOpen);
+                Assert.False(Assert.IsType<ChaosSqliteConnection>(ahead).SyncedOnOpen);
 
-                // A second connection open at the same time gets a handle of its own and makes its views on open.
+                // A second connection open at the same time gets a handle of its own, worked out on open.
                 await using var onOpen = await database.OpenConnectionAsync(Token);
-                Assert.True(Assert.IsType<ChaosSqliteConnection>(onOpen).MadeViewsOnOpen);
+                Assert.True(Assert.IsType<ChaosSqliteConnection>(onOpen).SyncedOnOpen);
 
+                Assert.Equal(1, await ChaosStories.ScalarAsync(ahead, everyTable, Token));
+                Assert.Equal(1, await ChaosStories.ScalarAsync(onOpen, everyTable, Token));
                 const string views = "SELECT name || ': ' || sql FROM temp.sqlite_schema WHERE type = 'view' ORDER BY name";
                 Assert.Equal(await ChaosStories.ReadTextAsync(onOpen, views, Token), await ChaosStories.ReadTextAsync(ahead, views, Token));
                 Assert.Equal(SqliteChaosPools.StoryRowidTables.Length, (await ChaosStories.ReadTextAsync(ahead, views, Token)).Count);
@@ -65,15 +72,17 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Views_made_ahead_do_not_reach_plain_connections_to_the_clone()
+    public async Task Views_do_not_reach_plain_connections_to_the_clone()
     {
-        var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, 3);
+        var (pool, _) = await _pools.CreateAsync(ChaosModes.Rows, 3, inlineReads: false);
         await using (pool)
         {
             await using var database = await pool.RentAsync(Token);
             await using (var chaos = await database.OpenConnectionAsync(Token))
             {
                 await ChaosStories.InsertDeleteReinsertAsync(chaos, Token);
+                Assert.NotEqual(ChaosStories.InsertionOrder, await ChaosStories.ReadAsync(chaos, "SELECT x FROM t", Token));
+                Assert.Equal(1, await ChaosStories.ScalarAsync(chaos, "SELECT COUNT(*) FROM temp.sqlite_schema WHERE name = 't'", Token));
             }
 
             await using var plain = new SqliteConnection(database.ConnectionString);
@@ -178,7 +187,8 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
 
             Assert.Same(first, second);
             Assert.True(first.TryGet("INSERT INTO t (x) VALUES (1)", out var rewritten));
-            Assert.Equal("INSERT INTO main.t (x) VALUES (1)", rewritten);
+            Assert.Equal("INSERT INTO main.t (x) VALUES (1)", rewritten.Sql);
+            Assert.Empty(rewritten.Reads);
         }
     }
 
@@ -195,7 +205,7 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
             {
                 await Assert.ThrowsAsync<SqliteException>(() => ChaosStories.ExecuteAsync(connection, insert, Token));
                 Assert.True(Assert.IsType<ChaosSqliteConnection>(connection).Rewrites!.TryGet(insert, out var unchanged));
-                Assert.Equal(insert, unchanged);
+                Assert.Equal(insert, unchanged.Sql);
             }
 
             // Clone 2: after the DDL "extra" is shadowed too; the unchanged text would write to the view and fail.
@@ -247,10 +257,10 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
         Assert.NotSame(ab, caches.For(["a", "b", "c"]));
         Assert.NotSame(ab, caches.For(["A", "b"]));
 
-        ab.Add("INSERT INTO a VALUES (1)", "INSERT INTO main.a VALUES (1)");
+        ab.Add("INSERT INTO a VALUES (1)", new SqliteStatementPlan("INSERT INTO main.a VALUES (1)", []));
         Assert.False(caches.For(["a"]).TryGet("INSERT INTO a VALUES (1)", out _));
         Assert.True(caches.For(["a", "b"]).TryGet("INSERT INTO a VALUES (1)", out var rewrite));
-        Assert.Equal("INSERT INTO main.a VALUES (1)", rewrite);
+        Assert.Equal("INSERT INTO main.a VALUES (1)", rewrite.Sql);
 
         for (var i = 0; i < SqliteRewriteCaches.MaxSets * 2; i++)
         {
@@ -263,7 +273,7 @@ public sealed class SqliteRowChaosPreparationTests : IAsyncLifetime
 
         for (var i = 0; i < SqliteRewriteCache.MaxEntries + 10; i++)
         {
-            ab.Add("SELECT " + i, "SELECT " + i);
+            ab.Add("SELECT " + i, SqliteStatementPlan.Unchanged("SELECT " + i));
         }
 
         Assert.Equal(SqliteRewriteCache.MaxEntries, ab.Count);

@@ -13,12 +13,20 @@ public sealed class SqliteRowChaosTests : IAsyncLifetime
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    private Task<List<long>> ReadAfterReinsertAsync(ChaosModes chaos, int seed, string sql) => _pools.WithDatabaseAsync(chaos, seed, async database =>
+    /// <summary><paramref name="inlineReads"/> false: the read goes through t's TEMP view instead of an inlined subquery.</summary>
+    private Task<List<long>> ReadAfterReinsertAsync(ChaosModes chaos, int seed, string sql, bool inlineReads = true) => _pools.WithDatabaseAsync(chaos, seed, async database =>
     {
         await using var connection = await database.OpenConnectionAsync(Token);
         await ChaosStories.InsertDeleteReinsertAsync(connection, Token);
-        return await ChaosStories.ReadAsync(connection, sql, Token);
-    });
+        var values = await ChaosStories.ReadAsync(connection, sql, Token);
+        if (connection is ChaosSqliteConnection chaosConnection)
+        {
+            // Which path the read took: a subquery in its text, or t's view on the handle.
+            Assert.Equal(!inlineReads, chaosConnection.Made.Contains("t"));
+        }
+
+        return values;
+    }, inlineReads);
 
     [Fact]
     public async Task Without_chaos_a_read_without_order_by_returns_insertion_order()
@@ -27,13 +35,15 @@ public sealed class SqliteRowChaosTests : IAsyncLifetime
         Assert.Equal([2], await ReadAfterReinsertAsync(ChaosModes.None, 1, "SELECT x FROM t LIMIT 1"));
     }
 
-    [Fact]
-    public async Task Under_rows_a_read_without_order_by_differs_from_insertion_order_for_at_least_99_of_100_seeds()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Under_rows_a_read_without_order_by_differs_from_insertion_order_for_at_least_99_of_100_seeds(bool inlineReads)
     {
         var passed = 0;
         for (var seed = 1; seed <= 100; seed++)
         {
-            var values = await ReadAfterReinsertAsync(ChaosModes.Rows, seed, "SELECT x FROM t");
+            var values = await ReadAfterReinsertAsync(ChaosModes.Rows, seed, "SELECT x FROM t", inlineReads);
             Assert.Equal([1, 2, 3], values.Order());
             passed += values.SequenceEqual(ChaosStories.InsertionOrder) ? 1 : 0;
         }
@@ -41,36 +51,42 @@ public sealed class SqliteRowChaosTests : IAsyncLifetime
         Assert.True(passed <= 1, $"the order assertion still passed for {passed} of 100 seeds");
     }
 
-    [Fact]
-    public async Task Under_rows_limit_1_picks_another_row_for_at_least_99_of_100_seeds()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Under_rows_limit_1_picks_another_row_for_at_least_99_of_100_seeds(bool inlineReads)
     {
         var passed = 0;
         for (var seed = 1; seed <= 100; seed++)
         {
-            var values = await ReadAfterReinsertAsync(ChaosModes.Rows, seed, "SELECT x FROM t LIMIT 1");
+            var values = await ReadAfterReinsertAsync(ChaosModes.Rows, seed, "SELECT x FROM t LIMIT 1", inlineReads);
             passed += values.SequenceEqual([2]) ? 1 : 0;
         }
 
         Assert.True(passed <= 1, $"the LIMIT 1 assertion still passed for {passed} of 100 seeds");
     }
 
-    [Fact]
-    public async Task Under_rows_a_read_with_order_by_on_a_unique_key_passes_for_100_of_100_seeds()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Under_rows_a_read_with_order_by_on_a_unique_key_passes_for_100_of_100_seeds(bool inlineReads)
     {
         for (var seed = 1; seed <= 100; seed++)
         {
-            Assert.Equal([1, 2, 3], await ReadAfterReinsertAsync(ChaosModes.Rows, seed, "SELECT x FROM t ORDER BY x"));
+            Assert.Equal([1, 2, 3], await ReadAfterReinsertAsync(ChaosModes.Rows, seed, "SELECT x FROM t ORDER BY x", inlineReads));
         }
     }
 
-    [Fact]
-    public async Task The_same_seed_gives_the_same_order_and_other_seeds_give_others()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task The_same_seed_gives_the_same_order_and_other_seeds_give_others(bool inlineReads)
     {
         var orders = new HashSet<string>();
         for (var seed = 1; seed <= 20; seed++)
         {
-            var first = await ReadAfterReinsertAsync(ChaosModes.Rows, seed, "SELECT x FROM t");
-            var again = await ReadAfterReinsertAsync(ChaosModes.Rows, seed, "SELECT x FROM t");
+            var first = await ReadAfterReinsertAsync(ChaosModes.Rows, seed, "SELECT x FROM t", inlineReads);
+            var again = await ReadAfterReinsertAsync(ChaosModes.Rows, seed, "SELECT x FROM t", inlineReads);
             Assert.Equal(first, again);
             orders.Add(string.Join(',', first));
         }
