@@ -576,20 +576,27 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
     /// <summary>
     /// The tests that failed in the same parallel runs as the victim, most likely partner first: the ones that ran at
     /// the same time as it (a collision needs both running); of those, first the ones whose failures are not
-    /// explained otherwise yet; then by the number of runs they ran at the same time, and failed together.
+    /// explained otherwise yet; then by the number of runs they ran at the same time, and failed together; then by
+    /// how much their failure messages and names share with the victim's (two tests fighting over one account or one
+    /// setup step tend to fail with the same numbers and be named after the same thing), so that when every
+    /// candidate ran at the same time, a wrong pair run (each costs a whole run) is tried last.
     /// </summary>
     private (string Test, int Concurrent)[] RankPartners(string victim, Facts facts, IReadOnlyList<string> suspects)
     {
         var suspectSet = suspects.ToHashSet(StringComparer.Ordinal);
-        return facts.FailedIn.Where(r => r.Request.Parallel)
+        var parallelFailures = facts.FailedIn.Where(r => r.Request.Parallel).ToArray();
+        var victimWords = PartnerSimilarity.Words(victim, parallelFailures.Select(r => r.MessageOf(victim)));
+        return parallelFailures
             .SelectMany(run => run.Tests.Where(t => !t.Passed && t.TestId != victim && suspectSet.Contains(t.TestId))
                 .Select(t => (t.TestId, Concurrent: run.OutcomeOf(victim)!.OverlapsWith(t) != false)))
             .GroupBy(x => x.TestId, StringComparer.Ordinal)
-            .Select(g => (Test: g.Key, Concurrent: g.Count(x => x.Concurrent), CoFailures: g.Count()))
+            .Select(g => (Test: g.Key, Concurrent: g.Count(x => x.Concurrent), CoFailures: g.Count(),
+                Similarity: PartnerSimilarity.Score(victimWords, PartnerSimilarity.Words(g.Key, parallelFailures.Select(r => r.MessageOf(g.Key))))))
             .OrderByDescending(c => c.Concurrent > 0)
             .ThenBy(c => ExplainedWithout(c.Test, victim))
             .ThenByDescending(c => c.Concurrent)
             .ThenByDescending(c => c.CoFailures)
+            .ThenByDescending(c => c.Similarity)
             .Select(c => (c.Test, c.Concurrent))
             .ToArray();
     }

@@ -86,6 +86,32 @@ public sealed class HunterTests
     }
 
     [Fact]
+    public async Task Two_collisions_that_ran_at_the_same_time_are_paired_by_what_their_failures_share_without_a_wrong_pair_run()
+    {
+        // Both pairs fail together in every parallel run and nothing tells their timings apart; declared so that without
+        // the messages and names the first candidate of Charge would be Stock (a wrong pair run).
+        const string charge = "Billing.ChargeTests.Charging_the_sandbox_account_lowers_its_balance";
+        const string stock = "Reports.StockTests.The_stock_report_offers_three_periods";
+        const string refund = "Billing.RefundTests.Refunding_to_the_sandbox_account_raises_its_balance";
+        const string sales = "Reports.SalesTests.The_sales_report_offers_three_periods";
+        static Func<RunRequest, IReadOnlyList<string>, bool> CollidesWith(string other) => (r, running) => r.Parallel && running.Contains(other);
+        var runner = new SyntheticRunner()
+            .Add(charge, CollidesWith(refund), "Assert.Equal() Failure: Values differ Expected: 7000 Actual: 9000")
+            .Add(stock, CollidesWith(sales), "Assert.Equal() Failure: Values differ Expected: 3 Actual: 6")
+            .Add(refund, CollidesWith(charge), "Assert.Equal() Failure: Values differ Expected: 12000 Actual: 9000")
+            .Add(sales, CollidesWith(stock), "Assert.Equal() Failure: Values differ Expected: 3 Actual: 6")
+            .Add("Billing.Other.Ok");
+
+        var outcome = await new Hunter(runner, new HuntOptions(5, 2, ["rows"], "Shop")).HuntAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(refund, Assert.Single(outcome.Findings, f => f.Test == charge).Polluter);
+        Assert.Equal(stock, Assert.Single(outcome.Findings, f => f.Test == sales).Polluter);
+        var pairs = runner.Requests.Where(r => r.Name == "pair in parallel").Select(r => string.Join(" + ", r.Tests!.Order(StringComparer.Ordinal))).ToArray();
+        Assert.Equal([string.Join(" + ", new[] { charge, refund }.Order(StringComparer.Ordinal)), string.Join(" + ", new[] { stock, sales }.Order(StringComparer.Ordinal))],
+            pairs.Order(StringComparer.Ordinal).ToArray());
+    }
+
+    [Fact]
     public async Task A_test_that_fails_every_time_is_reported_as_failing_not_flaky()
     {
         var runner = new SyntheticRunner().Add("A.Ok").Add("A.Broken", (_, _) => true).Add("A.AlsoOk");

@@ -8,13 +8,13 @@ namespace Deflake.Cli.Tests.Hunting;
 /// </summary>
 internal sealed class SyntheticRunner : ITestRunner
 {
-    private readonly List<(string Id, Func<RunRequest, IReadOnlyList<string>, bool> Fails)> _tests = [];
+    private readonly List<(string Id, Func<RunRequest, IReadOnlyList<string>, bool> Fails, string Message)> _tests = [];
 
     public List<RunRequest> Requests { get; } = [];
 
-    public SyntheticRunner Add(string id, Func<RunRequest, IReadOnlyList<string>, bool>? fails = null)
+    public SyntheticRunner Add(string id, Func<RunRequest, IReadOnlyList<string>, bool>? fails = null, string message = "synthetic failure")
     {
-        _tests.Add((id, fails ?? ((_, _) => false)));
+        _tests.Add((id, fails ?? ((_, _) => false), message));
         return this;
     }
 
@@ -48,10 +48,10 @@ internal sealed class SyntheticRunner : ITestRunner
         var running = order.ToArray();
         foreach (var id in running)
         {
-            var rule = _tests.Single(t => t.Id == id).Fails;
-            var failed = rule(request with { Chaos = request.ChaosOf(id), TestChaos = null }, request.Parallel ? running : ran);
+            var test = _tests.Single(t => t.Id == id);
+            var failed = test.Fails(request with { Chaos = request.ChaosOf(id), TestChaos = null }, request.Parallel ? running : ran);
             // One collection per class, as xUnit does by default; no finish times, so concurrency is unknown.
-            outcomes.Add(new TestOutcome(id, !failed, failed ? "synthetic failure" : null, start = start.AddSeconds(1)) { Collection = id[..id.LastIndexOf('.')] });
+            outcomes.Add(new TestOutcome(id, !failed, failed ? test.Message : null, start = start.AddSeconds(1)) { Collection = id[..id.LastIndexOf('.')] });
             ran.Add(id);
         }
 
