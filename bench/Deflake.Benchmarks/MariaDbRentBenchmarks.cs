@@ -69,7 +69,8 @@ public class MariaDbRentBenchmarks
         await ExecuteAsync(_admin, $"CREATE DATABASE `{name}`");
         try
         {
-            var connectionString = new MySqlConnectionStringBuilder(_admin) { Database = name }.ConnectionString;
+            // Unpooled: a pool per throwaway database would keep its idle connections until the server runs out of them.
+            var connectionString = new MySqlConnectionStringBuilder(_admin) { Database = name, Pooling = false }.ConnectionString;
             await using var connection = new MySqlConnection(connectionString);
             await connection.OpenAsync();
             await using (var command = connection.CreateCommand())
