@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using Deflake.Coordination;
+using Deflake.Internal;
 using Deflake.MariaDb.Internal;
 using MySql.Data.MySqlClient;
 
@@ -23,6 +24,9 @@ namespace Deflake.MariaDb;
 /// </example>
 public sealed partial class MariaDbLocalServer : IAsyncDisposable
 {
+    /// <summary>Every tool runs in the C locale, so its messages and version line read the same everywhere.</summary>
+    private static readonly Dictionary<string, string> CLocale = new(StringComparer.Ordinal) { ["LC_ALL"] = "C" };
+
     private const string Setting = DeflakeEnvironment.MariaDb;
     private const string InstalledMarker = "deflake-installed";
     private readonly MariaDbLocalServerOptions _options;
@@ -269,7 +273,7 @@ public sealed partial class MariaDbLocalServer : IAsyncDisposable
             arguments.Add("--user=root");
         }
 
-        var result = await ProcessRunner.RunAsync(_binaries.Install, arguments, _options.StartTimeout, cancellationToken).ConfigureAwait(false);
+        var result = await ProcessRunner.RunAsync(_binaries.Install, arguments, _options.StartTimeout, CLocale, cancellationToken).ConfigureAwait(false);
         if (result.ExitCode != 0)
         {
             Directory.Delete(staging, recursive: true);
@@ -311,7 +315,7 @@ public sealed partial class MariaDbLocalServer : IAsyncDisposable
         // setsid + redirects: the server holds none of this process's pipes (CI waits for whoever holds them) and outlives it.
         var started = await ProcessRunner.RunAsync("/bin/sh",
             ["-c", "setsid \"$0\" \"$@\" </dev/null >/dev/null 2>&1 & echo $!", _binaries.Server, .. arguments],
-            TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            TimeSpan.FromSeconds(30), CLocale, cancellationToken).ConfigureAwait(false);
         if (started.ExitCode != 0 || !int.TryParse(started.Output.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid))
         {
             throw new DeflakeConfigurationException(Setting, $"could not launch '{_binaries.Server}' ({started.FirstErrorLine()}); set DEFLAKE_MARIADB to an existing server.");
@@ -356,7 +360,7 @@ public sealed partial class MariaDbLocalServer : IAsyncDisposable
         var result = await ProcessRunner.RunAsync("/bin/sh",
             ["-c", "setsid /bin/sh \"$0\" \"$@\" </dev/null >/dev/null 2>&1 &", script, ServerDirectory, LockPath,
                 idle.ToString(CultureInfo.InvariantCulture), interval.ToString(CultureInfo.InvariantCulture), _binaries.Client, _binaries.Admin],
-            TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            TimeSpan.FromSeconds(30), CLocale, cancellationToken).ConfigureAwait(false);
         if (result.ExitCode != 0)
         {
             throw new InvalidOperationException($"Deflake could not start the idle watchdog of the throwaway MariaDB server: {result.FirstErrorLine()}");
@@ -428,7 +432,7 @@ public sealed partial class MariaDbLocalServer : IAsyncDisposable
 
     private static async Task<string> ReadVersionAsync(string server, CancellationToken cancellationToken)
     {
-        var result = await ProcessRunner.RunAsync(server, ["--version"], TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        var result = await ProcessRunner.RunAsync(server, ["--version"], TimeSpan.FromSeconds(30), CLocale, cancellationToken).ConfigureAwait(false);
         var match = VersionPattern().Match(result.Output);
         if (result.ExitCode != 0 || !match.Success)
         {

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 using Deflake.Coordination;
-using Deflake.Postgres.Internal;
+using Deflake.Internal;
 using Npgsql;
 
 namespace Deflake.Postgres;

@@ -1,8 +1,11 @@
 using System.Diagnostics;
 
-namespace Deflake.Postgres.Internal;
+namespace Deflake.Internal;
 
-/// <summary>Runs a short-lived tool and captures its output; never leaves the caller's stdio to a child.</summary>
+/// <summary>
+/// Runs a short-lived tool and captures its output; never leaves the caller's stdio to a child. One source file, compiled
+/// into each engine that starts a local server (Deflake.Postgres, Deflake.MariaDb).
+/// </summary>
 internal static class ProcessRunner
 {
     public sealed record Result(int ExitCode, string Output, string Error)
@@ -61,7 +64,8 @@ internal static class ProcessRunner
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            throw new TimeoutException($"'{Path.GetFileName(file)} {string.Join(' ', start.ArgumentList)}' did not finish within {timeout.TotalSeconds:0} s.");
+            // The tool's name only: arguments can carry paths to secrets or, for some tools, secrets.
+            throw new TimeoutException($"'{Path.GetFileName(file)}' did not finish within {timeout.TotalSeconds:0} s.");
         }
 
         return new Result(process.ExitCode, await output.ConfigureAwait(false), await error.ConfigureAwait(false));
