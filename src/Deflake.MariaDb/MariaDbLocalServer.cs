@@ -76,16 +76,10 @@ public sealed partial class MariaDbLocalServer : IAsyncDisposable
         options.Validate();
         var binaries = FindBinaries(options);
         var version = await ReadVersionAsync(binaries.Server, cancellationToken).ConfigureAwait(false);
-        var runtime = Path.GetFullPath(options.RuntimeDirectory ?? DeflakeEnvironment.GetRuntimeDirectory());
-        Directory.CreateDirectory(runtime);
+        var runtime = LocalServerStart.RuntimeDirectory(options.RuntimeDirectory);
         var series = string.Join('.', version.Split('.').Take(2));
         var serverDirectory = Path.Combine(runtime, $"mariadb-{series}");
-        var socket = Path.Combine(serverDirectory, "mysqld.sock");
-        if (Encoding.UTF8.GetByteCount(socket) > 107)
-        {
-            throw new DeflakeConfigurationException(DeflakeEnvironment.RuntimeDirectory,
-                $"'{runtime}' is too long for a Unix socket path ({socket.Length} > 107 bytes); set DEFLAKE_RUNTIME_DIR to a shorter folder such as /tmp/deflake.");
-        }
+        LocalServerStart.CheckSocketPath(runtime, Path.Combine(serverDirectory, "mysqld.sock"));
 
         var server = new MariaDbLocalServer(options, binaries, version, serverDirectory, Path.Combine(runtime, $"mariadb-{series}.lock"));
         await server.StartOrAttachAsync(cancellationToken).ConfigureAwait(false);
@@ -94,20 +88,10 @@ public sealed partial class MariaDbLocalServer : IAsyncDisposable
 
     private async Task StartOrAttachAsync(CancellationToken cancellationToken)
     {
-        CrossProcessLock gate;
-        try
-        {
-            gate = await CrossProcessLock.AcquireAsync(LockPath, _options.StartTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException ex)
-        {
-            throw new DeflakeConfigurationException("MariaDbLocalServerOptions.StartTimeout",
-                $"another process has been starting the throwaway MariaDB server for over {_options.StartTimeout.TotalSeconds:0} s (lock '{LockPath}'); see {LogFile} or set DEFLAKE_MARIADB.", ex);
-        }
-
+        var gate = await LocalServerStart.AcquireLockAsync(LockPath, _options.StartTimeout, "MariaDbLocalServerOptions.StartTimeout",
+            "MariaDB server", LogFile, DeflakeEnvironment.MariaDb, cancellationToken).ConfigureAwait(false);
         await using (gate.ConfigureAwait(false))
         {
-            gate.WriteNote($"pid {Environment.ProcessId} on {Environment.MachineName}");
             Directory.CreateDirectory(ServerDirectory);
             if (!OperatingSystem.IsWindows())
             {

@@ -113,15 +113,9 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
         var major = await ReadMajorVersionAsync(binDirectory, cancellationToken).ConfigureAwait(false);
         var runAs = Environment.IsPrivilegedProcess ? await RootRunner.CreateAsync(options.RootRunAsUser, cancellationToken).ConfigureAwait(false) : null;
 
-        var runtime = Path.GetFullPath(options.RuntimeDirectory ?? DeflakeEnvironment.GetRuntimeDirectory());
-        Directory.CreateDirectory(runtime);
+        var runtime = LocalServerStart.RuntimeDirectory(options.RuntimeDirectory);
         var serverDirectory = Path.Combine(runtime, $"postgres-{major}");
-        var socketPath = Path.Combine(serverDirectory, $".s.PGSQL.{Port}");
-        if (Encoding.UTF8.GetByteCount(socketPath) > 107)
-        {
-            throw new DeflakeConfigurationException(DeflakeEnvironment.RuntimeDirectory,
-                $"'{runtime}' is too long for a Unix socket path ({socketPath.Length} > 107 bytes); set DEFLAKE_RUNTIME_DIR to a shorter folder such as /tmp/deflake.");
-        }
+        LocalServerStart.CheckSocketPath(runtime, Path.Combine(serverDirectory, $".s.PGSQL.{Port}"));
 
         var server = new PostgresLocalServer(options, binDirectory, major, serverDirectory, Path.Combine(runtime, $"postgres-{major}.lock"), runAs);
         await server.StartOrAttachAsync(cancellationToken).ConfigureAwait(false);
@@ -130,20 +124,10 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
 
     private async Task StartOrAttachAsync(CancellationToken cancellationToken)
     {
-        CrossProcessLock gate;
-        try
-        {
-            gate = await CrossProcessLock.AcquireAsync(LockPath, _options.StartTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException ex)
-        {
-            throw new DeflakeConfigurationException("PostgresLocalServerOptions.StartTimeout",
-                $"another process has been starting the throwaway server for over {_options.StartTimeout.TotalSeconds:0} s (lock '{LockPath}'); see {LogFile} or set DEFLAKE_POSTGRES.", ex);
-        }
-
+        var gate = await LocalServerStart.AcquireLockAsync(LockPath, _options.StartTimeout, "PostgresLocalServerOptions.StartTimeout",
+            "server", LogFile, DeflakeEnvironment.Postgres, cancellationToken).ConfigureAwait(false);
         await using (gate.ConfigureAwait(false))
         {
-            gate.WriteNote($"pid {Environment.ProcessId} on {Environment.MachineName}");
             if (!await IsRunningAsync(cancellationToken).ConfigureAwait(false))
             {
                 PrepareServerDirectory();

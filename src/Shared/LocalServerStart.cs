@@ -1,0 +1,52 @@
+using System.Text;
+using Deflake.Coordination;
+
+namespace Deflake.Internal;
+
+/// <summary>
+/// What every throwaway local server does before it starts or attaches: a runtime folder whose socket path fits, and the
+/// cross-process lock under which one process starts it. One source file, compiled into Deflake.Postgres and
+/// Deflake.MariaDb, like <see cref="ProcessRunner"/>.
+/// </summary>
+internal static class LocalServerStart
+{
+    /// <summary>The runtime folder (option, else <c>DEFLAKE_RUNTIME_DIR</c>), created, as a full path.</summary>
+    public static string RuntimeDirectory(string? configured)
+    {
+        var runtime = Path.GetFullPath(configured ?? DeflakeEnvironment.GetRuntimeDirectory());
+        Directory.CreateDirectory(runtime);
+        return runtime;
+    }
+
+    /// <summary>Fails with a one-line error when <paramref name="socketPath"/> is longer than a Unix socket path may be.</summary>
+    public static void CheckSocketPath(string runtime, string socketPath)
+    {
+        if (Encoding.UTF8.GetByteCount(socketPath) > 107)
+        {
+            throw new DeflakeConfigurationException(DeflakeEnvironment.RuntimeDirectory,
+                $"'{runtime}' is too long for a Unix socket path ({socketPath.Length} > 107 bytes); set DEFLAKE_RUNTIME_DIR to a shorter folder such as /tmp/deflake.");
+        }
+    }
+
+    /// <summary>
+    /// Takes the server's start lock, noting who holds it; a wait longer than <paramref name="timeout"/> fails with a
+    /// one-line error naming <paramref name="timeoutSetting"/>, the server's log and the variable that points at a server instead.
+    /// </summary>
+    public static async Task<CrossProcessLock> AcquireLockAsync(string lockPath, TimeSpan timeout, string timeoutSetting, string server,
+        string logFile, string serverVariable, CancellationToken cancellationToken)
+    {
+        CrossProcessLock gate;
+        try
+        {
+            gate = await CrossProcessLock.AcquireAsync(lockPath, timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new DeflakeConfigurationException(timeoutSetting,
+                $"another process has been starting the throwaway {server} for over {timeout.TotalSeconds:0} s (lock '{lockPath}'); see {logFile} or set {serverVariable}.", ex);
+        }
+
+        gate.WriteNote($"pid {Environment.ProcessId} on {Environment.MachineName}");
+        return gate;
+    }
+}
