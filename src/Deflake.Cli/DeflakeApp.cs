@@ -23,7 +23,7 @@ internal static class DeflakeApp
 
     /// <summary>Runs <c>deflake</c> with <paramref name="args"/>; returns the exit code (see <see cref="ExitCodes"/>).</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, bool interactive = false,
-        Func<string, string, TimeSpan, ITestRunner>? runnerFactory = null, CancellationToken cancellationToken = default)
+        Func<RunnerSettings, ITestRunner>? runnerFactory = null, CancellationToken cancellationToken = default)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {

@@ -86,6 +86,8 @@ public abstract class DeflakeFixture : IAsyncLifetime
     /// <summary>Creates the pool: builds the template once per schema fingerprint and starts filling.</summary>
     public virtual async ValueTask InitializeAsync()
     {
+        // Normally passed already, by the orderers of [assembly: DeflakeOrder]; without them, here, before the pool.
+        StartGate.Pass();
         _chaosTests = DeflakeEnvironment.ReadChaosTests();
         _pool = await CreatePoolAsync(null, TestContext.Current.CancellationToken).ConfigureAwait(false);
     }

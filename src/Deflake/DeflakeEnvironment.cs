@@ -25,6 +25,20 @@ public static class DeflakeEnvironment
     /// <summary>Test order: <c>random</c>, <c>reverse</c>, or a path to a file of test ids.</summary>
     public const string Order = "DEFLAKE_ORDER";
 
+    /// <summary>
+    /// <c>stdin</c>: the test process was started ahead of its run (by <c>deflake hunt</c> or <c>deflake bisect</c>).
+    /// Before the first test, fixture or order is set up, Deflake.Xunit reads <c>NAME=VALUE</c> lines of
+    /// <c>DEFLAKE_*</c> settings from standard input until a line <c>go</c>, applies them to the process environment,
+    /// and only then lets the run begin; if standard input ends first, the process exits without running anything.
+    /// </summary>
+    public const string StartGate = "DEFLAKE_START_GATE";
+
+    /// <summary>What a test process started with <see cref="StartGate"/> writes to standard error when it begins to wait.</summary>
+    public const string StartGateWaitingLine = "Deflake: waiting at the start gate";
+
+    /// <summary>What a test process started with <see cref="StartGate"/> writes to standard error once its settings are applied.</summary>
+    public const string StartGatePassedLine = "Deflake: start gate passed";
+
     /// <summary><c>1</c>: keep the database of a failed test and print how to connect to it.</summary>
     public const string KeepFailed = "DEFLAKE_KEEP_FAILED";
 

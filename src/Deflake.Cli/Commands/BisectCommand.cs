@@ -10,7 +10,8 @@ namespace Deflake.Cli.Commands;
 /// <param name="Project">The test project (null: the current directory).</param>
 /// <param name="Seed">The seed (null: a fresh one).</param>
 /// <param name="TimeoutMinutes">Minutes one run may take.</param>
-internal sealed record BisectSettings(string Victim, string? Project, int? Seed, int TimeoutMinutes);
+/// <param name="ColdStart">Start each run's process only when the run begins (no warm start).</param>
+internal sealed record BisectSettings(string Victim, string? Project, int? Seed, int TimeoutMinutes, bool ColdStart = false);
 
 /// <summary><c>deflake bisect</c>: finds the tests that make a victim fail when they run before it.</summary>
 internal sealed class BisectCommand(CommandContext context)
@@ -27,20 +28,22 @@ internal sealed class BisectCommand(CommandContext context)
 
     private static readonly Option<int> TimeoutOption = CommonOptions.Timeout();
 
+    private static readonly Option<bool> ColdStartOption = CommonOptions.ColdStart();
+
     /// <summary>The command line definition.</summary>
     public static Command Create(CommandContext context)
     {
         var command = new Command("bisect",
             "Find the polluter of an order-dependent test: confirm it passes alone and fails after all other tests, then halve the suspects until the polluting test (or tests) remain.")
         {
-            VictimOption, ProjectArgument, SeedOption, TimeoutOption,
+            VictimOption, ProjectArgument, SeedOption, TimeoutOption, ColdStartOption,
         };
         command.SetAction((parse, cancellationToken) => new BisectCommand(context).ExecuteAsync(Bind(parse), cancellationToken));
         return command;
     }
 
     internal static BisectSettings Bind(ParseResult parse) => new(
-        parse.GetRequiredValue(VictimOption), parse.GetValue(ProjectArgument), parse.GetValue(SeedOption), parse.GetValue(TimeoutOption));
+        parse.GetRequiredValue(VictimOption), parse.GetValue(ProjectArgument), parse.GetValue(SeedOption), parse.GetValue(TimeoutOption), parse.GetValue(ColdStartOption));
 
     /// <summary>Runs the bisection.</summary>
     public async Task<int> ExecuteAsync(BisectSettings settings, CancellationToken cancellationToken = default)
@@ -52,7 +55,8 @@ internal sealed class BisectCommand(CommandContext context)
         var work = CommonOptions.WorkDirectory(seed);
         try
         {
-            var runner = context.RunnerFactory(project.AssemblyPath, work, TimeSpan.FromMinutes(settings.TimeoutMinutes));
+            var runner = context.RunnerFactory(new RunnerSettings(project.AssemblyPath, work, TimeSpan.FromMinutes(settings.TimeoutMinutes), !settings.ColdStart));
+            await using var disposeRunner = runner.ConfigureAwait(false);
             var tests = await runner.ListTestsAsync(cancellationToken).ConfigureAwait(false);
             if (!tests.Contains(settings.Victim, StringComparer.Ordinal))
             {

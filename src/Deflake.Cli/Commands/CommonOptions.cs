@@ -5,7 +5,7 @@ using Spectre.Console;
 namespace Deflake.Cli.Commands;
 
 /// <summary>What every command gets: where to write, and how to build its runner.</summary>
-internal sealed class CommandContext(IAnsiConsole console, TextWriter error, Func<string, string, TimeSpan, ITestRunner>? runnerFactory = null)
+internal sealed class CommandContext(IAnsiConsole console, TextWriter error, Func<RunnerSettings, ITestRunner>? runnerFactory = null)
 {
     /// <summary>Standard output, through Spectre.Console.</summary>
     public IAnsiConsole Console { get; } = console;
@@ -13,9 +13,12 @@ internal sealed class CommandContext(IAnsiConsole console, TextWriter error, Fun
     /// <summary>Standard error: one-line errors go here.</summary>
     public TextWriter Error { get; } = error;
 
-    /// <summary>Makes the runner of a built test assembly (assembly, work directory, per-run timeout).</summary>
-    public Func<string, string, TimeSpan, ITestRunner> RunnerFactory { get; } = runnerFactory ?? ((assembly, work, timeout) => new XunitV3Runner(assembly, work, timeout));
+    /// <summary>Makes the runner of a built test assembly.</summary>
+    public Func<RunnerSettings, ITestRunner> RunnerFactory { get; } = runnerFactory ?? (s => new XunitV3Runner(s.AssemblyPath, s.WorkDirectory, s.Timeout, s.WarmStart));
 }
+
+/// <summary>What a runner needs: the built test assembly, where to write, how long one run may take, whether it starts processes ahead.</summary>
+internal sealed record RunnerSettings(string AssemblyPath, string WorkDirectory, TimeSpan Timeout, bool WarmStart);
 
 /// <summary>Options shared by commands that run a test project.</summary>
 internal static class CommonOptions
@@ -46,6 +49,12 @@ internal static class CommonOptions
     {
         Description = "Minutes one test run may take before it counts as hung.",
         DefaultValueFactory = _ => 10,
+    };
+
+    public static Option<bool> ColdStart() => new("--cold-start")
+    {
+        Description = "Start each run's test process only when the run begins. By default the next run's process starts while the current run's tests run, "
+            + "and waits before any fixture or test is set up (it only discovers tests meanwhile).",
     };
 
     public static int ResolveSeed(int? seed) => seed ?? System.Random.Shared.Next(1, int.MaxValue);

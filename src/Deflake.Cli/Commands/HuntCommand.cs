@@ -14,7 +14,8 @@ namespace Deflake.Cli.Commands;
 /// <param name="Json">Where to write the JSON report, if anywhere.</param>
 /// <param name="Html">Where to write the HTML report, if anywhere.</param>
 /// <param name="TimeoutMinutes">Minutes one run may take.</param>
-internal sealed record HuntSettings(string? Project, int Runs, IReadOnlyList<string> Modes, int? Seed, string? Json, string? Html, int TimeoutMinutes);
+/// <param name="ColdStart">Start each run's process only when the run begins (no warm start).</param>
+internal sealed record HuntSettings(string? Project, int Runs, IReadOnlyList<string> Modes, int? Seed, string? Json, string? Html, int TimeoutMinutes, bool ColdStart = false);
 
 /// <summary><c>deflake hunt</c>: finds every flaky test, names its cause and polluter, and how to replay it.</summary>
 internal sealed class HuntCommand(CommandContext context)
@@ -42,6 +43,8 @@ internal sealed class HuntCommand(CommandContext context)
 
     private static readonly Option<int> TimeoutOption = CommonOptions.Timeout();
 
+    private static readonly Option<bool> ColdStartOption = CommonOptions.ColdStart();
+
     /// <summary>The command line definition.</summary>
     public static Command Create(CommandContext context)
     {
@@ -49,7 +52,7 @@ internal sealed class HuntCommand(CommandContext context)
             "Find every flaky test in an xUnit v3 project: run it under chaos modes, seeded random and reverse orders, in parallel and one at a time; "
             + "then name each failing test's cause (identity-alignment, row-order, test-order, parallel-collision, nondeterministic), bisect to its polluter, and print how to reproduce it.")
         {
-            ProjectArgument, RunsOption, ModesOption, SeedOption, JsonOption, HtmlOption, TimeoutOption,
+            ProjectArgument, RunsOption, ModesOption, SeedOption, JsonOption, HtmlOption, TimeoutOption, ColdStartOption,
         };
         RunsOption.Validators.Add(r =>
         {
@@ -69,7 +72,8 @@ internal sealed class HuntCommand(CommandContext context)
         parse.GetValue(SeedOption),
         parse.GetValue(JsonOption),
         parse.GetValue(HtmlOption),
-        parse.GetValue(TimeoutOption));
+        parse.GetValue(TimeoutOption),
+        parse.GetValue(ColdStartOption));
 
     /// <summary>Parses mode names (comma lists, repeated) into a distinct list of single modes.</summary>
     /// <exception cref="CliException">An unknown mode (exit code 2).</exception>
@@ -102,7 +106,8 @@ internal sealed class HuntCommand(CommandContext context)
         var work = CommonOptions.WorkDirectory(seed);
         try
         {
-            var runner = context.RunnerFactory(project.AssemblyPath, work, TimeSpan.FromMinutes(settings.TimeoutMinutes));
+            var runner = context.RunnerFactory(new RunnerSettings(project.AssemblyPath, work, TimeSpan.FromMinutes(settings.TimeoutMinutes), !settings.ColdStart));
+            await using var disposeRunner = runner.ConfigureAwait(false);
             var hunter = new Hunter(runner, new HuntOptions(seed, settings.Runs, settings.Modes, Shell.DisplayPath(project.ProjectPath)), progress);
             HuntOutcome outcome = null!;
             await console.Status().StartAsync("hunting", async status =>

@@ -41,20 +41,17 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         var started = _time.GetUtcNow();
         var stopwatch = Stopwatch.StartNew();
         // No listing process: the baseline runs every test, and its results name them all (skipped ones too).
-        var survey = new List<RunResult>
+        var plan = new List<RunRequest> { new("baseline", RunOrderKind.Default, "none", options.Seed, Parallel: true) };
+        plan.AddRange(options.Modes.Select(mode => new RunRequest($"chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: true)));
+        plan.Add(new RunRequest("reverse", RunOrderKind.Reverse, "none", options.Seed, Parallel: false));
+        plan.AddRange(Enumerable.Range(0, options.RandomOrders)
+            .Select(k => new RunRequest($"random #{k + 1}", RunOrderKind.Random, "none", unchecked(options.Seed + k), Parallel: false)));
+        var survey = new List<RunResult>();
+        for (var i = 0; i < plan.Count; i++)
         {
-            await SurveyAsync(new RunRequest("baseline", RunOrderKind.Default, "none", options.Seed, Parallel: true), cancellationToken).ConfigureAwait(false),
-        };
-        foreach (var mode in options.Modes)
-        {
-            survey.Add(await SurveyAsync(new RunRequest($"chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: true), cancellationToken).ConfigureAwait(false));
-        }
-
-        survey.Add(await SurveyAsync(new RunRequest("reverse", RunOrderKind.Reverse, "none", options.Seed, Parallel: false), cancellationToken).ConfigureAwait(false));
-        for (var k = 0; k < options.RandomOrders; k++)
-        {
-            var seed = unchecked(options.Seed + k);
-            survey.Add(await SurveyAsync(new RunRequest($"random #{k + 1}", RunOrderKind.Random, "none", seed, Parallel: false), cancellationToken).ConfigureAwait(false));
+            // Diagnosis runs are mostly one at a time.
+            runner.ExpectNext(i + 1 < plan.Count && plan[i + 1].Parallel);
+            survey.Add(await SurveyAsync(plan[i], cancellationToken).ConfigureAwait(false));
         }
 
         var suspects = survey.SelectMany(r => r.Tests.Where(t => !t.Passed).Select(t => t.TestId)).Distinct(StringComparer.Ordinal).ToArray();

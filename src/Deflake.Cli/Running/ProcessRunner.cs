@@ -18,10 +18,30 @@ internal static class ProcessRunner
         TimeSpan? timeout = null,
         CancellationToken cancellationToken = default)
     {
+        var process = Start(fileName, arguments, environment, workingDirectory);
+        await using (process.ConfigureAwait(false))
+        {
+            return await process.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Starts <paramref name="fileName"/> and returns at once. With <paramref name="withInput"/> its standard input is
+    /// a pipe the caller writes to (<see cref="StartedProcess.Input"/>); otherwise it has none.
+    /// </summary>
+    /// <exception cref="CliException">The program could not be started.</exception>
+    public static StartedProcess Start(
+        string fileName,
+        IEnumerable<string> arguments,
+        IReadOnlyDictionary<string, string?>? environment = null,
+        string? workingDirectory = null,
+        bool withInput = false)
+    {
         var start = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = withInput,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
@@ -55,80 +75,124 @@ internal static class ProcessRunner
             }
         }
 
-        var output = new StringBuilder();
-        var error = new StringBuilder();
-        using var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (output)
-                {
-                    output.AppendLine(e.Data);
-                }
-            }
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                lock (error)
-                {
-                    error.AppendLine(e.Data);
-                }
-            }
-        };
+        return new StartedProcess(fileName, start);
+    }
+}
 
-        var stopwatch = Stopwatch.StartNew();
+/// <summary>A child process that was started: its output is captured as it comes; wait for it, or kill it.</summary>
+internal sealed class StartedProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly StringBuilder _error = new();
+    private Stopwatch _stopwatch;
+    private bool _waited;
+
+    internal StartedProcess(string fileName, ProcessStartInfo start)
+    {
+        _process = new Process { StartInfo = start };
+        _process.OutputDataReceived += (_, e) => Append(_output, e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(_error, e.Data);
+        _stopwatch = Stopwatch.StartNew();
         try
         {
-            process.Start();
+            _process.Start();
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
+            _process.Dispose();
             throw CliException.Run($"could not start {fileName}: {ex.Message}", ex);
         }
 
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    /// <summary>Its standard input (only when started with input).</summary>
+    public StreamWriter Input => _process.StandardInput;
+
+    /// <summary>What it wrote to standard error so far.</summary>
+    public string ErrorSoFar => Read(_error);
+
+    /// <summary>Whether it has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Counts the duration <see cref="WaitAsync"/> reports from now on (for a process started ahead of its work).</summary>
+    public void RestartClock() => _stopwatch = Stopwatch.StartNew();
+
+    /// <summary>Waits for it to exit; past <paramref name="timeout"/> it is killed and the result says so.</summary>
+    public async Task<ProcessResult> WaitAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
         using var timeoutSource = new CancellationTokenSource(timeout ?? Timeout.InfiniteTimeSpan);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
         var timedOut = false;
         try
         {
-            await process.WaitForExitAsync(linked.Token).ConfigureAwait(false);
+            await _process.WaitForExitAsync(linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            try
-            {
-                process.Kill(entireProcessTree: true);
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
-            }
-
-            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            Kill();
+            await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             timedOut = true;
         }
 
         // Let the asynchronous readers drain.
-        process.WaitForExit();
-        stopwatch.Stop();
-        string outText;
-        string errText;
-        lock (output)
+        _process.WaitForExit();
+        _waited = true;
+        var duration = _stopwatch.Elapsed;
+        return new ProcessResult(timedOut ? -1 : _process.ExitCode, Read(_output), Read(_error), duration, timedOut);
+    }
+
+    /// <summary>Kills it and its children, if still running.</summary>
+    public void Kill()
+    {
+        try
         {
-            outText = output.ToString();
+            _process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+
+    /// <summary>Kills it unless it was waited for, and releases it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_waited)
+        {
+            Kill();
+            try
+            {
+                await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException)
+            {
+                // Never started.
+            }
         }
 
-        lock (error)
-        {
-            errText = error.ToString();
-        }
+        _process.Dispose();
+    }
 
-        return new ProcessResult(timedOut ? -1 : process.ExitCode, outText, errText, stopwatch.Elapsed, timedOut);
+    private static void Append(StringBuilder buffer, string? line)
+    {
+        if (line is not null)
+        {
+            lock (buffer)
+            {
+                buffer.AppendLine(line);
+            }
+        }
+    }
+
+    private static string Read(StringBuilder buffer)
+    {
+        lock (buffer)
+        {
+            return buffer.ToString();
+        }
     }
 }

@@ -101,8 +101,18 @@ internal sealed record RunResult(RunRequest Request, IReadOnlyList<TestOutcome> 
 }
 
 /// <summary>Runs a built test assembly. The xUnit v3 runner is the real one; tests use synthetic suites.</summary>
-internal interface ITestRunner
+internal interface ITestRunner : IAsyncDisposable
 {
+    /// <summary>
+    /// Says whether the next run will be parallel, so a runner that starts its process ahead of the run can start the
+    /// right one. A hint: a run of the other kind still runs, in a process started when it begins.
+    /// </summary>
+    void ExpectNext(bool parallel)
+    {
+    }
+
+    ValueTask IAsyncDisposable.DisposeAsync() => ValueTask.CompletedTask;
+
     /// <summary>Every test id in the assembly, in discovery order.</summary>
     Task<IReadOnlyList<string>> ListTestsAsync(CancellationToken cancellationToken = default);
 

@@ -6,12 +6,29 @@ namespace Deflake.Cli.Running;
 
 /// <summary>
 /// Runs a built xUnit v3 test assembly directly (<c>dotnet Tests.dll</c>: v3 test projects are programs), with the
-/// runner's own switches for filters and parallelism and its xUnit XML results, and Deflake's environment contract
-/// for order, chaos and seed.
+/// runner's own switch for parallelism and its xUnit XML results, and Deflake's environment contract for order (a
+/// run of some tests is a list run: the order file is also the filter), chaos and seed.
 /// </summary>
-internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, TimeSpan timeout) : ITestRunner
+/// <remarks>
+/// <para>
+/// <b>Warm start</b> (unless <paramref name="warmStart"/> is false): most of a short run is the process starting
+/// (the runtime, the runner, test discovery), so while one run's tests run, the next run's process starts with
+/// <c>DEFLAKE_START_GATE=stdin</c> and waits before any fixture, order or test is set up. When that run begins it
+/// gets its <c>DEFLAKE_*</c> settings on standard input and goes. Only the parallelism is fixed when it starts (the
+/// runner's own switch): <see cref="ExpectNext"/> says which; a process of the wrong kind is killed unused.
+/// </para>
+/// <para>
+/// A run whose process did not confirm it waited (a Deflake.Xunit without the gate) is run again the plain way, and
+/// so is every later run. A waiting process whose deflake is gone sees its standard input end and exits untouched.
+/// </para>
+/// </remarks>
+internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, TimeSpan timeout, bool warmStart = true) : ITestRunner
 {
     private int _runNumber;
+    private int? _xunitSeed;
+    private bool _warmStart = warmStart;
+    private bool? _expectParallel;
+    private Ahead? _ahead;
 
     /// <inheritdoc/>
     public async Task<IReadOnlyList<string>> ListTestsAsync(CancellationToken cancellationToken = default)
@@ -42,31 +59,70 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
         return ids;
     }
 
+    /// <summary>How many runs went to a process started ahead of them (warm starts).</summary>
+    public int RunsStartedAhead { get; private set; }
+
+    /// <inheritdoc/>
+    public void ExpectNext(bool parallel) => _expectParallel = parallel;
+
     /// <inheritdoc/>
     public async Task<RunResult> RunAsync(RunRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         Directory.CreateDirectory(workDirectory);
-        var number = Interlocked.Increment(ref _runNumber);
-        var xml = Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"run-{number:D4}.xml"));
-        string? orderFile = null;
-        if (request.Order == RunOrderKind.List)
+        // xUnit's own seed (':seed') is the first run's seed for every run, so that a process can start before its
+        // run is known; DEFLAKE_SEED carries each run's seed.
+        _xunitSeed ??= request.Seed;
+
+        // The process started ahead for this run, if it fits (same parallelism, still waiting).
+        var ahead = _ahead;
+        _ahead = null;
+        if (ahead is not null && (ahead.Parallel != request.Parallel || ahead.Process.HasExited || !_warmStart))
         {
-            orderFile = Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"order-{number:D4}.txt"));
-            await File.WriteAllLinesAsync(orderFile, request.Tests ?? [], cancellationToken).ConfigureAwait(false);
+            await ahead.Process.DisposeAsync().ConfigureAwait(false);
+            ahead = null;
         }
 
-        string? chaosFile = null;
-        if (request.TestChaos is { Count: > 0 } testChaos)
+        ProcessResult result;
+        int number;
+        if (_warmStart)
         {
-            chaosFile = Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"chaos-{number:D4}.txt"));
-            await File.WriteAllLinesAsync(chaosFile, testChaos.Select(p => $"{p.Value}\t{p.Key}"), cancellationToken).ConfigureAwait(false);
+            var process = ahead ?? StartGated(request.Parallel);
+            number = process.Number;
+            await using (process.Process.ConfigureAwait(false))
+            {
+                var environment = await WriteInputsAsync(request, number, cancellationToken).ConfigureAwait(false);
+                var opened = await OpenGateAsync(process.Process, environment).ConfigureAwait(false);
+                process.Process.RestartClock();
+                // While this run's tests run, the next run's process starts and waits at its gate.
+                _ahead = StartGated(_expectParallel ?? request.Parallel);
+                _expectParallel = null;
+                result = await process.Process.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+                if (!opened || !result.Error.Contains(DeflakeEnvironment.StartGatePassedLine, StringComparison.Ordinal))
+                {
+                    // It did not wait for its settings (a Deflake.Xunit older than this deflake?): its results do not
+                    // stand for the request. Every run from here starts when it begins.
+                    _warmStart = false;
+                    if (_ahead is { } unused)
+                    {
+                        _ahead = null;
+                        await unused.Process.DisposeAsync().ConfigureAwait(false);
+                    }
+
+                    return await RunAsync(request, cancellationToken).ConfigureAwait(false);
+                }
+
+                RunsStartedAhead += ahead is null ? 0 : 1;
+            }
+        }
+        else
+        {
+            number = Interlocked.Increment(ref _runNumber);
+            var environment = await WriteInputsAsync(request, number, cancellationToken).ConfigureAwait(false);
+            result = await ProcessRunner.RunAsync("dotnet", Arguments(request.Parallel, number), environment, timeout: timeout, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
 
-        var arguments = new List<string> { assemblyPath };
-        arguments.AddRange(RunnerArguments(request));
-        arguments.AddRange(["-noLogo", "-noColor", "-xml", xml]);
-        var result = await ProcessRunner.RunAsync("dotnet", arguments, Environment(request, orderFile, chaosFile), timeout: timeout, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var xml = XmlPath(number);
         if (result.TimedOut)
         {
             throw CliException.Run($"run '{request.Name}' did not finish within {timeout.TotalMinutes:0.#} minutes (a hung test?); replay: {ReproduceCommand(request)}");
@@ -80,6 +136,74 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
         var document = XDocument.Load(xml);
         return new RunResult(request, ParseResults(document), result.Duration, ReproduceCommand(request)) { Discovered = CountTests(document) };
     }
+
+    /// <summary>Kills the process started ahead, if any.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_ahead is { } ahead)
+        {
+            _ahead = null;
+            await ahead.Process.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A test process started ahead of its run, waiting at its start gate.</summary>
+    private sealed record Ahead(StartedProcess Process, bool Parallel, int Number);
+
+    private Ahead StartGated(bool parallel)
+    {
+        var number = Interlocked.Increment(ref _runNumber);
+        var environment = Environment(null);
+        environment[DeflakeEnvironment.StartGate] = "stdin";
+        return new Ahead(ProcessRunner.Start("dotnet", Arguments(parallel, number), environment, withInput: true), parallel, number);
+    }
+
+    /// <summary>Hands a waiting process its run's settings and lets it go; false when it no longer listens.</summary>
+    private static async Task<bool> OpenGateAsync(StartedProcess process, Dictionary<string, string?> environment)
+    {
+        try
+        {
+            foreach (var (name, value) in environment.Where(p => p.Key.StartsWith("DEFLAKE_", StringComparison.Ordinal) && p.Key != DeflakeEnvironment.StartGate))
+            {
+                await process.Input.WriteLineAsync($"{name}={value}").ConfigureAwait(false);
+            }
+
+            await process.Input.WriteLineAsync("go").ConfigureAwait(false);
+            await process.Input.FlushAsync().ConfigureAwait(false);
+            process.Input.Close();
+            return true;
+        }
+        catch (IOException)
+        {
+            // It exited before its gate opened.
+            return false;
+        }
+    }
+
+    /// <summary>Writes the run's order and per-test chaos files; returns its DEFLAKE_* settings (null: unset).</summary>
+    private async Task<Dictionary<string, string?>> WriteInputsAsync(RunRequest request, int number, CancellationToken cancellationToken)
+    {
+        string? orderFile = null;
+        if (request.Tests is not null)
+        {
+            // A run of some tests is a list run: the order file is also the filter (unlisted tests do not run).
+            orderFile = Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"order-{number:D4}.txt"));
+            await File.WriteAllLinesAsync(orderFile, request.Tests, cancellationToken).ConfigureAwait(false);
+        }
+
+        string? chaosFile = null;
+        if (request.TestChaos is { Count: > 0 } testChaos)
+        {
+            chaosFile = Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"chaos-{number:D4}.txt"));
+            await File.WriteAllLinesAsync(chaosFile, testChaos.Select(p => $"{p.Value}\t{p.Key}"), cancellationToken).ConfigureAwait(false);
+        }
+
+        return Environment(request, orderFile, chaosFile);
+    }
+
+    private string XmlPath(int number) => Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"run-{number:D4}.xml"));
+
+    private List<string> Arguments(bool parallel, int number) => [assemblyPath, .. RunnerArguments(_xunitSeed ?? 0, parallel), "-noLogo", "-noColor", "-xml", XmlPath(number)];
 
     /// <inheritdoc/>
     public string ReproduceCommand(RunRequest request)
@@ -99,29 +223,25 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
             environment.Add(new(DeflakeEnvironment.ChaosTests, "deflake-chaos.txt"));
         }
 
-        switch (request.Order)
+        if (request.Tests is not null)
         {
-            case RunOrderKind.Random:
-                environment.Add(new(DeflakeEnvironment.Order, "random"));
-                break;
-            case RunOrderKind.Reverse:
-                environment.Add(new(DeflakeEnvironment.Order, "reverse"));
-                break;
-            case RunOrderKind.List:
-                prefix += $"printf '%s\\n' {string.Join(' ', (request.Tests ?? []).Select(Shell.Quote))} > deflake-order.txt && ";
-                environment.Add(new(DeflakeEnvironment.Order, "deflake-order.txt"));
-                break;
+            prefix += $"printf '%s\\n' {string.Join(' ', request.Tests.Select(Shell.Quote))} > deflake-order.txt && ";
+            environment.Add(new(DeflakeEnvironment.Order, "deflake-order.txt"));
+        }
+        else if (request.Order is RunOrderKind.Random or RunOrderKind.Reverse)
+        {
+            environment.Add(new(DeflakeEnvironment.Order, request.Order == RunOrderKind.Random ? "random" : "reverse"));
         }
 
-        return prefix + Shell.Join(environment, ["dotnet", Shell.DisplayPath(assemblyPath), .. RunnerArguments(request)]);
+        return prefix + Shell.Join(environment, ["dotnet", Shell.DisplayPath(assemblyPath), .. RunnerArguments(_xunitSeed ?? request.Seed, request.Parallel)]);
     }
 
-    private static IEnumerable<string> RunnerArguments(RunRequest request)
+    private static IEnumerable<string> RunnerArguments(int seed, bool parallel)
     {
-        // ':seed' pins xUnit's own randomisation (it shuffles collections by default), so a run can be replayed.
-        yield return ":" + request.Seed.ToString(CultureInfo.InvariantCulture);
+        // ':seed' pins xUnit's own randomisation, so a run can be replayed.
+        yield return ":" + seed.ToString(CultureInfo.InvariantCulture);
         yield return "-parallel";
-        if (request.Parallel)
+        if (parallel)
         {
             yield return "collections";
             yield return "-maxThreads";
@@ -131,24 +251,19 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
         {
             yield return "none";
         }
-
-        foreach (var test in request.Tests ?? [])
-        {
-            yield return "-method";
-            yield return test;
-        }
     }
 
-    private static Dictionary<string, string?> Environment(RunRequest request, string? orderFile = null, string? chaosFile = null) => new(StringComparer.Ordinal)
+    /// <summary>The run's DEFLAKE_* settings (null: unset); for a process started ahead (no request), all unset.</summary>
+    private static Dictionary<string, string?> Environment(RunRequest? request, string? orderFile = null, string? chaosFile = null) => new(StringComparer.Ordinal)
     {
-        [DeflakeEnvironment.Chaos] = request.Chaos,
+        [DeflakeEnvironment.StartGate] = null,
+        [DeflakeEnvironment.Chaos] = request?.Chaos,
         [DeflakeEnvironment.ChaosTests] = chaosFile,
-        [DeflakeEnvironment.Seed] = request.Seed.ToString(CultureInfo.InvariantCulture),
-        [DeflakeEnvironment.Order] = request.Order switch
+        [DeflakeEnvironment.Seed] = request?.Seed.ToString(CultureInfo.InvariantCulture),
+        [DeflakeEnvironment.Order] = orderFile ?? request?.Order switch
         {
             RunOrderKind.Random => "random",
             RunOrderKind.Reverse => "reverse",
-            RunOrderKind.List => orderFile,
             _ => null,
         },
     };

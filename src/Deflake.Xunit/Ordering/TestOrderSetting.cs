@@ -23,7 +23,12 @@ public enum TestOrderKind
 /// </summary>
 public sealed class TestOrderSetting
 {
-    private static readonly Lazy<TestOrderSetting> Current = new(() => FromEnvironment(Environment.GetEnvironmentVariable));
+    // A process deflake started ahead of its run gets its DEFLAKE_ORDER at the start gate, before the first orderer.
+    private static readonly Lazy<TestOrderSetting> Current = new(() =>
+    {
+        StartGate.Pass();
+        return FromEnvironment(Environment.GetEnvironmentVariable);
+    });
 
     private TestOrderSetting(TestOrderKind kind, int seed, string? filePath, IReadOnlyList<string> testIds)
     {

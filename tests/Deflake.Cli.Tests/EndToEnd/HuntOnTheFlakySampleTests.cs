@@ -8,6 +8,7 @@ namespace Deflake.Cli.Tests.EndToEnd;
 /// Runs <c>deflake hunt</c> on samples/Shop.FlakyTests, for real: builds it, runs it in processes, and checks that
 /// every planted flaky test is found with the right cause, the polluter is named, and no correct test is flagged.
 /// </summary>
+[Collection(SampleCollection.Name)]
 [Trait("Category", "EndToEnd")]
 public sealed class HuntOnTheFlakySampleTests
 {
@@ -74,14 +75,12 @@ public sealed class HuntOnTheFlakySampleTests
     [Fact]
     public async Task A_failed_tests_database_is_kept_and_its_output_says_how_to_connect()
     {
-        var build = System.Diagnostics.Process.Start("dotnet", ["build", Repository.Path("samples/Shop.FlakyTests"), "-v", "q", "-nologo"])!;
-        await build.WaitForExitAsync(TestContext.Current.CancellationToken);
-        Assert.Equal(0, build.ExitCode);
+        var assembly = await SampleCollection.BuildAsync();
         var cache = Directory.CreateTempSubdirectory("deflake-keep-").FullName;
         try
         {
             var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            info.ArgumentList.Add(Repository.Path("samples/Shop.FlakyTests/bin/Debug/net10.0/Shop.FlakyTests.dll"));
+            info.ArgumentList.Add(assembly);
             foreach (var arg in new[] { "-parallel", "none", "-method", IdMixUp })
             {
                 info.ArgumentList.Add(arg);
