@@ -63,13 +63,14 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         _chaosPlan = suspects.Where(s => !facts[s].FailedInParallelWithoutChaos && facts[s].ChaosModes.Length > 0)
             .ToDictionary(s => s, s => options.Modes.First(m => facts[s].ChaosModes.Contains(m, StringComparer.Ordinal)), StringComparer.Ordinal);
 
-        // Order cases first, so that the chaos suspects can ride along in their runs alone (after the victim, each
-        // under its own mode); then the chaos suspects, whose shared check run then holds only those riding along
-        // did not settle; collision suspects last, those without order suspects at the very end: by then the
-        // failures explained otherwise are known, which ranks their partners.
+        // Order cases first, so that the chaos suspects can ride along in their runs (after the victim, each under its
+        // own mode): those that failed one at a time, then those that failed only in parallel runs but after tests of
+        // their own collection (their replay and bisection come first); then the chaos suspects, whose shared check
+        // run then holds only those riding along did not settle; collision suspects last: by then the failures
+        // explained otherwise are known, which ranks their partners.
         var findings = new List<Finding>();
         var alwaysFailing = new List<string>();
-        foreach (var victim in suspects.OrderBy(s => _chaosPlan.ContainsKey(s) ? 1 : !facts[s].ParallelOnly ? 0 : facts[s].OrderPrefixes.Length > 0 ? 2 : 3))
+        foreach (var victim in suspects.OrderBy(s => _chaosPlan.ContainsKey(s) ? 2 : !facts[s].ParallelOnly ? 0 : facts[s].OrderPrefixes.Length > 0 ? 1 : 3))
         {
             _progress.Status($"diagnosing {victim}");
             var finding = await DiagnoseAsync(victim, survey, suspects, cancellationToken).ConfigureAwait(false);
@@ -698,10 +699,17 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
             steps.Add($"bisection tries first the {before.Count - cleared.Count} of the {before.Count} tests no survey run shows it passing after");
         }
 
+        var riderNotes = new List<string>();
         var bisector = new Bisector(async (subset, ct) =>
         {
+            // Chaos suspects not checked yet can ride along here too, after the victim (nothing after it changes its result).
             var request = new RunRequest(subset.Count == 0 ? "bisect: alone" : "bisect", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. subset, victim]);
-            var run = await DiagnosticAsync(request, ct).ConfigureAwait(false);
+            var (run, note) = await RunCarryingAsync(request, victim, $"a bisection run for {victim} ({subset.Count} tests before it)", ct).ConfigureAwait(false);
+            if (note is not null)
+            {
+                riderNotes.Add($"in a bisection run ({subset.Count} tests, then it) {note["in that run ".Length..]}");
+            }
+
             return run.FailedTest(victim);
         })
         {
@@ -709,6 +717,7 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         };
         var result = await bisector.BisectAsync(before, knownPassesAlone, knownFailsAfterAll: true, cancellationToken).ConfigureAwait(false);
         steps.AddRange(result.Steps);
+        steps.AddRange(riderNotes);
         if (result.Verdict == BisectionVerdict.FailsAlone)
         {
             return new Finding(victim, FlakeCause.Nondeterministic, null,

@@ -312,6 +312,36 @@ public sealed class HunterTests
     }
 
     [Fact]
+    public async Task A_victim_that_failed_only_in_parallel_runs_after_its_own_collection_is_diagnosed_before_the_chaos_suspects_which_ride_along()
+    {
+        // The data bleed of a class sharing one database: it fails whenever the polluter ran before it in its class.
+        // The default order (baseline and chaos runs, in parallel) puts the polluter first; 'reverse', the only order
+        // one at a time, puts the victim first, so it failed only in parallel runs. The chaos suspect runs last in
+        // 'reverse', which clears it of everything.
+        var runner = new SyntheticRunner()
+            .Add(IdMixUp, (r, _) => r.Chaos == "identities")
+            .Add("A.Ok")
+            .Add(Polluter)
+            .Add(Victim, (r, seen) => seen.ToList() is var order && order.IndexOf(Polluter) is >= 0 and var p && (order.IndexOf(Victim) is var v && (v < 0 || p < v)))
+            .Add("B.Ok");
+
+        var outcome = await new Hunter(runner, new HuntOptions(7, 0, ["identities"], "Shop")).HuntAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal((FlakeCause.TestOrder, Polluter), Assert.Single(outcome.Findings, f => f.Test == Victim) is var v ? (v.Cause, v.Polluter) : default);
+        var idMixUp = Assert.Single(outcome.Findings, f => f.Test == IdMixUp);
+        Assert.Equal(FlakeCause.IdentityAlignment, idMixUp.Cause);
+
+        // The victim is diagnosed first, and its run alone carries the suspect: no chaos check run of its own.
+        var diagnosis = Diagnosis(runner, outcome);
+        var carrier = Assert.Single(diagnosis, r => r.TestChaos is not null);
+        Assert.Equal([Victim, IdMixUp], carrier.Tests);
+        Assert.Equal(("none", "identities"), (carrier.Chaos, carrier.TestChaos![IdMixUp]));
+        Assert.DoesNotContain(diagnosis, r => r.Chaos != "none");
+        Assert.Equal(2, diagnosis.Count); // the victim's run alone (with the rider), the replay of its collection
+        Assert.Contains($"it failed in the bisection's run alone of {Victim}", idMixUp.Evidence, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_chaos_suspect_of_the_victims_own_collection_does_not_ride_along()
     {
         // The suspect shares the victim's class: in a list run its class would run after its last listed test, which
