@@ -12,19 +12,25 @@ namespace Deflake.Sqlite;
 /// clones are file copies (default) or in-memory databases restored by SQLite's online backup.
 /// </summary>
 /// <remarks>
-/// Layout under <see cref="SqliteEngineOptions.Directory"/>: <c>templates/&lt;fingerprint&gt;.db</c>;
+/// Layout under <see cref="SqliteEngineOptions.Directory"/>: <c>templates/&lt;fingerprint&gt;.db</c> (its file time is
+/// its last use), with its build lock <c>&lt;fingerprint&gt;.lock</c> and its sidecar <c>&lt;fingerprint&gt;.lineage</c>
+/// (the template's lineage; every live pool using the template holds it as a shared lock);
 /// <c>clones/&lt;owner&gt;/</c> per running process, with an <c>owner.lock</c> held while it lives;
-/// <c>kept/</c> for failed tests' databases. Only these folders are ever cleaned.
+/// <c>kept/</c> for failed tests' databases. Only these folders are ever cleaned, and in <c>templates/</c> only files
+/// named by a fingerprint: a template superseded by a newer one of its lineage, or unused for 7 days, is deleted only
+/// when no live pool (in any process) holds its sidecar.
 /// </remarks>
 public sealed class SqliteEngine : IDatabaseEngine
 {
     private const string OwnerLockFile = "owner.lock";
+    private const string LineageExtension = ".lineage";
     private readonly SqliteEngineOptions _options;
     private readonly string _root;
     private readonly string _ownerDirectory;
     private readonly Lock _backupLock = new();
     private ILogger _logger = NullLogger.Instance;
     private CrossProcessLock? _ownerLock;
+    private CrossProcessLock? _templateUse;
     private SqliteConnection? _templateSource;
     private EngineContext? _context;
     private SqliteRowChaosSettings? _rowChaos;
@@ -73,7 +79,7 @@ public sealed class SqliteEngine : IDatabaseEngine
         _rowChaos = new SqliteRowChaosSettings(context.Seed, context.Logger);
         try
         {
-            Directory.CreateDirectory(Path.Combine(_root, "templates"));
+            Directory.CreateDirectory(TemplatesDirectory);
             Directory.CreateDirectory(_ownerDirectory);
             Directory.CreateDirectory(Path.Combine(_root, "kept"));
         }
@@ -98,20 +104,21 @@ public sealed class SqliteEngine : IDatabaseEngine
     public async Task<EngineTemplate> EnsureTemplateAsync(TemplateRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var templates = Path.Combine(_root, "templates");
-        var path = Path.Combine(templates, request.Fingerprint + ".db");
+        var path = Path.Combine(TemplatesDirectory, request.Fingerprint + ".db");
         var built = false;
-        if (!File.Exists(path))
+        using (await AcquireBuildLockAsync(Path.ChangeExtension(path, ".lock"), cancellationToken).ConfigureAwait(false))
         {
-            using var buildLock = await AcquireBuildLockAsync(Path.Combine(templates, request.Fingerprint + ".lock"), cancellationToken).ConfigureAwait(false);
             if (!File.Exists(path))
             {
                 await BuildTemplateAsync(request, path, cancellationToken).ConfigureAwait(false);
                 built = true;
             }
+
+            // Under the build lock, so template collection (which takes it) sees this use; the touch is the last use.
+            await HoldTemplateUseAsync(path, request.Lineage, cancellationToken).ConfigureAwait(false);
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
         }
 
-        File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
         _templateSource?.Dispose();
         _templateSource = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
         _templateSource.Open();
@@ -124,6 +131,47 @@ public sealed class SqliteEngine : IDatabaseEngine
 
         return new EngineTemplate(path, request.Fingerprint, built);
     }
+
+    private string TemplatesDirectory => Path.Combine(_root, "templates");
+
+    /// <summary>
+    /// Records the template's lineage in its sidecar if none is recorded yet (the first pool to use it, normally its
+    /// builder), and holds the sidecar as a shared lock until the engine is disposed: every live pool using a template
+    /// holds one, a process that dies releases its own, so a crash never pins a template. A clone is a copy and needs the
+    /// template no more once made; the lock covers the copies, the memory clones' backup source and the pool's life.
+    /// </summary>
+    private async Task HoldTemplateUseAsync(string template, string? lineage, CancellationToken cancellationToken)
+    {
+        var sidecar = Path.ChangeExtension(template, LineageExtension);
+        if (lineage is { Length: > 0 } && ReadLineage(sidecar) is null)
+        {
+            await File.WriteAllTextAsync(sidecar, lineage, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Only a collector holds it exclusively, briefly and under the build lock this caller holds: free at once.
+        var use = await CrossProcessLock.AcquireSharedAsync(sidecar, _options.TemplateBuildTimeout, cancellationToken).ConfigureAwait(false);
+        Interlocked.Exchange(ref _templateUse, use)?.Dispose();
+    }
+
+    /// <summary>The lineage recorded in a template's sidecar; null when there is none or it cannot be read now.</summary>
+    private static string? ReadLineage(string sidecar)
+    {
+        try
+        {
+            return File.Exists(sidecar) && File.ReadAllText(sidecar).Trim() is { Length: > 0 } lineage ? lineage : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The template files in <paramref name="templates"/>: only <c>&lt;fingerprint&gt;.db</c>, named as Deflake names them.</summary>
+    private static IEnumerable<string> TemplateFiles(string templates)
+        => Directory.GetFiles(templates, "*.db").Where(path => IsFingerprint(Path.GetFileNameWithoutExtension(path)));
+
+    private static bool IsFingerprint(string name)
+        => name.Length == Fingerprint.Length && name.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f');
 
     private async Task<CrossProcessLock> AcquireBuildLockAsync(string lockPath, CancellationToken cancellationToken)
     {
@@ -376,21 +424,17 @@ public sealed class SqliteEngine : IDatabaseEngine
             }
         }
 
-        var templates = Path.Combine(_root, "templates");
+        var templates = TemplatesDirectory;
         if (Directory.Exists(templates))
         {
             // Templates are the cache: one unused for a week (a schema or Deflake build long gone) is removed.
             var unusedSince = DateTime.UtcNow - TimeSpan.FromDays(7);
-            foreach (var template in Directory.GetFiles(templates, "*.db"))
+            foreach (var template in TemplateFiles(templates))
             {
-                var lockPath = Path.ChangeExtension(template, ".lock");
-                if (File.GetLastWriteTimeUtc(template) < unusedSince)
+                if (File.GetLastWriteTimeUtc(template) < unusedSince
+                    && TryRemoveTemplate(template, () => File.GetLastWriteTimeUtc(template) < unusedSince, "unused for 7 days"))
                 {
-                    using var claim = CrossProcessLock.TryAcquire(lockPath);
-                    if (claim is not null && File.GetLastWriteTimeUtc(template) < unusedSince && DeleteQuietly(template))
-                    {
-                        removed++;
-                    }
+                    removed++;
                 }
             }
 
@@ -402,9 +446,95 @@ public sealed class SqliteEngine : IDatabaseEngine
                     DeleteQuietly(building);
                 }
             }
+
+            // A sidecar whose template is gone (its remover died in between): under the build lock, and only when free.
+            foreach (var sidecar in Directory.GetFiles(templates, "*" + LineageExtension))
+            {
+                var template = Path.ChangeExtension(sidecar, ".db");
+                if (IsFingerprint(Path.GetFileNameWithoutExtension(sidecar)) && !File.Exists(template))
+                {
+                    using var buildLock = CrossProcessLock.TryAcquire(Path.ChangeExtension(sidecar, ".lock"));
+                    if (buildLock is not null && !File.Exists(template) && !CrossProcessLock.IsHeld(sidecar))
+                    {
+                        DeleteQuietly(sidecar);
+                    }
+                }
+            }
         }
 
         return Task.FromResult(removed);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The other templates whose sidecar records the current lineage are sorted by last use (their file time); the
+    /// <see cref="SqliteEngineOptions.KeepSupersededTemplates"/> most recent stay, and each of the rest is deleted under
+    /// its build lock, checked again under it, when no live pool holds its sidecar.
+    /// </remarks>
+    public Task<int> RemoveSupersededTemplatesAsync(TemplateRequest current, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        var templates = TemplatesDirectory;
+        if (_options.KeepSupersededTemplates is not { } keep || current.Lineage is not { Length: > 0 } lineage || !Directory.Exists(templates))
+        {
+            return Task.FromResult(0);
+        }
+
+        var currentName = current.Fingerprint + ".db";
+        bool OfLineage(string template) => ReadLineage(Path.ChangeExtension(template, LineageExtension)) == lineage;
+        var byRecentUse = TemplateFiles(templates)
+            .Where(template => Path.GetFileName(template) != currentName && OfLineage(template))
+            .Select(template => (Path: template, LastUsed: File.GetLastWriteTimeUtc(template)))
+            .OrderByDescending(t => t.LastUsed)
+            .ThenBy(t => t.Path, StringComparer.Ordinal)
+            .ToList();
+        var removed = 0;
+        foreach (var (template, lastUsed) in byRecentUse.Skip(keep))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            // Still of the lineage, and not used since it was ranked (a pool that started and ended in between).
+            if (TryRemoveTemplate(template, () => OfLineage(template) && File.GetLastWriteTimeUtc(template) <= lastUsed,
+                    $"superseded by {currentName} (lineage {lineage}, {keep} more recently used kept), unused"))
+            {
+                removed++;
+            }
+        }
+
+        return Task.FromResult(removed);
+    }
+
+    /// <summary>
+    /// Deletes a template and its sidecar under its build lock, and only when no live pool uses it (the exclusive try on
+    /// its sidecar fails while any holds it shared) and <paramref name="stillDue"/>, asked again under the build lock, holds.
+    /// </summary>
+    private bool TryRemoveTemplate(string template, Func<bool> stillDue, string why)
+    {
+        // Pools take their use lock only under the build lock, so none starts using the template while it goes.
+        using var buildLock = CrossProcessLock.TryAcquire(Path.ChangeExtension(template, ".lock"));
+        if (buildLock is null || !File.Exists(template) || !stillDue())
+        {
+            return false;
+        }
+
+        var sidecar = Path.ChangeExtension(template, LineageExtension);
+        using (var unused = CrossProcessLock.TryAcquire(sidecar))
+        {
+            if (unused is null)
+            {
+                _logger.LogDebug("Deflake keeps SQLite template {Path}: a live pool uses it", template);
+                return false;
+            }
+
+            if (!DeleteQuietly(template))
+            {
+                return false;
+            }
+        }
+
+        // Released first (Windows deletes no file open without sharing); still under the build lock.
+        DeleteQuietly(sidecar);
+        _logger.LogInformation("Deflake removed SQLite template {Path}: {Why}", template, why);
+        return true;
     }
 
     /// <inheritdoc />
@@ -412,6 +542,7 @@ public sealed class SqliteEngine : IDatabaseEngine
     {
         _templateSource?.Dispose();
         _templateSource = null;
+        Interlocked.Exchange(ref _templateUse, null)?.Dispose();
         if (_ownerLock is not null)
         {
             _ownerLock.Dispose();

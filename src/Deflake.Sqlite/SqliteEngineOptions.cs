@@ -30,6 +30,14 @@ public sealed class SqliteEngineOptions
     /// <summary>How long to wait for another process that is building the same template. Default 5 minutes.</summary>
     public TimeSpan TemplateBuildTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// When a pool starts, template files of the same lineage as its own (same schema source and chaos modes, any
+    /// schema version, Deflake build or seed) are superseded: the pool keeps this many of them, the most recently used,
+    /// and deletes the others that no live pool (in any process) uses. Default 2 (switching between a couple of branches
+    /// rebuilds nothing); 0 deletes every unused superseded template; null keeps them (templates unused for 7 days still go).
+    /// </summary>
+    public int? KeepSupersededTemplates { get; set; } = 2;
+
     internal void Validate()
     {
         if (!Enum.IsDefined(CloneMode))
@@ -45,6 +53,12 @@ public sealed class SqliteEngineOptions
         if (TemplateBuildTimeout <= TimeSpan.Zero)
         {
             throw new DeflakeConfigurationException("SqliteEngineOptions.TemplateBuildTimeout", $"is {TemplateBuildTimeout}; use a positive duration.");
+        }
+
+        if (KeepSupersededTemplates is < 0)
+        {
+            throw new DeflakeConfigurationException("SqliteEngineOptions.KeepSupersededTemplates",
+                $"is {KeepSupersededTemplates}; use 0 or more (the default 2 keeps the two most recently used), or null to keep superseded templates.");
         }
     }
 }

@@ -54,7 +54,7 @@ public interface IDatabaseEngine : IAsyncDisposable
     /// beyond the few most recently used that no live pool (in any process) uses. Called by the pool right after
     /// <see cref="EnsureTemplateAsync"/> when it collects orphans; never drops the current template, a template of another
     /// lineage or without one, or anything Deflake did not create. Returns how many were dropped. The default does nothing
-    /// (engines that keep templates elsewhere, such as files, may implement it later).
+    /// (for engines that cannot tell which templates live pools use; SQLite, PostgreSQL and MariaDB implement it).
     /// </summary>
     Task<int> RemoveSupersededTemplatesAsync(TemplateRequest current, CancellationToken cancellationToken = default) => Task.FromResult(0);
 }

@@ -1,5 +1,4 @@
-using System.Collections.Concurrent;
-using Microsoft.Extensions.Logging;
+using Deflake.Contract;
 using Npgsql;
 
 namespace Deflake.Postgres.Tests;
@@ -201,31 +200,6 @@ public sealed class SupersededTemplateTests
 
             Assert.True(DateTime.UtcNow < deadline, $"the use lock of {fingerprint} is still held {Patience.TotalSeconds:0} s after its process was killed");
             await Task.Delay(100, Token);
-        }
-    }
-
-    private sealed class ListLoggerFactory : ILoggerFactory, ILogger
-    {
-        private readonly ConcurrentQueue<string> _lines = new();
-
-        public IReadOnlyCollection<string> Lines => _lines;
-
-        public ILogger CreateLogger(string categoryName) => this;
-
-        public void AddProvider(ILoggerProvider provider)
-        {
-        }
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            => _lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
-
-        public void Dispose()
-        {
         }
     }
 }

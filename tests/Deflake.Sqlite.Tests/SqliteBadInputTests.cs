@@ -46,6 +46,16 @@ public sealed class SqliteBadInputTests
 
         Assert.Equal("SqliteEngineOptions.CloneMode", error.Setting);
     }
+
+    [Fact]
+    public void A_negative_KeepSupersededTemplates_is_a_one_line_error_naming_the_setting()
+    {
+        var error = Assert.Throws<DeflakeConfigurationException>(() => new SqliteEngine(new SqliteEngineOptions { KeepSupersededTemplates = -1 }));
+
+        Assert.Equal("SqliteEngineOptions.KeepSupersededTemplates", error.Setting);
+        Assert.Contains("is -1; use 0 or more", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
 }
 
 public sealed class SqliteTemplateCollectionTests : IDisposable

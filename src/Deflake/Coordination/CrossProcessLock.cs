@@ -1,8 +1,9 @@
 namespace Deflake.Coordination;
 
 /// <summary>
-/// An exclusive lock on a file, held by an open handle: exclusive across threads and processes on one machine,
-/// and released by the operating system when the holding process dies (on Unix an advisory <c>flock</c>).
+/// A lock on a file, held by an open handle: exclusive across threads and processes on one machine (or shared, see
+/// <see cref="TryAcquireShared"/>), and released by the operating system when the holding process dies (on Unix an
+/// advisory <c>flock</c>).
 /// </summary>
 public sealed class CrossProcessLock : IDisposable, IAsyncDisposable
 {
@@ -18,7 +19,16 @@ public sealed class CrossProcessLock : IDisposable, IAsyncDisposable
     public string Path { get; }
 
     /// <summary>Takes the lock if it is free; null when another holder has it.</summary>
-    public static CrossProcessLock? TryAcquire(string path)
+    public static CrossProcessLock? TryAcquire(string path) => TryOpen(path, shared: false);
+
+    /// <summary>
+    /// Takes the lock shared, if no one holds it exclusively: any number of shared holders, in any processes, exclude
+    /// only exclusive ones (<see cref="TryAcquire"/>, <see cref="IsHeld"/> is true while any holds it). Null when an
+    /// exclusive holder has it. The file is only read through this lock, never written (<see cref="WriteNote"/> throws).
+    /// </summary>
+    public static CrossProcessLock? TryAcquireShared(string path) => TryOpen(path, shared: true);
+
+    private static CrossProcessLock? TryOpen(string path, bool shared)
     {
         var directory = System.IO.Path.GetDirectoryName(path);
         if (!string.IsNullOrEmpty(directory))
@@ -28,7 +38,11 @@ public sealed class CrossProcessLock : IDisposable, IAsyncDisposable
 
         try
         {
-            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+            // .NET locks what it opens: FileShare.None takes flock LOCK_EX, any other share LOCK_SH (on Windows the share
+            // mode itself). Shared opens read only: .NET skips LOCK_SH for writers on network file systems.
+            var stream = shared
+                ? new FileStream(path, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None)
+                : new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
             return new CrossProcessLock(path, stream);
         }
         catch (IOException)
@@ -74,14 +88,22 @@ public sealed class CrossProcessLock : IDisposable, IAsyncDisposable
 
     /// <summary>Waits for the lock, polling with a short backoff, until <paramref name="timeout"/> or cancellation.</summary>
     /// <exception cref="TimeoutException">The lock was not free within <paramref name="timeout"/>.</exception>
-    public static async Task<CrossProcessLock> AcquireAsync(string path, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public static Task<CrossProcessLock> AcquireAsync(string path, TimeSpan timeout, CancellationToken cancellationToken = default)
+        => AcquireAsync(path, shared: false, timeout, cancellationToken);
+
+    /// <summary>Waits for the lock shared (see <see cref="TryAcquireShared"/>), like <see cref="AcquireAsync(string, TimeSpan, CancellationToken)"/>.</summary>
+    /// <exception cref="TimeoutException">An exclusive holder kept it for longer than <paramref name="timeout"/>.</exception>
+    public static Task<CrossProcessLock> AcquireSharedAsync(string path, TimeSpan timeout, CancellationToken cancellationToken = default)
+        => AcquireAsync(path, shared: true, timeout, cancellationToken);
+
+    private static async Task<CrossProcessLock> AcquireAsync(string path, bool shared, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var started = Environment.TickCount64;
         var delay = 1;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var acquired = TryAcquire(path);
+            var acquired = TryOpen(path, shared);
             if (acquired is not null)
             {
                 return acquired;
@@ -110,9 +132,15 @@ public sealed class CrossProcessLock : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Writes a short note into the lock file (who holds it), for error messages.</summary>
+    /// <exception cref="InvalidOperationException">The lock is held shared.</exception>
     public void WriteNote(string note)
     {
         var stream = _stream ?? throw new ObjectDisposedException(nameof(CrossProcessLock));
+        if (!stream.CanWrite)
+        {
+            throw new InvalidOperationException($"The lock '{Path}' is held shared; only an exclusive holder writes its note.");
+        }
+
         stream.SetLength(0);
         var bytes = System.Text.Encoding.UTF8.GetBytes(note);
         stream.Write(bytes);

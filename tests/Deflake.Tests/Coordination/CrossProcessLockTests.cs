@@ -30,6 +30,29 @@ public sealed class CrossProcessLockTests : IDisposable
     }
 
     [Fact]
+    public async Task Shared_holders_exclude_only_an_exclusive_holder_and_it_excludes_them()
+    {
+        using (var first = CrossProcessLock.TryAcquireShared(_path))
+        using (var second = CrossProcessLock.TryAcquireShared(_path))
+        {
+            Assert.NotNull(first);
+            Assert.NotNull(second);
+            Assert.True(CrossProcessLock.IsHeld(_path));
+            Assert.Null(CrossProcessLock.TryAcquire(_path));
+            Assert.Throws<InvalidOperationException>(() => first.WriteNote("shared"));
+        }
+
+        using (var exclusive = CrossProcessLock.TryAcquire(_path))
+        {
+            Assert.NotNull(exclusive);
+            Assert.Null(CrossProcessLock.TryAcquireShared(_path));
+            await Assert.ThrowsAsync<TimeoutException>(() => CrossProcessLock.AcquireSharedAsync(_path, TimeSpan.FromMilliseconds(50), TestContext.Current.CancellationToken));
+        }
+
+        Assert.False(CrossProcessLock.IsHeld(_path));
+    }
+
+    [Fact]
     public void A_lock_created_held_appears_under_its_name_already_held_and_leaves_nothing_else_behind()
     {
         Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
