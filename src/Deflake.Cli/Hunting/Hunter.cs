@@ -49,8 +49,8 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         var survey = new List<RunResult>();
         for (var i = 0; i < plan.Count; i++)
         {
-            // Diagnosis runs are mostly one at a time.
-            runner.ExpectNext(i + 1 < plan.Count && plan[i + 1].Parallel);
+            // The survey's next run is known; a diagnosis run may be of either kind (mostly one at a time; pairs in parallel).
+            runner.ExpectNext(i + 1 < plan.Count ? plan[i + 1].Parallel : null);
             survey.Add(await SurveyAsync(plan[i], cancellationToken).ConfigureAwait(false));
         }
 

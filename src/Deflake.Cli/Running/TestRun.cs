@@ -104,10 +104,11 @@ internal sealed record RunResult(RunRequest Request, IReadOnlyList<TestOutcome> 
 internal interface ITestRunner : IAsyncDisposable
 {
     /// <summary>
-    /// Says whether the next run will be parallel, so a runner that starts its process ahead of the run can start the
-    /// right one. A hint: a run of the other kind still runs, in a process started when it begins.
+    /// Says whether the next runs will be parallel (null: either), so a runner that starts its process ahead of the
+    /// run can start the right one; it holds until said again. A hint: a run of another kind still runs, in a process
+    /// started when it begins.
     /// </summary>
-    void ExpectNext(bool parallel)
+    void ExpectNext(bool? parallel)
     {
     }
 

@@ -15,7 +15,8 @@ namespace Deflake.Cli.Running;
 /// (the runtime, the runner, test discovery), so while one run's tests run, the next run's process starts with
 /// <c>DEFLAKE_START_GATE=stdin</c> and waits before any fixture, order or test is set up. When that run begins it
 /// gets its <c>DEFLAKE_*</c> settings on standard input and goes. Only the parallelism is fixed when it starts (the
-/// runner's own switch): <see cref="ExpectNext"/> says which; a process of the wrong kind is killed unused.
+/// runner's own switch): <see cref="ExpectNext"/> says which, or that either may come (then one of each waits); a
+/// run of a kind none waits for starts the plain way.
 /// </para>
 /// <para>
 /// A run whose process did not confirm it waited (a Deflake.Xunit without the gate) is run again the plain way, and
@@ -27,8 +28,9 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
     private int _runNumber;
     private int? _xunitSeed;
     private bool _warmStart = warmStart;
+    private bool _expectSet;
     private bool? _expectParallel;
-    private Ahead? _ahead;
+    private readonly Dictionary<bool, Ahead> _ahead = [];
 
     /// <inheritdoc/>
     public async Task<IReadOnlyList<string>> ListTestsAsync(CancellationToken cancellationToken = default)
@@ -63,7 +65,11 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
     public int RunsStartedAhead { get; private set; }
 
     /// <inheritdoc/>
-    public void ExpectNext(bool parallel) => _expectParallel = parallel;
+    public void ExpectNext(bool? parallel)
+    {
+        _expectSet = true;
+        _expectParallel = parallel;
+    }
 
     /// <inheritdoc/>
     public async Task<RunResult> RunAsync(RunRequest request, CancellationToken cancellationToken = default)
@@ -75,9 +81,8 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
         _xunitSeed ??= request.Seed;
 
         // The process started ahead for this run, if it fits (same parallelism, still waiting).
-        var ahead = _ahead;
-        _ahead = null;
-        if (ahead is not null && (ahead.Parallel != request.Parallel || ahead.Process.HasExited || !_warmStart))
+        _ahead.Remove(request.Parallel, out var ahead);
+        if (ahead is not null && (ahead.Process.HasExited || !_warmStart))
         {
             await ahead.Process.DisposeAsync().ConfigureAwait(false);
             ahead = null;
@@ -94,20 +99,21 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
                 var environment = await WriteInputsAsync(request, number, cancellationToken).ConfigureAwait(false);
                 var opened = await OpenGateAsync(process.Process, environment).ConfigureAwait(false);
                 process.Process.RestartClock();
-                // While this run's tests run, the next run's process starts and waits at its gate.
-                _ahead = StartGated(_expectParallel ?? request.Parallel);
-                _expectParallel = null;
+                // While this run's tests run, the next run's process starts and waits at its gate: of the kind
+                // expected (without a word, this run's kind), or one of each when either may come.
+                bool[] kinds = !_expectSet ? [request.Parallel] : _expectParallel is { } expected ? [expected] : [false, true];
+                foreach (var kind in kinds.Where(k => !_ahead.ContainsKey(k)))
+                {
+                    _ahead[kind] = StartGated(kind);
+                }
+
                 result = await process.Process.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
                 if (!opened || !result.Error.Contains(DeflakeEnvironment.StartGatePassedLine, StringComparison.Ordinal))
                 {
                     // It did not wait for its settings (a Deflake.Xunit older than this deflake?): its results do not
                     // stand for the request. Every run from here starts when it begins.
                     _warmStart = false;
-                    if (_ahead is { } unused)
-                    {
-                        _ahead = null;
-                        await unused.Process.DisposeAsync().ConfigureAwait(false);
-                    }
+                    await DisposeAsync().ConfigureAwait(false);
 
                     return await RunAsync(request, cancellationToken).ConfigureAwait(false);
                 }
@@ -137,12 +143,13 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
         return new RunResult(request, ParseResults(document), result.Duration, ReproduceCommand(request)) { Discovered = CountTests(document) };
     }
 
-    /// <summary>Kills the process started ahead, if any.</summary>
+    /// <summary>Kills the processes started ahead and still waiting, if any.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_ahead is { } ahead)
+        var waiting = _ahead.Values.ToArray();
+        _ahead.Clear();
+        foreach (var ahead in waiting)
         {
-            _ahead = null;
             await ahead.Process.DisposeAsync().ConfigureAwait(false);
         }
     }

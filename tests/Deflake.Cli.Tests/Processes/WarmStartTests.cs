@@ -112,9 +112,9 @@ public sealed class WarmStartTests
                 await using (cold)
                 {
                     var warmRuns = new List<RunResult>();
+                    warm.ExpectNext(null); // either kind may come: one of each waits
                     foreach (var request in requests)
                     {
-                        warm.ExpectNext(request == requests[1]); // after the replay comes the parallel pair
                         warmRuns.Add(await warm.RunAsync(request, TestContext.Current.CancellationToken));
                     }
 
@@ -124,7 +124,7 @@ public sealed class WarmStartTests
                         coldRuns.Add(await cold.RunAsync(request, TestContext.Current.CancellationToken));
                     }
 
-                    // The 2nd and 3rd runs went to processes started ahead, of the kind expected.
+                    // The 2nd (one at a time) and 3rd (parallel) runs went to processes started ahead.
                     Assert.Equal(2, warm.RunsStartedAhead);
                     Assert.Equal(0, cold.RunsStartedAhead);
                     for (var i = 0; i < requests.Length; i++)
