@@ -23,16 +23,12 @@ public sealed class WarmStartTests
     [Fact]
     public async Task A_process_started_ahead_sets_up_nothing_until_its_gate_opens_then_runs_what_it_is_handed()
     {
-        var assembly = await SampleCollection.BuildAsync();
-        var cache = Directory.CreateTempSubdirectory("deflake-gate-cache-").FullName;
-        var work = Directory.CreateTempSubdirectory("deflake-gate-work-").FullName;
+        var (cache, work, xml) = TempFolders();
         try
         {
-            var xml = Path.Combine(work, "run.xml");
-            var process = ProcessRunner.Start("dotnet", [assembly, "-parallel", "none", "-noLogo", "-noColor", "-xml", xml], GateEnvironment(cache), withInput: true);
+            var process = await StartWaitingAsync(cache, xml);
             await using (process)
             {
-                await WaitForAsync(() => process.ErrorSoFar.Contains(DeflakeEnvironment.StartGateWaitingLine, StringComparison.Ordinal) || process.HasExited);
                 await Task.Delay(300, TestContext.Current.CancellationToken); // time to do what it must not
 
                 Assert.False(process.HasExited, process.ErrorSoFar);
@@ -63,16 +59,12 @@ public sealed class WarmStartTests
     [Fact]
     public async Task A_process_whose_deflake_is_gone_exits_without_running_anything()
     {
-        var assembly = await SampleCollection.BuildAsync();
-        var cache = Directory.CreateTempSubdirectory("deflake-gate-cache-").FullName;
-        var work = Directory.CreateTempSubdirectory("deflake-gate-work-").FullName;
+        var (cache, work, xml) = TempFolders();
         try
         {
-            var xml = Path.Combine(work, "run.xml");
-            var process = ProcessRunner.Start("dotnet", [assembly, "-parallel", "none", "-noLogo", "-noColor", "-xml", xml], GateEnvironment(cache), withInput: true);
+            var process = await StartWaitingAsync(cache, xml);
             await using (process)
             {
-                await WaitForAsync(() => process.ErrorSoFar.Contains(DeflakeEnvironment.StartGateWaitingLine, StringComparison.Ordinal) || process.HasExited);
                 await process.Input.WriteLineAsync("DEFLAKE_SEED=5");
                 process.Input.Close(); // what the end of the deflake process does
                 var result = await process.WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
@@ -153,6 +145,29 @@ public sealed class WarmStartTests
     {
         var outcomes = run.Tests.Select(t => $"{t.TestId}: {(t.Passed ? "passed" : "failed")}");
         return parallel ? [.. outcomes.Order(StringComparer.Ordinal)] : [.. outcomes];
+    }
+
+    private static (string Cache, string Work, string Xml) TempFolders()
+    {
+        var work = Directory.CreateTempSubdirectory("deflake-gate-work-").FullName;
+        return (Directory.CreateTempSubdirectory("deflake-gate-cache-").FullName, work, Path.Combine(work, "run.xml"));
+    }
+
+    /// <summary>Starts the sample one test at a time with the gate, and returns once it says it waits (or exited).</summary>
+    private static async Task<StartedProcess> StartWaitingAsync(string cache, string xml)
+    {
+        var assembly = await SampleCollection.BuildAsync();
+        var process = ProcessRunner.Start("dotnet", [assembly, "-parallel", "none", "-noLogo", "-noColor", "-xml", xml], GateEnvironment(cache), withInput: true);
+        try
+        {
+            await WaitForAsync(() => process.ErrorSoFar.Contains(DeflakeEnvironment.StartGateWaitingLine, StringComparison.Ordinal) || process.HasExited);
+            return process;
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
     }
 
     private static Dictionary<string, string?> GateEnvironment(string cache) => new(StringComparer.Ordinal)
