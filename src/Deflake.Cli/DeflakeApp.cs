@@ -65,8 +65,9 @@ internal static class DeflakeApp
             await error.WriteLineAsync($"deflake: {ex.Message}").ConfigureAwait(false);
             return ExitCodes.UsageError;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested || ex.CancellationToken.IsCancellationRequested)
         {
+            // Ctrl+C: System.CommandLine cancels the command's own token, sometimes before ours is.
             await error.WriteLineAsync("deflake: cancelled.").ConfigureAwait(false);
             return ExitCodes.Cancelled;
         }

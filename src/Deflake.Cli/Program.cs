@@ -1,6 +1,8 @@
 using Deflake.Cli;
 
-using var cancellation = new CancellationTokenSource();
+// Not disposed: a Ctrl+C that arrives while the process ends must still find it (System.CommandLine handles the
+// signal too, and may let the command finish before this handler runs).
+var cancellation = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;
