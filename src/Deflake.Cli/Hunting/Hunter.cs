@@ -477,7 +477,7 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
     /// <c>DEFLAKE_CHAOS</c> stays <c>none</c>). Nothing that runs after the victim can change its result.
     /// </summary>
     /// <returns>The run, and a step saying which suspects rode along (null: none).</returns>
-    private async Task<(RunResult Run, string? Note)> RunCarryingAsync(RunRequest request, string victim, string host, CancellationToken cancellationToken)
+    private async Task<(RunResult Run, string? Note)> RunCarryingAsync(RunRequest request, string victim, string host, CancellationToken cancellationToken, string where = "in that run")
     {
         Debug.Assert(request.Chaos == "none" && request.TestChaos is null && !request.Parallel && request.Order == RunOrderKind.List);
         var riders = RidersFor(request.Tests ?? []);
@@ -498,7 +498,7 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
             _riders[rider] = new Rider(run, _chaosPlan[rider], host);
         }
 
-        var note = $"in that run the chaos {(riders.Count == 1 ? "suspect" : "suspects")} {string.Join(", ", riders)} ran after it, each under its own mode, to be checked there";
+        var note = $"{where} the chaos {(riders.Count == 1 ? "suspect" : "suspects")} {string.Join(", ", riders)} ran after it, each under its own mode, to be checked there";
         if (run.RanBefore(victim).Any(riders.Contains))
         {
             // A suspect ran before the victim after all: the run no longer stands for this list. Run it plainly.
@@ -704,10 +704,11 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         {
             // Chaos suspects not checked yet can ride along here too, after the victim (nothing after it changes its result).
             var request = new RunRequest(subset.Count == 0 ? "bisect: alone" : "bisect", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. subset, victim]);
-            var (run, note) = await RunCarryingAsync(request, victim, $"a bisection run for {victim} ({subset.Count} tests before it)", ct).ConfigureAwait(false);
+            var (run, note) = await RunCarryingAsync(request, victim, $"a bisection run for {victim} ({subset.Count} tests before it)", ct,
+                $"in a bisection run ({subset.Count} tests, then it)").ConfigureAwait(false);
             if (note is not null)
             {
-                riderNotes.Add($"in a bisection run ({subset.Count} tests, then it) {note["in that run ".Length..]}");
+                riderNotes.Add(note);
             }
 
             return run.FailedTest(victim);

@@ -28,8 +28,7 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
     private int _runNumber;
     private int? _xunitSeed;
     private bool _warmStart = warmStart;
-    private bool _expectSet;
-    private bool? _expectParallel;
+    private bool[]? _expectedKinds;
     private readonly Dictionary<bool, Ahead> _ahead = [];
 
     /// <inheritdoc/>
@@ -67,8 +66,7 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
     /// <inheritdoc/>
     public void ExpectNext(bool? parallel)
     {
-        _expectSet = true;
-        _expectParallel = parallel;
+        _expectedKinds = parallel is { } kind ? [kind] : [false, true];
     }
 
     /// <inheritdoc/>
@@ -101,8 +99,7 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
                 process.Process.RestartClock();
                 // While this run's tests run, the next run's process starts and waits at its gate: of the kind
                 // expected (without a word, this run's kind), or one of each when either may come.
-                bool[] kinds = !_expectSet ? [request.Parallel] : _expectParallel is { } expected ? [expected] : [false, true];
-                foreach (var kind in kinds.Where(k => !_ahead.ContainsKey(k)))
+                foreach (var kind in (_expectedKinds ?? [request.Parallel]).Where(k => !_ahead.ContainsKey(k)))
                 {
                     _ahead[kind] = StartGated(kind);
                 }
@@ -155,14 +152,14 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
     }
 
     /// <summary>A test process started ahead of its run, waiting at its start gate.</summary>
-    private sealed record Ahead(StartedProcess Process, bool Parallel, int Number);
+    private sealed record Ahead(StartedProcess Process, int Number);
 
     private Ahead StartGated(bool parallel)
     {
         var number = Interlocked.Increment(ref _runNumber);
         var environment = Environment(null);
         environment[DeflakeEnvironment.StartGate] = "stdin";
-        return new Ahead(ProcessRunner.Start("dotnet", Arguments(parallel, number), environment, withInput: true), parallel, number);
+        return new Ahead(ProcessRunner.Start("dotnet", Arguments(parallel, number), environment, withInput: true), number);
     }
 
     /// <summary>Hands a waiting process its run's settings and lets it go; false when it no longer listens.</summary>
