@@ -7,5 +7,12 @@ if (args is ["interleaved-chaos", ..])
     return;
 }
 
+if (args is ["hunt-cost", ..])
+{
+    // Not BenchmarkDotNet: see HuntCost.
+    HuntCost.Run(args[1..]);
+    return;
+}
+
 // Every benchmark class in this assembly; pick with --filter. Figures go into issue notes as ratios.
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
