@@ -52,6 +52,8 @@ internal sealed class BisectCommand(CommandContext context)
         var console = context.Console;
         var seed = CommonOptions.ResolveSeed(settings.Seed);
         var project = await TestProject.PrepareAsync(settings.Project, text => console.MarkupLine($"  [grey]{Markup.Escape(text)}[/]"), cancellationToken).ConfigureAwait(false);
+        // A deflake killed outright leaves its work folder behind: the next one clears it.
+        CommonOptions.RemoveAbandonedWorkDirectories();
         var work = CommonOptions.WorkDirectory(seed);
         try
         {

@@ -21,7 +21,7 @@ internal sealed class CommandContext(IAnsiConsole console, TextWriter error, Fun
 internal sealed record RunnerSettings(string AssemblyPath, string WorkDirectory, TimeSpan Timeout, bool WarmStart);
 
 /// <summary>Options shared by commands that run a test project.</summary>
-internal static class CommonOptions
+internal static partial class CommonOptions
 {
     public static Argument<string?> Project()
     {
@@ -59,8 +59,78 @@ internal static class CommonOptions
 
     public static int ResolveSeed(int? seed) => seed ?? System.Random.Shared.Next(1, int.MaxValue);
 
+    /// <summary>Where a hunt or bisection keeps its order files and results; removed when it ends.</summary>
     public static string WorkDirectory(int seed)
         => Path.Combine(Path.GetTempPath(), $"deflake-hunt-{Environment.ProcessId}-{seed}");
+
+    /// <summary>
+    /// Removes the work folders of hunts and bisections whose deflake process is gone without cleaning up (killed
+    /// outright): only folders named as <see cref="WorkDirectory"/> names them, of a process id no live process has,
+    /// holding nothing but the files a runner writes. A folder of a live process (or of a reused process id) stays.
+    /// Returns how many were removed.
+    /// </summary>
+    public static int RemoveAbandonedWorkDirectories(string? under = null)
+    {
+        var removed = 0;
+        IEnumerable<string> candidates;
+        try
+        {
+            candidates = Directory.EnumerateDirectories(under ?? Path.GetTempPath(), "deflake-hunt-*").ToArray();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+
+        foreach (var directory in candidates)
+        {
+            var match = WorkDirectoryName().Match(Path.GetFileName(directory));
+            if (!match.Success || !int.TryParse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                || pid == Environment.ProcessId || IsRunning(pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (Directory.EnumerateFileSystemEntries(directory).All(e => File.Exists(e) && RunnerFileName().IsMatch(Path.GetFileName(e))))
+                {
+                    Directory.Delete(directory, recursive: true);
+                    removed++;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // In use or not ours to remove: left alone.
+            }
+        }
+
+        return removed;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^deflake-hunt-(\d+)--?\d+$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex WorkDirectoryName();
+
+    /// <summary>What <see cref="Running.XunitV3Runner"/> writes in a work folder.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(order-\d{4,}\.txt|chaos-\d{4,}\.txt|run-\d{4,}\.xml)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex RunnerFileName();
 
     public static void DeleteQuietly(string directory)
     {

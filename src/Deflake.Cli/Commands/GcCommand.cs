@@ -21,7 +21,7 @@ internal sealed class GcCommand(CommandContext context)
     /// <summary>The command line definition.</summary>
     public static Command Create(CommandContext context)
     {
-        var command = new Command("gc", "Remove orphaned Deflake databases and files: SQLite clones of processes that are gone, old kept databases, stale template builds.")
+        var command = new Command("gc", "Remove orphaned Deflake databases and files: SQLite clones of processes that are gone, old kept databases, stale template builds, work folders of hunts killed outright.")
         {
             KeptDaysOption,
         };
@@ -45,6 +45,9 @@ internal sealed class GcCommand(CommandContext context)
             var removed = await engine.RemoveOrphansAsync(TimeSpan.FromDays(settings.KeptDays), cancellationToken).ConfigureAwait(false);
             context.Console.MarkupLine($"sqlite: removed {removed} orphaned database(s) under {Markup.Escape(Path.Combine(DeflakeEnvironment.GetCacheDirectory(), "sqlite"))}");
         }
+
+        var work = CommonOptions.RemoveAbandonedWorkDirectories();
+        context.Console.MarkupLine($"deflake: removed {work} work folder(s) of hunts whose process is gone, under {Markup.Escape(Path.GetTempPath())}");
 
         if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(DeflakeEnvironment.Postgres)))
         {

@@ -103,6 +103,8 @@ internal sealed class HuntCommand(CommandContext context)
         var progress = new ConsoleProgress(console);
         var project = await TestProject.PrepareAsync(settings.Project, text => console.MarkupLine($"  [grey]{Markup.Escape(text)}[/]"), cancellationToken).ConfigureAwait(false);
         console.MarkupLine($"[bold]deflake hunt[/] seed [bold]{seed}[/], chaos modes {(settings.Modes.Count == 0 ? "none" : string.Join(", ", settings.Modes))}, {settings.Runs} random orders");
+        // A deflake killed outright leaves its work folder behind: the next one clears it.
+        CommonOptions.RemoveAbandonedWorkDirectories();
         var work = CommonOptions.WorkDirectory(seed);
         try
         {

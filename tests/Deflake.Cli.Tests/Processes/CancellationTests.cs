@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Deflake.Cli.Commands;
 
 namespace Deflake.Cli.Tests.Processes;
 
@@ -36,7 +37,7 @@ public sealed class CancellationTests
     }
 
     [Fact]
-    public async Task A_hunt_killed_outright_leaves_no_test_process_once_the_running_one_ends()
+    public async Task A_hunt_killed_outright_leaves_no_test_process_once_the_running_one_ends_and_the_next_deflake_clears_its_work_folder()
     {
         await using var hunt = await StartHuntAsync();
 
@@ -46,6 +47,11 @@ public sealed class CancellationTests
         // Nobody kills them now: the waiting one sees its standard input end and exits; the running one finishes its
         // run (a second or two on the sample) and exits.
         await AssertNoTestProcessLeftAsync(hunt, TimeSpan.FromSeconds(60));
+
+        // Its work folder stays; the next deflake (or 'deflake gc') removes it.
+        Assert.True(Directory.Exists(hunt.WorkDirectory), hunt.WorkDirectory);
+        Assert.True(CommonOptions.RemoveAbandonedWorkDirectories() >= 1);
+        Assert.False(Directory.Exists(hunt.WorkDirectory), hunt.WorkDirectory);
     }
 
     /// <summary>
