@@ -83,7 +83,7 @@ internal sealed class BisectCommand(CommandContext context)
                     console.MarkupLine($"reproduce: [cyan]{Markup.Escape(runner.ReproduceCommand(new RunRequest("alone", RunOrderKind.Default, "none", seed, false, [settings.Victim])))}[/]");
                     return ExitCodes.Clean;
                 case BisectionVerdict.NotReproduced:
-                    console.MarkupLine($"{Markup.Escape(settings.Victim)} passed after all {candidates.Length} other tests: [bold]no polluter[/] found ({result.Runs} runs).");
+                    console.MarkupLine($"{Markup.Escape(settings.Victim)} passed after all {candidates.Length} other tests: [bold]no polluter[/] found ({Bisector.RunCount(result.Runs)}).");
                     return ExitCodes.Clean;
                 default:
                     foreach (var polluter in result.Polluters)
@@ -92,7 +92,7 @@ internal sealed class BisectCommand(CommandContext context)
                         console.MarkupLine($"reproduce: [cyan]{Markup.Escape(runner.ReproduceCommand(new RunRequest("reproduce", RunOrderKind.List, "none", seed, false, [.. polluter, settings.Victim])))}[/]");
                     }
 
-                    console.MarkupLine($"{result.Runs} runs, seed {seed}.");
+                    console.MarkupLine($"{Bisector.RunCount(result.Runs)}, seed {seed}.");
                     return ExitCodes.Findings;
             }
         }

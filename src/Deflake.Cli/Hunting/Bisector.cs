@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Deflake.Cli.Hunting;
 
 /// <summary>Whether the victim fails when the given tests run before it (in the given order), victim last.</summary>
@@ -38,6 +40,9 @@ internal sealed record BisectionResult(BisectionVerdict Verdict, IReadOnlyList<I
 /// </summary>
 internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3)
 {
+    /// <summary>"1 run", "2 runs": for messages.</summary>
+    internal static string RunCount(int runs) => runs == 1 ? "1 run" : string.Create(CultureInfo.InvariantCulture, $"{runs} runs");
+
     /// <summary>
     /// Tests unlikely to be (sole) polluters: they ran before the victim in a run where it passed. Halving puts the
     /// others first, so a polluter among them is in every half that is run (no closing run alone is needed) — but

@@ -622,10 +622,10 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         var sequentialRuns = facts.SequentialPasses.Append(_sequentialDefault).OfType<RunResult>().Where(r => r.PassedTest(victim)).ToArray();
         if (partner is null)
         {
-            steps.Add($"one at a time: passed in all {sequentialRuns.Length} runs");
+            steps.Add($"one at a time: passed in all {Bisector.RunCount(sequentialRuns.Length)}");
             var reproduce = parallelFailures.FirstOrDefault(r => r.Request.Chaos == "none") ?? (_parallelConfirm?.FailedTest(victim) == true ? _parallelConfirm : parallelFailures[0]);
             return new Finding(victim, FlakeCause.ParallelCollision, null,
-                $"Fails when collections run in parallel ({facts.FailedNames}); passes in all {sequentialRuns.Length} one-at-a-time runs.{(alongside.Length == 0 ? string.Empty : $" Also failing in the same parallel runs: {string.Join(", ", alongside)}.")}",
+                $"Fails when collections run in parallel ({facts.FailedNames}); passes in all {sequentialRuns.Length} one-at-a-time run{(sequentialRuns.Length == 1 ? string.Empty : "s")}.{(alongside.Length == 0 ? string.Empty : $" Also failing in the same parallel runs: {string.Join(", ", alongside)}.")}",
                 reproduce.Reproduce, steps) { Message = message };
         }
 
@@ -729,7 +729,7 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         if (result.Verdict != BisectionVerdict.Polluted)
         {
             return new Finding(victim, FlakeCause.Nondeterministic, null,
-                $"Failed after {prefix.Describe}, but bisection could not make it fail again ({result.Runs} runs).",
+                $"Failed after {prefix.Describe}, but bisection could not make it fail again ({Bisector.RunCount(result.Runs)}).",
                 prefix.Run.Reproduce, steps) { Message = message };
         }
 
@@ -739,7 +739,7 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         var others = result.Polluters.Skip(1).Select(p => string.Join(" + ", p)).ToArray();
         return new Finding(victim, FlakeCause.TestOrder, polluter,
             string.Create(CultureInfo.InvariantCulture,
-                $"Passes alone; fails after {prefix.Describe}; {(before.Count == 1 ? "the replay of the two" : $"bisection ({result.Runs} runs)")} names {polluter}{(others.Length > 0 ? $", and independently {string.Join(", ", others)}" : string.Empty)}."),
+                $"Passes alone; fails after {prefix.Describe}; {(before.Count == 1 ? "the replay of the two" : $"bisection ({Bisector.RunCount(result.Runs)})")} names {polluter}{(others.Length > 0 ? $", and independently {string.Join(", ", others)}" : string.Empty)}."),
             reproduce, steps)
         { OtherPolluters = others, Message = message };
     }

@@ -13,6 +13,12 @@ public sealed class BisectorTests
         => (before, _) => Task.FromResult(polluters.All(before.Contains));
 
     [Theory]
+    [InlineData(0, "0 runs")]
+    [InlineData(1, "1 run")]
+    [InlineData(2, "2 runs")]
+    public void Run_counts_read_as_english(int runs, string expected) => Assert.Equal(expected, Bisector.RunCount(runs));
+
+    [Theory]
     [InlineData(0)]
     [InlineData(1)]
     [InlineData(499)]
