@@ -111,6 +111,12 @@ internal sealed class StartedProcess : IAsyncDisposable
     /// <summary>Its standard input (only when started with input).</summary>
     public StreamWriter Input => _process.StandardInput;
 
+    /// <summary>Its process id.</summary>
+    public int Id => _process.Id;
+
+    /// <summary>What it wrote to standard output so far.</summary>
+    public string OutputSoFar => Read(_output);
+
     /// <summary>What it wrote to standard error so far.</summary>
     public string ErrorSoFar => Read(_error);
 

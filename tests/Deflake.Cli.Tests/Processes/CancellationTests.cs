@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using Deflake.Cli.Commands;
+using Deflake.Cli.Running;
 
 namespace Deflake.Cli.Tests.Processes;
 
@@ -26,12 +26,12 @@ public sealed class CancellationTests
         await using var hunt = await StartHuntAsync();
 
         Assert.Equal(0, Kill(hunt.Process.Id, signal));
-        var exited = await hunt.WaitAsync(TimeSpan.FromMinutes(1));
+        var result = await hunt.Process.WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
 
-        Assert.True(exited, "deflake did not end within a minute of the signal");
-        Assert.True(hunt.Process.ExitCode == ExitCodes.Cancelled, $"exit code {hunt.Process.ExitCode}\n{hunt.Error}\n{hunt.Output}");
-        Assert.Contains("deflake: cancelled.", hunt.Error, StringComparison.Ordinal);
-        Assert.DoesNotContain("Unhandled exception", hunt.Error, StringComparison.Ordinal);
+        Assert.False(result.TimedOut, "deflake did not end within a minute of the signal");
+        Assert.True(result.ExitCode == ExitCodes.Cancelled, $"exit code {result.ExitCode}\n{result.Error}\n{result.Output}");
+        Assert.Contains("deflake: cancelled.", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", result.Error, StringComparison.Ordinal);
         await AssertNoTestProcessLeftAsync(hunt, TimeSpan.FromSeconds(10));
         Assert.False(Directory.Exists(hunt.WorkDirectory), $"the hunt's work folder {hunt.WorkDirectory} is still there");
     }
@@ -42,7 +42,7 @@ public sealed class CancellationTests
         await using var hunt = await StartHuntAsync();
 
         Assert.Equal(0, Kill(hunt.Process.Id, SigKill));
-        Assert.True(await hunt.WaitAsync(TimeSpan.FromMinutes(1)), "deflake did not die");
+        Assert.False((await hunt.Process.WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken)).TimedOut, "deflake did not die");
 
         // Nobody kills them now: the waiting one sees its standard input end and exits; the running one finishes its
         // run (a second or two on the sample) and exits.
@@ -64,32 +64,17 @@ public sealed class CancellationTests
         var assembly = await SampleCollection.BuildAsync();
         var cache = Path.Combine(Path.GetTempPath(), $"deflake-cancel-{Guid.NewGuid():N}");
         Directory.CreateDirectory(cache);
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "Deflake.Cli.dll"), "hunt", assembly, "--seed", "5" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment["DEFLAKE_CACHE_DIR"] = cache;
-        start.Environment["NO_COLOR"] = "1";
-        var hunt = new Hunt(Process.Start(start)!, cache);
+        var process = ProcessRunner.Start("dotnet", [Path.Combine(AppContext.BaseDirectory, "Deflake.Cli.dll"), "hunt", assembly, "--seed", "5"],
+            new Dictionary<string, string?> { ["DEFLAKE_CACHE_DIR"] = cache });
+        var hunt = new Hunt(process, cache);
         try
         {
             // The first survey run ('baseline') has finished: the second runs, and a third process waits at its gate.
             var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
-            while (!hunt.Output.Contains(" passed ", StringComparison.Ordinal) || TestProcesses(cache).Count < 2)
+            while (!process.OutputSoFar.Contains(" passed ", StringComparison.Ordinal) || TestProcesses(cache).Count < 2)
             {
-                Assert.True(DateTime.UtcNow < deadline, $"the hunt did not get going within 2 minutes\n{hunt.Error}\n{hunt.Output}");
-                if (hunt.Process.HasExited)
-                {
-                    Assert.Fail($"the hunt ended early with exit code {hunt.Process.ExitCode}\n{hunt.Error}\n{hunt.Output}");
-                }
-
+                Assert.True(DateTime.UtcNow < deadline, $"the hunt did not get going within 2 minutes\n{process.ErrorSoFar}\n{process.OutputSoFar}");
+                Assert.False(process.HasExited, $"the hunt ended early\n{process.ErrorSoFar}\n{process.OutputSoFar}");
                 await Task.Delay(20, TestContext.Current.CancellationToken);
             }
 
@@ -148,59 +133,19 @@ public sealed class CancellationTests
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
 
-    /// <summary>A running deflake process, its output as it comes, and its cache folder (deleted with it).</summary>
-    private sealed class Hunt : IAsyncDisposable
+    /// <summary>A running deflake process and its cache folder (deleted with it, after any test process left is killed).</summary>
+    private sealed class Hunt(StartedProcess process, string cache) : IAsyncDisposable
     {
-        private readonly StringBuilder _output = new();
-        private readonly StringBuilder _error = new();
+        public StartedProcess Process { get; } = process;
 
-        public Hunt(Process process, string cache)
-        {
-            Process = process;
-            Cache = cache;
-            process.OutputDataReceived += (_, e) => Append(_output, e.Data);
-            process.ErrorDataReceived += (_, e) => Append(_error, e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-        }
-
-        public Process Process { get; }
-
-        public string Cache { get; }
+        public string Cache { get; } = cache;
 
         /// <summary>Where deflake keeps a hunt's order files and results (CommonOptions.WorkDirectory, seed 5).</summary>
-        public string WorkDirectory => Path.Combine(Path.GetTempPath(), $"deflake-hunt-{Process.Id}-5");
-
-        public string Output => Read(_output);
-
-        public string Error => Read(_error);
-
-        /// <summary>Waits for it to exit and for its output to drain; false when it is still running after <paramref name="timeout"/>.</summary>
-        public async Task<bool> WaitAsync(TimeSpan timeout)
-        {
-            using var timeoutSource = new CancellationTokenSource(timeout);
-            try
-            {
-                await Process.WaitForExitAsync(timeoutSource.Token);
-            }
-            catch (OperationCanceledException) when (timeoutSource.IsCancellationRequested)
-            {
-                return false;
-            }
-
-            Process.WaitForExit();
-            return true;
-        }
+        public string WorkDirectory { get; } = Path.Combine(Path.GetTempPath(), $"deflake-hunt-{process.Id}-5");
 
         public async ValueTask DisposeAsync()
         {
-            if (!Process.HasExited)
-            {
-                Process.Kill(entireProcessTree: true);
-                await Process.WaitForExitAsync();
-            }
-
-            Process.Dispose();
+            await Process.DisposeAsync();
             foreach (var left in TestProcesses(Cache))
             {
                 try
@@ -220,25 +165,6 @@ public sealed class CancellationTests
             catch (IOException)
             {
                 // A test process still writing: the temp folder is cleaned by the system.
-            }
-        }
-
-        private static void Append(StringBuilder buffer, string? line)
-        {
-            if (line is not null)
-            {
-                lock (buffer)
-                {
-                    buffer.AppendLine(line);
-                }
-            }
-        }
-
-        private static string Read(StringBuilder buffer)
-        {
-            lock (buffer)
-            {
-                return buffer.ToString();
             }
         }
     }
