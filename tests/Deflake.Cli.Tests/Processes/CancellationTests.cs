@@ -50,7 +50,7 @@ public sealed class CancellationTests
 
         // Its work folder stays; the next deflake (or 'deflake gc') removes it.
         Assert.True(Directory.Exists(hunt.WorkDirectory), hunt.WorkDirectory);
-        Assert.True(CommonOptions.RemoveAbandonedWorkDirectories() >= 1);
+        CommonOptions.RemoveAbandonedWorkDirectories(); // (a hunt starting in a parallel test may get there first)
         Assert.False(Directory.Exists(hunt.WorkDirectory), hunt.WorkDirectory);
     }
 
