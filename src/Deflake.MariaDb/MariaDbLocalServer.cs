@@ -435,10 +435,9 @@ public sealed partial class MariaDbLocalServer : IAsyncDisposable
     [GeneratedRegex(@"\d+\.\d+\.\d+")]
     private static partial Regex VersionPattern();
 
-    // Stops the server once no client has been connected for IDLE seconds. Runs detached. Stopping happens under the
-    // same flock the .NET side takes to start or attach, and only when nobody attached within the idle period either,
-    // so a process that has just attached (and is about to connect) never loses its server.
-    private const string WatchdogScript = """
+    // The idle watchdog (see LocalServerStart.WatchdogScript): clients counted in the process list, stopped with mariadb-admin.
+    private static readonly string WatchdogScript = LocalServerStart.WatchdogScript(
+        """
         #!/bin/sh
         # Deflake idle watchdog for the throwaway MariaDB server (safe to kill; it is restarted with the server).
         dir=$1; lock=$2; idle=$3; interval=$4; client=$5; admin=$6
@@ -447,24 +446,7 @@ public sealed partial class MariaDbLocalServer : IAsyncDisposable
           "$client" --defaults-extra-file="$dir/client.cnf" -N -B -e \
             "select count(*) from information_schema.processlist where id <> connection_id() and command <> 'Daemon' and user <> 'system user'" 2>/dev/null || echo busy
         }
-        attached() { stat -c %Y "$dir/attached" 2>/dev/null || echo 0; }
-        last=$(date +%s)
-        while sleep "$interval"; do
-          [ "$(cat "$dir/watchdog.pid" 2>/dev/null)" = "$$" ] || exit 0
-          [ -S "$dir/mysqld.sock" ] || exit 0
-          now=$(date +%s)
-          if [ "$(clients)" != "0" ]; then last=$now; continue; fi
-          a=$(attached); [ "$a" -gt "$last" ] && last=$a
-          [ $((now - last)) -ge "$idle" ] || continue
-          if (
-            flock -n 9 || exit 1
-            [ "$(clients)" = "0" ] || exit 1
-            [ $(( $(date +%s) - $(attached) )) -ge "$idle" ] || exit 1
-            "$admin" --defaults-extra-file="$dir/client.cnf" shutdown >/dev/null 2>&1
-          ) 9>>"$lock"; then
-            rm -f "$dir/watchdog.pid"
-            exit 0
-          fi
-        done
-        """;
+        """,
+        "[ -S \"$dir/mysqld.sock\" ]",
+        "\"$admin\" --defaults-extra-file=\"$dir/client.cnf\" shutdown");
 }

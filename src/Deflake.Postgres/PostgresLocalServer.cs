@@ -763,11 +763,10 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
         }
     }
 
-    // Stops the server once no client has been connected for IDLE seconds. Runs detached as the current user;
-    // pg_ctl runs as the unprivileged user when that is root. Stopping happens under the same flock the .NET side
-    // takes to start or attach, and only when nobody attached within the idle period either, so a process that has
-    // just attached (and is about to connect) never loses its server.
-    private const string WatchdogScript = """
+    // The idle watchdog (see LocalServerStart.WatchdogScript). Runs as the current user; pg_ctl runs as the
+    // unprivileged user when that is root.
+    private static readonly string WatchdogScript = LocalServerStart.WatchdogScript(
+        """
         #!/bin/sh
         # Deflake idle watchdog for the throwaway PostgreSQL server (safe to kill; it is restarted with the server).
         bindir=$1; dir=$2; lock=$3; idle=$4; interval=$5; runas=$6; data=${7:-$dir/data}
@@ -783,24 +782,7 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
           "$bindir/psql" -X -A -t -q -h "$dir" -p 5432 -U deflake -d postgres \
             -c "select count(*) from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()" 2>/dev/null || echo busy
         }
-        attached() { stat -c %Y "$dir/attached" 2>/dev/null || echo 0; }
-        last=$(date +%s)
-        while sleep "$interval"; do
-          [ "$(cat "$dir/watchdog.pid" 2>/dev/null)" = "$$" ] || exit 0
-          [ -e "$data/postmaster.pid" ] || exit 0
-          now=$(date +%s)
-          if [ "$(clients)" != "0" ]; then last=$now; continue; fi
-          a=$(attached); [ "$a" -gt "$last" ] && last=$a
-          [ $((now - last)) -ge "$idle" ] || continue
-          if (
-            flock -n 9 || exit 1
-            [ "$(clients)" = "0" ] || exit 1
-            [ $(( $(date +%s) - $(attached) )) -ge "$idle" ] || exit 1
-            pgctl stop -w -m fast -D "$data" >/dev/null 2>&1
-          ) 9>>"$lock"; then
-            rm -f "$dir/watchdog.pid"
-            exit 0
-          fi
-        done
-        """;
+        """,
+        "[ -e \"$data/postmaster.pid\" ]",
+        "pgctl stop -w -m fast -D \"$data\"");
 }

@@ -49,4 +49,38 @@ internal static class LocalServerStart
         gate.WriteNote($"pid {Environment.ProcessId} on {Environment.MachineName}");
         return gate;
     }
+
+    /// <summary>
+    /// The idle watchdog of a throwaway server, a plain shell loop run detached: it stops the server once no client has
+    /// been connected for <c>$idle</c> seconds, under the same flock (<c>$lock</c>) the .NET side takes to start or
+    /// attach, and only when nobody attached within the idle period either, so a process that has just attached (and is
+    /// about to connect) never loses its server.
+    /// </summary>
+    /// <param name="head">The shebang, the arguments read into <c>dir</c>, <c>lock</c>, <c>idle</c> and <c>interval</c>
+    /// (and the server's own), <c>watchdog.pid</c> written, and a <c>clients</c> function that prints how many other
+    /// clients are connected (or "busy" when it cannot tell).</param>
+    /// <param name="serverRunning">A test that fails once the server is gone (the watchdog then exits).</param>
+    /// <param name="stopServer">The command that stops the server.</param>
+    public static string WatchdogScript(string head, string serverRunning, string stopServer) => $$"""
+        {{head}}
+        attached() { stat -c %Y "$dir/attached" 2>/dev/null || echo 0; }
+        last=$(date +%s)
+        while sleep "$interval"; do
+          [ "$(cat "$dir/watchdog.pid" 2>/dev/null)" = "$$" ] || exit 0
+          {{serverRunning}} || exit 0
+          now=$(date +%s)
+          if [ "$(clients)" != "0" ]; then last=$now; continue; fi
+          a=$(attached); [ "$a" -gt "$last" ] && last=$a
+          [ $((now - last)) -ge "$idle" ] || continue
+          if (
+            flock -n 9 || exit 1
+            [ "$(clients)" = "0" ] || exit 1
+            [ $(( $(date +%s) - $(attached) )) -ge "$idle" ] || exit 1
+            {{stopServer}} >/dev/null 2>&1
+          ) 9>>"$lock"; then
+            rm -f "$dir/watchdog.pid"
+            exit 0
+          fi
+        done
+        """;
 }
