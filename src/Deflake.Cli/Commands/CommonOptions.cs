@@ -93,7 +93,7 @@ internal static partial class CommonOptions
 
             try
             {
-                if (Directory.EnumerateFileSystemEntries(directory).All(e => File.Exists(e) && RunnerFileName().IsMatch(Path.GetFileName(e))))
+                if (Directory.EnumerateFileSystemEntries(directory).All(e => File.Exists(e) && XunitV3Runner.IsWorkFile(Path.GetFileName(e))))
                 {
                     Directory.Delete(directory, recursive: true);
                     removed++;
@@ -127,10 +127,6 @@ internal static partial class CommonOptions
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^deflake-hunt-(\d+)--?\d+$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex WorkDirectoryName();
-
-    /// <summary>What <see cref="Running.XunitV3Runner"/> writes in a work folder.</summary>
-    [System.Text.RegularExpressions.GeneratedRegex(@"^(order-\d{4,}\.txt|chaos-\d{4,}\.txt|run-\d{4,}\.xml)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
-    private static partial System.Text.RegularExpressions.Regex RunnerFileName();
 
     public static void DeleteQuietly(string directory)
     {

@@ -23,7 +23,7 @@ namespace Deflake.Cli.Running;
 /// so is every later run. A waiting process whose deflake is gone sees its standard input end and exits untouched.
 /// </para>
 /// </remarks>
-internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, TimeSpan timeout, bool warmStart = true) : ITestRunner
+internal sealed partial class XunitV3Runner(string assemblyPath, string workDirectory, TimeSpan timeout, bool warmStart = true) : ITestRunner
 {
     private int _runNumber;
     private int? _xunitSeed;
@@ -206,6 +206,12 @@ internal sealed class XunitV3Runner(string assemblyPath, string workDirectory, T
     }
 
     private string XmlPath(int number) => Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"run-{number:D4}.xml"));
+
+    /// <summary>Whether a file name is one this runner writes in its work folder: order, chaos and results files.</summary>
+    internal static bool IsWorkFile(string fileName) => WorkFileName().IsMatch(fileName);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(order-\d{4,}\.txt|chaos-\d{4,}\.txt|run-\d{4,}\.xml)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex WorkFileName();
 
     private List<string> Arguments(bool parallel, int number) => [assemblyPath, .. RunnerArguments(_xunitSeed ?? 0, parallel), "-noLogo", "-noColor", "-xml", XmlPath(number)];
 
