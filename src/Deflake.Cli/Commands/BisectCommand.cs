@@ -59,6 +59,8 @@ internal sealed class BisectCommand(CommandContext context)
         {
             var runner = context.RunnerFactory(new RunnerSettings(project.AssemblyPath, work, TimeSpan.FromMinutes(settings.TimeoutMinutes), !settings.ColdStart));
             await using var disposeRunner = runner.ConfigureAwait(false);
+            // Every bisection run is one at a time: the first one's process starts while the tests are listed.
+            runner.StartAhead(parallel: false, seed);
             var tests = await runner.ListTestsAsync(cancellationToken).ConfigureAwait(false);
             if (!tests.Contains(settings.Victim, StringComparer.Ordinal))
             {

@@ -102,21 +102,25 @@ internal sealed class HuntCommand(CommandContext context)
 
         var progress = new ConsoleProgress(console);
         var project = await TestProject.PrepareAsync(settings.Project, text => console.MarkupLine($"  [grey]{Markup.Escape(text)}[/]"), cancellationToken).ConfigureAwait(false);
-        console.MarkupLine($"[bold]deflake hunt[/] seed [bold]{seed}[/], chaos modes {(settings.Modes.Count == 0 ? "none" : string.Join(", ", settings.Modes))}, {settings.Runs} random orders");
-        // A deflake killed outright leaves its work folder behind: the next one clears it.
-        CommonOptions.RemoveAbandonedWorkDirectories();
         var work = CommonOptions.WorkDirectory(seed);
         try
         {
             var runner = context.RunnerFactory(new RunnerSettings(project.AssemblyPath, work, TimeSpan.FromMinutes(settings.TimeoutMinutes), !settings.ColdStart));
             await using var disposeRunner = runner.ConfigureAwait(false);
             var hunter = new Hunter(runner, new HuntOptions(seed, settings.Runs, settings.Modes, Shell.DisplayPath(project.ProjectPath)), progress);
+            // The first run's process starts while this one prints and tidies up.
+            hunter.StartAhead();
+            console.MarkupLine($"[bold]deflake hunt[/] seed [bold]{seed}[/], chaos modes {(settings.Modes.Count == 0 ? "none" : string.Join(", ", settings.Modes))}, {settings.Runs} random orders");
+            // A deflake killed outright leaves its work folder behind: the next one clears it (never this one's: its process lives).
+            CommonOptions.RemoveAbandonedWorkDirectories();
             HuntOutcome outcome = null!;
             await console.Status().StartAsync("hunting", async status =>
             {
                 progress.Context = status;
                 outcome = await hunter.HuntAsync(cancellationToken).ConfigureAwait(false);
             }).ConfigureAwait(false);
+            // No more runs: the processes still waiting for one go now, not after the reports are written.
+            await runner.DisposeAsync().ConfigureAwait(false);
 
             ConsoleReport.WriteSummary(console, outcome);
             if (settings.Json is not null)

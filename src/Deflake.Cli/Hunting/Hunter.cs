@@ -35,22 +35,25 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
     private RunResult? _sequentialDefault;
     private RunResult? _parallelConfirm;
 
+    /// <summary>
+    /// Lets the runner start the first run's process now, while the caller gets ready (prints, tidies up): a hunt
+    /// starts sooner. Optional; <see cref="HuntAsync"/> works without it.
+    /// </summary>
+    public void StartAhead() => runner.StartAhead(SurveyPlan()[0].Parallel, options.Seed);
+
     /// <summary>Hunts; returns every finding with its evidence.</summary>
     public async Task<HuntOutcome> HuntAsync(CancellationToken cancellationToken = default)
     {
         var started = _time.GetUtcNow();
         var stopwatch = Stopwatch.StartNew();
-        // No listing process: the baseline runs every test, and its results name them all (skipped ones too).
-        var plan = new List<RunRequest> { new("baseline", RunOrderKind.Default, "none", options.Seed, Parallel: true) };
-        plan.AddRange(options.Modes.Select(mode => new RunRequest($"chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: true)));
-        plan.Add(new RunRequest("reverse", RunOrderKind.Reverse, "none", options.Seed, Parallel: false));
-        plan.AddRange(Enumerable.Range(0, options.RandomOrders)
-            .Select(k => new RunRequest($"random #{k + 1}", RunOrderKind.Random, "none", unchecked(options.Seed + k), Parallel: false)));
+        var plan = SurveyPlan();
         var survey = new List<RunResult>();
         for (var i = 0; i < plan.Count; i++)
         {
-            // The survey's next run is known; a diagnosis run may be of either kind (mostly one at a time; pairs in parallel).
-            runner.ExpectNext(i + 1 < plan.Count ? plan[i + 1].Parallel : null);
+            // The survey's next run is known. After the last, a diagnosis run may be of either kind (mostly one at a
+            // time; pairs in parallel), and none comes when no test failed: with none failed so far, start none ahead.
+            runner.ExpectNext(i + 1 < plan.Count ? (plan[i + 1].Parallel ? RunKinds.Parallel : RunKinds.OneAtATime)
+                : survey.Any(r => r.Failed > 0) ? RunKinds.Either : RunKinds.None);
             survey.Add(await SurveyAsync(plan[i], cancellationToken).ConfigureAwait(false));
         }
 
@@ -89,6 +92,20 @@ internal sealed class Hunter(ITestRunner runner, HuntOptions options, IHuntProgr
         stopwatch.Stop();
         var testCount = survey[0].Discovered ?? survey[0].Tests.Count;
         return new HuntOutcome(options.Seed, options.Project, options.Modes, testCount, _runs.ToArray(), survey.Count, findings, alwaysFailing, started, stopwatch.Elapsed);
+    }
+
+    /// <summary>
+    /// The survey: baseline, one run per chaos mode (in parallel), reverse and the random orders (one at a time). No
+    /// listing process: the baseline runs every test, and its results name them all (skipped ones too).
+    /// </summary>
+    private List<RunRequest> SurveyPlan()
+    {
+        var plan = new List<RunRequest> { new("baseline", RunOrderKind.Default, "none", options.Seed, Parallel: true) };
+        plan.AddRange(options.Modes.Select(mode => new RunRequest($"chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: true)));
+        plan.Add(new RunRequest("reverse", RunOrderKind.Reverse, "none", options.Seed, Parallel: false));
+        plan.AddRange(Enumerable.Range(0, options.RandomOrders)
+            .Select(k => new RunRequest($"random #{k + 1}", RunOrderKind.Random, "none", unchecked(options.Seed + k), Parallel: false)));
+        return plan;
     }
 
     private async Task<RunResult> SurveyAsync(RunRequest request, CancellationToken cancellationToken)

@@ -16,6 +16,23 @@ internal enum RunOrderKind
     List,
 }
 
+/// <summary>The kinds of run that may come next (<see cref="ITestRunner.ExpectNext"/>).</summary>
+[Flags]
+internal enum RunKinds
+{
+    /// <summary>No more runs are expected.</summary>
+    None = 0,
+
+    /// <summary>A run one test at a time (<c>-parallel none</c>).</summary>
+    OneAtATime = 1,
+
+    /// <summary>A run with collections in parallel.</summary>
+    Parallel = 2,
+
+    /// <summary>Either kind may come.</summary>
+    Either = OneAtATime | Parallel,
+}
+
 /// <summary>One run of the test assembly: which tests, in which order, under which chaos, with which seed.</summary>
 /// <param name="Name">Short name for progress and reports: <c>baseline</c>, <c>random #2</c>, …</param>
 /// <param name="Order">The order.</param>
@@ -104,11 +121,19 @@ internal sealed record RunResult(RunRequest Request, IReadOnlyList<TestOutcome> 
 internal interface ITestRunner : IAsyncDisposable
 {
     /// <summary>
-    /// Says whether the next runs will be parallel (null: either), so a runner that starts its process ahead of the
-    /// run can start the right one; it holds until said again. A hint: a run of another kind still runs, in a process
-    /// started when it begins.
+    /// Says which kinds of run may come after the next one starts, so a runner that starts its processes ahead of their
+    /// runs starts the right ones (none for <see cref="RunKinds.None"/>); it holds until said again. A hint: a run of
+    /// another kind still runs, in a process started when it begins.
     /// </summary>
-    void ExpectNext(bool? parallel)
+    void ExpectNext(RunKinds kinds)
+    {
+    }
+
+    /// <summary>
+    /// The first run is of this kind, with this seed: a runner that starts its processes ahead starts that run's
+    /// process now, so it starts while the caller gets ready. A hint, like <see cref="ExpectNext"/>.
+    /// </summary>
+    void StartAhead(bool parallel, int seed)
     {
     }
 

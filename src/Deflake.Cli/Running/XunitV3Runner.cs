@@ -15,8 +15,9 @@ namespace Deflake.Cli.Running;
 /// (the runtime, the runner, test discovery), so while one run's tests run, the next run's process starts with
 /// <c>DEFLAKE_START_GATE=stdin</c> and waits before any fixture, order or test is set up. When that run begins it
 /// gets its <c>DEFLAKE_*</c> settings on standard input and goes. Only the parallelism is fixed when it starts (the
-/// runner's own switch): <see cref="ExpectNext"/> says which, or that either may come (then one of each waits); a
-/// run of a kind none waits for starts the plain way.
+/// runner's own switch): <see cref="ExpectNext"/> says which, that either may come (then one of each waits), or that
+/// none will; <see cref="StartAhead"/> starts the first run's process before the caller is ready for it. A run of a
+/// kind none waits for starts the plain way.
 /// </para>
 /// <para>
 /// A run whose process did not confirm it waited (a Deflake.Xunit without the gate) is run again the plain way, and
@@ -28,8 +29,9 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
     private int _runNumber;
     private int? _xunitSeed;
     private bool _warmStart = warmStart;
-    private bool[]? _expectedKinds;
+    private RunKinds? _expected;
     private readonly Dictionary<bool, Ahead> _ahead = [];
+    private static readonly (RunKinds Kind, bool Parallel)[] Kinds = [(RunKinds.OneAtATime, false), (RunKinds.Parallel, true)];
 
     /// <inheritdoc/>
     public async Task<IReadOnlyList<string>> ListTestsAsync(CancellationToken cancellationToken = default)
@@ -63,10 +65,20 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
     /// <summary>How many runs went to a process started ahead of them (warm starts).</summary>
     public int RunsStartedAhead { get; private set; }
 
+    /// <summary>The process ids of the processes started ahead and waiting for a run.</summary>
+    public IReadOnlyList<int> WaitingProcessIds => _ahead.Values.Select(a => a.Process.Id).ToArray();
+
     /// <inheritdoc/>
-    public void ExpectNext(bool? parallel)
+    public void ExpectNext(RunKinds kinds) => _expected = kinds;
+
+    /// <inheritdoc/>
+    public void StartAhead(bool parallel, int seed)
     {
-        _expectedKinds = parallel is { } kind ? [kind] : [false, true];
+        _xunitSeed ??= seed;
+        if (_warmStart && !_ahead.ContainsKey(parallel))
+        {
+            _ahead[parallel] = StartGated(parallel);
+        }
     }
 
     /// <inheritdoc/>
@@ -98,10 +110,11 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
                 var opened = await OpenGateAsync(process.Process, environment).ConfigureAwait(false);
                 process.Process.RestartClock();
                 // While this run's tests run, the next run's process starts and waits at its gate: of the kind
-                // expected (without a word, this run's kind), or one of each when either may come.
-                foreach (var kind in (_expectedKinds ?? [request.Parallel]).Where(k => !_ahead.ContainsKey(k)))
+                // expected (without a word, this run's kind), one of each when either may come, none when none will.
+                var expected = _expected ?? (request.Parallel ? RunKinds.Parallel : RunKinds.OneAtATime);
+                foreach (var (kind, parallel) in Kinds.Where(k => expected.HasFlag(k.Kind) && !_ahead.ContainsKey(k.Parallel)))
                 {
-                    _ahead[kind] = StartGated(kind);
+                    _ahead[parallel] = StartGated(parallel);
                 }
 
                 result = await process.Process.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
@@ -140,15 +153,12 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
         return new RunResult(request, ParseResults(document), result.Duration, ReproduceCommand(request)) { Discovered = CountTests(document) };
     }
 
-    /// <summary>Kills the processes started ahead and still waiting, if any.</summary>
+    /// <summary>Kills the processes started ahead and still waiting, if any, all at once; the runner can run again.</summary>
     public async ValueTask DisposeAsync()
     {
         var waiting = _ahead.Values.ToArray();
         _ahead.Clear();
-        foreach (var ahead in waiting)
-        {
-            await ahead.Process.DisposeAsync().ConfigureAwait(false);
-        }
+        await Task.WhenAll(waiting.Select(ahead => ahead.Process.DisposeAsync().AsTask())).ConfigureAwait(false);
     }
 
     /// <summary>A test process started ahead of its run, waiting at its start gate.</summary>

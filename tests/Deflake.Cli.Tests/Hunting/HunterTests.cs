@@ -396,4 +396,39 @@ public sealed class HunterTests
         Assert.Equal(7, outcome.SurveyRunCount);
         Assert.InRange(outcome.Runs.Count - outcome.SurveyRunCount, 4, 11);
     }
+
+    [Fact]
+    public async Task Each_survey_run_asks_for_the_next_ones_kind_and_after_the_survey_for_either_kind_when_something_failed()
+    {
+        var (runner, _) = Shop();
+        var hunter = new Hunter(runner, new HuntOptions(7, 3, ["identities", "rows"], "Shop"));
+
+        hunter.StartAhead();
+        await hunter.HuntAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal((true, 7), runner.StartedAhead); // the baseline: in parallel, with the hunt's seed
+        var survey = runner.Requests.Take(7).ToArray();
+        var duringSurvey = runner.Expectations.Where(e => e.RunsBefore < 7).ToArray();
+        Assert.Equal(7, duringSurvey.Length);
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal(survey[i + 1].Parallel ? RunKinds.Parallel : RunKinds.OneAtATime, duringSurvey[i].Kinds);
+        }
+
+        Assert.Equal(RunKinds.Either, duringSurvey[6].Kinds); // tests failed: diagnosis runs of both kinds follow
+        Assert.True(runner.Requests.Count > 7);
+    }
+
+    [Fact]
+    public async Task A_clean_suite_asks_for_no_process_ahead_of_a_run_that_will_not_come()
+    {
+        var runner = new SyntheticRunner().Add("A.One").Add("A.Two").Add("B.Three");
+
+        var outcome = await new Hunter(runner, new HuntOptions(7, 3, ["identities", "rows"], "Shop")).HuntAsync(TestContext.Current.CancellationToken);
+
+        Assert.Empty(outcome.Findings);
+        Assert.Equal(7, runner.Requests.Count);
+        Assert.Equal(RunKinds.None, runner.Expectations[^1].Kinds);
+        Assert.Equal(6, runner.Expectations[^1].RunsBefore); // said before the last survey run started
+    }
 }

@@ -12,6 +12,16 @@ internal sealed class SyntheticRunner : ITestRunner
 
     public List<RunRequest> Requests { get; } = [];
 
+    /// <summary>What the hunt said to expect, each time with the number of runs requested before it said so.</summary>
+    public List<(int RunsBefore, RunKinds Kinds)> Expectations { get; } = [];
+
+    /// <summary>What the hunt asked to start before its first run, if anything.</summary>
+    public (bool Parallel, int Seed)? StartedAhead { get; private set; }
+
+    public void ExpectNext(RunKinds kinds) => Expectations.Add((Requests.Count, kinds));
+
+    public void StartAhead(bool parallel, int seed) => StartedAhead = (parallel, seed);
+
     public SyntheticRunner Add(string id, Func<RunRequest, IReadOnlyList<string>, bool>? fails = null, string message = "synthetic failure")
     {
         _tests.Add((id, fails ?? ((_, _) => false), message));

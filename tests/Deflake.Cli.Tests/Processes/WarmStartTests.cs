@@ -104,7 +104,7 @@ public sealed class WarmStartTests
                 await using (cold)
                 {
                     var warmRuns = new List<RunResult>();
-                    warm.ExpectNext(null); // either kind may come: one of each waits
+                    warm.ExpectNext(RunKinds.Either); // either kind may come: one of each waits
                     foreach (var request in requests)
                     {
                         warmRuns.Add(await warm.RunAsync(request, TestContext.Current.CancellationToken));
@@ -137,6 +137,60 @@ public sealed class WarmStartTests
         {
             Directory.Delete(warmWork, recursive: true);
             Directory.Delete(coldWork, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_first_run_can_start_ahead_and_no_process_waits_for_a_run_none_expects()
+    {
+        var assembly = await SampleCollection.BuildAsync();
+        var work = Directory.CreateTempSubdirectory("deflake-warm-").FullName;
+        try
+        {
+            var runner = new XunitV3Runner(assembly, work, TimeSpan.FromMinutes(2), warmStart: true);
+            await using (runner)
+            {
+                runner.StartAhead(parallel: false, seed: 11);
+                Assert.Single(runner.WaitingProcessIds);
+
+                runner.ExpectNext(RunKinds.None);
+                var first = await runner.RunAsync(new RunRequest("alone", RunOrderKind.List, "none", 11, Parallel: false, [EmptyCart]), TestContext.Current.CancellationToken);
+
+                Assert.Equal(1, runner.RunsStartedAhead); // it went to the process started ahead
+                Assert.True(first.PassedTest(EmptyCart));
+                Assert.Contains(":11 -parallel none", first.Reproduce, StringComparison.Ordinal);
+                Assert.Empty(runner.WaitingProcessIds); // none expected, none started
+
+                runner.ExpectNext(RunKinds.Either);
+                var second = await runner.RunAsync(new RunRequest("alone", RunOrderKind.List, "none", 11, Parallel: true, [BySku]), TestContext.Current.CancellationToken);
+
+                Assert.Equal(1, runner.RunsStartedAhead); // nothing waited for it: started the plain way
+                Assert.True(second.PassedTest(BySku));
+                var waiting = runner.WaitingProcessIds;
+                Assert.Equal(2, waiting.Count); // one of each kind
+
+                await runner.DisposeAsync();
+
+                Assert.Empty(runner.WaitingProcessIds);
+                Assert.All(waiting, id => Assert.False(IsRunning(id), $"process {id} still runs"));
+            }
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static bool IsRunning(int id)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(id);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
         }
     }
 
