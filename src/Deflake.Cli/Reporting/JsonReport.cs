@@ -8,13 +8,14 @@ namespace Deflake.Cli.Reporting;
 /// <summary>The JSON report of the contract in ARCHITECTURE.md (<c>seed</c>, <c>runs</c>, <c>findings</c>), plus context.</summary>
 internal static class JsonReport
 {
-    private static readonly JsonSerializerOptions Options = new()
+    // Source-generated: no reflection at the end of a hunt, where every millisecond is the user's wait.
+    private static readonly JsonReportContext Context = new(new JsonSerializerOptions
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    };
+    });
 
     /// <summary>The report document.</summary>
     internal sealed record Document(
@@ -47,7 +48,7 @@ internal static class JsonReport
     }
 
     /// <summary>Serialises a hunt.</summary>
-    public static string Serialize(HuntOutcome outcome) => JsonSerializer.Serialize(From(outcome), Options);
+    public static string Serialize(HuntOutcome outcome) => JsonSerializer.Serialize(From(outcome), Context.Document);
 
     /// <summary>Writes a hunt's report.</summary>
     public static async Task WriteAsync(HuntOutcome outcome, string path, CancellationToken cancellationToken = default)
@@ -61,3 +62,7 @@ internal static class JsonReport
         await File.WriteAllTextAsync(path, Serialize(outcome), cancellationToken).ConfigureAwait(false);
     }
 }
+
+/// <summary>The serializer metadata of <see cref="JsonReport.Document"/>, made at build time.</summary>
+[JsonSerializable(typeof(JsonReport.Document))]
+internal sealed partial class JsonReportContext : JsonSerializerContext;
