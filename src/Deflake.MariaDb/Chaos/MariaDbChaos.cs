@@ -122,6 +122,21 @@ internal static class MariaDbTemplateChaos
             orders[table] = "ORDER BY " + string.Join(", ", order.Select(c => Quote.Identifier(c) + " DESC"));
         }
 
+        // InnoDB renames a foreign key's generated name with its table (t_ibfk_1 → __deflake_rows_t_ibfk_1) and does not
+        // check the length; information_schema then shows it cut at 64 and every clone's CREATE TABLE would fail. Check first.
+        var foreignKeys = await Connections.RowsAsync(connection, """
+            SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() ORDER BY TABLE_NAME, CONSTRAINT_NAME
+            """, cancellationToken).ConfigureAwait(false);
+        foreach (var row in foreignKeys)
+        {
+            var (table, constraint) = ((string)row[0]!, (string)row[1]!);
+            if (constraint.StartsWith(table + "_ibfk_", StringComparison.Ordinal) && HiddenPrefix.Length + constraint.Length > MaxIdentifierLength)
+            {
+                throw new InvalidOperationException(
+                    $"Deflake rows chaos cannot hide MariaDB table {Quote.Identifier(table)}: MariaDB would rename its foreign key {Quote.Identifier(constraint)} with it, to {HiddenPrefix}{constraint}, over the limit of {MaxIdentifierLength} characters; name the constraint (CONSTRAINT name FOREIGN KEY …) or shorten the table's name, or run without rows.");
+            }
+        }
+
         var sql = new StringBuilder("RENAME TABLE ");
         sql.AppendJoin(", ", tables.Select(t => $"{Quote.Identifier(t)} TO {Quote.Identifier(HiddenPrefix + t)}")).Append(';');
         foreach (var table in tables)
@@ -131,19 +146,6 @@ internal static class MariaDbTemplateChaos
         }
 
         await Connections.ExecuteAsync(connection, sql.ToString(), cancellationToken).ConfigureAwait(false);
-
-        // InnoDB renames the generated names of foreign keys with their table (t_ibfk_1 → __deflake_rows_t_ibfk_1); a name
-        // over the limit would stop every clone's CREATE TABLE, so fail here, in the template build, naming it.
-        var tooLong = await Connections.RowsAsync(connection, $"""
-            SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.TABLE_CONSTRAINTS
-            WHERE CONSTRAINT_SCHEMA = DATABASE() AND CHAR_LENGTH(CONSTRAINT_NAME) > {MaxIdentifierLength} ORDER BY TABLE_NAME LIMIT 1
-            """, cancellationToken).ConfigureAwait(false);
-        if (tooLong.Count > 0)
-        {
-            var table = ((string)tooLong[0][0]!)[HiddenPrefix.Length..];
-            throw new InvalidOperationException(
-                $"Deflake rows chaos cannot hide MariaDB table {Quote.Identifier(table)}: MariaDB renamed its foreign key's generated name with it, to {Quote.Identifier((string)tooLong[0][1]!)}, over the limit of {MaxIdentifierLength} characters; name the constraint (CONSTRAINT name FOREIGN KEY …) or shorten the table's name, or run without rows.");
-        }
 
         if (notCovered.Count > 0)
         {
