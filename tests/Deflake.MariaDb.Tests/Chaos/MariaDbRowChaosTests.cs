@@ -16,7 +16,7 @@ public sealed class MariaDbRowChaosTests
 
     /// <summary>
     /// Seed 001's table t (with a key, as InnoDB tables have), seed 000's foos/bars/audit_log, a natural-key table with seed
-    /// data, and what rows chaos cannot guarantee: a table without a key, a MyISAM table and a view of the schema.
+    /// data, a composite key, a table InnoDB clusters on its only NOT NULL unique key, and what rows chaos cannot guarantee: a table without a key, a MyISAM table and a view of the schema.
     /// </summary>
     private const string StorySql = """
         CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, x INT NOT NULL);
@@ -25,13 +25,15 @@ public sealed class MariaDbRowChaosTests
         CREATE TABLE audit_log (id BIGINT AUTO_INCREMENT PRIMARY KEY, entity VARCHAR(20) NOT NULL, entity_id BIGINT NOT NULL, action VARCHAR(20) NOT NULL);
         CREATE TABLE codes (code VARCHAR(10) NOT NULL PRIMARY KEY, label VARCHAR(20) NOT NULL);
         CREATE TABLE pairs (a INT NOT NULL, b INT NOT NULL, PRIMARY KEY (a, b));
+        CREATE TABLE slugs (slug VARCHAR(20) NOT NULL, n INT, UNIQUE KEY uq_slug (slug));
         CREATE TABLE loose (x INT);
         CREATE TABLE notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(20)) ENGINE=MyISAM;
         CREATE VIEW foo_names AS SELECT id, name FROM foos;
         INSERT INTO codes (code, label) VALUES ('b', 'B'), ('a', 'A'), ('c', 'C');
         """;
 
-    private static readonly SchemaSource StorySchema = Schema("mariadb-rows-story", "1", StorySql);
+    // The version follows the SQL: a delegate source's fingerprint is its name and version, and templates outlive test runs.
+    private static readonly SchemaSource StorySchema = Schema("mariadb-rows-story", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(StorySql)))[..16], StorySql);
 
     private static SchemaSource Schema(string name, string version, string sql) => SchemaSource.FromDelegate(name, version, async (connection, ct) =>
     {
@@ -239,17 +241,20 @@ public sealed class MariaDbRowChaosTests
     [Fact]
     public async Task Rows_chaos_alone_starts_and_reads_without_order_by_come_back_in_descending_key_order()
     {
-        var (story, codes, t) = await WithDatabaseAsync(ChaosModes.Rows, 9, async c =>
+        var (story, codes, t, slugs) = await WithDatabaseAsync(ChaosModes.Rows, 9, async c =>
         {
             var story = await StoryPassesAsync(c);
             var codes = await ChaosStories.ReadTextAsync(c, "SELECT code FROM codes", Token);
             var t = await ChaosStories.ReadAsync(c, "SELECT x FROM t", Token);
-            return (story, codes, t);
+            await ChaosStories.ExecuteAsync(c, "INSERT INTO slugs (slug, n) VALUES ('b', 1), ('a', 2), ('c', 3)", Token);
+            var slugs = await ChaosStories.ReadAsync(c, "SELECT n FROM slugs", Token);
+            return (story, codes, t, slugs);
         });
 
         Assert.False(story);
         Assert.Equal(["c", "b", "a"], codes); // the template's seed data came along into the hidden table
         Assert.Equal([1, 3, 2], t);
+        Assert.Equal([3, 1, 2], slugs); // no primary key: InnoDB clusters on the NOT NULL unique slug (a, b, c), reversed
     }
 
     [Fact]
@@ -271,7 +276,8 @@ public sealed class MariaDbRowChaosTests
         Assert.Equal("ORDER BY `code` DESC", report.Orders["codes"]);
         Assert.Equal("ORDER BY `a` DESC, `b` DESC", report.Orders["pairs"]);
         Assert.Equal("ORDER BY `x` DESC", report.Orders["loose"]);
-        Assert.Equal(["audit_log", "bars", "codes", "foos", "loose", "notes", "pairs", "t"], report.Orders.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("ORDER BY `slug` DESC", report.Orders["slugs"]);
+        Assert.Equal(["audit_log", "bars", "codes", "foos", "loose", "notes", "pairs", "slugs", "t"], report.Orders.Keys.Order(StringComparer.Ordinal));
         var warning = Assert.Single(logs.Lines, l => l.StartsWith("Warning: Deflake rows", StringComparison.Ordinal));
         Assert.Contains("foo_names (a view", warning, StringComparison.Ordinal);
         Assert.Contains("loose (no primary key", warning, StringComparison.Ordinal);
