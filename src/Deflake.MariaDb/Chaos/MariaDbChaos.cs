@@ -28,9 +28,9 @@ internal static class MariaDbTemplateChaos
     /// <c>SELECT * FROM __deflake_rows_t ORDER BY &lt;primary key&gt; DESC</c>.
     /// </summary>
     /// <remarks>
-    /// Why descending and not seeded: a view that names its own table anywhere but in <c>FROM</c> (a subquery in
-    /// <c>ORDER BY</c>, a stored function) is not insertable in MariaDB (error 1471), so the PostgreSQL view's pivot on the
-    /// first row cannot be written; over the key alone, only the reverse of InnoDB's scan order (primary-key order) keeps
+    /// Why descending and not seeded: a view whose <c>ORDER BY</c> reads its own table again (a subquery) is not insertable
+    /// in MariaDB (error 1471), so the PostgreSQL view's pivot on the first row cannot be written in the view (a stored
+    /// function could hide the read, but routines are not cloned yet); over the key alone, only the reverse of InnoDB's scan order (primary-key order) keeps
     /// the row the server returns first from ever coming first, for every set of two or more rows (a seeded hash order
     /// misses 1 in n! of the time). The order is therefore the same for every seed, and one template serves all seeds.
     /// Tables with no primary key (nor a single all-NOT-NULL unique key, which InnoDB would cluster on) come back in

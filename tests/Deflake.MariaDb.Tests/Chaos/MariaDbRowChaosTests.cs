@@ -176,7 +176,7 @@ public sealed class MariaDbRowChaosTests
     }
 
     [Fact]
-    public async Task Under_rows_inserts_updates_deletes_upserts_and_last_insert_id_work_through_the_views()
+    public async Task Under_rows_inserts_updates_deletes_upserts_insert_select_and_last_insert_id_work_through_the_views()
     {
         var result = await WithDatabaseAsync(ChaosModes.Rows, 3, async c =>
         {
@@ -193,13 +193,16 @@ public sealed class MariaDbRowChaosTests
             await ChaosStories.ExecuteAsync(c, "INSERT INTO foos (name) VALUES ('a') ON DUPLICATE KEY UPDATE hits = hits + 1", Token);
             await ChaosStories.ExecuteAsync(c, $"REPLACE INTO foos (id, name) VALUES ({driverId}, 'dd')", Token);
             var names = await ChaosStories.ReadTextAsync(c, "SELECT CONCAT(id, ':', name, ':', hits) FROM foos ORDER BY id", Token);
-            return (lastInsertId, returned, driverId, names);
+            await ChaosStories.ExecuteAsync(c, "INSERT INTO audit_log (entity, entity_id, action) SELECT 'foo', id, 'copied' FROM foos", Token);
+            var copied = await ChaosStories.ScalarAsync(c, "SELECT COUNT(*) FROM audit_log WHERE action = 'copied'", Token);
+            return (lastInsertId, returned, driverId, names, copied);
         });
 
         Assert.Equal(1, result.lastInsertId);
         Assert.Equal(2, result.returned);
         Assert.Equal(4, result.driverId);
         Assert.Equal(["1:a:1", "2:bb:0", "4:dd:0"], result.names);
+        Assert.Equal(3, result.copied);
     }
 
     [Fact]
