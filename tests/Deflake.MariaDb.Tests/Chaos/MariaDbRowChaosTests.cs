@@ -361,6 +361,49 @@ public sealed class MariaDbRowChaosTests
     }
 
     [Fact]
+    public async Task Under_rows_the_inner_table_of_a_join_and_the_middle_of_three_rows_keep_the_servers_order_as_docs_say()
+    {
+        var (joined, middle) = await WithDatabaseAsync(ChaosModes.Rows, 2, async c =>
+        {
+            await ChaosStories.ExecuteAsync(c, "INSERT INTO foos (id, name) VALUES (1, 'a'), (2, 'b')", Token);
+            await ChaosStories.ExecuteAsync(c, "INSERT INTO bars (id, foo_id) VALUES (10, 1), (11, 2), (12, 1), (13, 1)", Token);
+            var joined = await ChaosStories.ReadTextAsync(c, "SELECT CONCAT(f.id, ':', b.id) FROM foos f STRAIGHT_JOIN bars b ON b.foo_id = f.id", Token);
+            await ChaosStories.InsertDeleteReinsertAsync(c, Token);
+            var middle = (await ChaosStories.ReadAsync(c, "SELECT x FROM t", Token))[1];
+            return (joined, middle);
+        });
+
+        // The driving table (foos) comes in descending key order; each foo's bars come in index order, ascending.
+        Assert.Equal(["2:11", "1:10", "1:12", "1:13"], joined);
+        // Reversed, 2, 3, 1 becomes 1, 3, 2: a test that checks only the 2nd of 3 rows is not exposed.
+        Assert.Equal(ChaosStories.InsertionOrder[1], middle);
+    }
+
+    [Fact]
+    public async Task Templates_with_and_without_rows_never_mix()
+    {
+        var schema = Schema("mariadb-rows-mix:" + Guid.NewGuid().ToString("N"), "1", "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, x INT NOT NULL)");
+        async Task<(string Template, List<long> Read)> ReadAsync(ChaosModes chaos)
+        {
+            await using var pool = await MariaDbTestServer.CreatePoolAsync(MariaDbEngineTests.Options(schema, chaos), Token);
+            await using var database = await pool.RentAsync(Token);
+            await using var connection = await database.OpenConnectionAsync(Token);
+            await ChaosStories.InsertDeleteReinsertAsync(connection, Token);
+            return (pool.Template.Name, await ChaosStories.ReadAsync(connection, "SELECT x FROM t", Token));
+        }
+
+        var none = await ReadAsync(ChaosModes.None);
+        var rows = await ReadAsync(ChaosModes.Rows);
+        var noneAgain = await ReadAsync(ChaosModes.None);
+
+        Assert.NotEqual(none.Template, rows.Template);
+        Assert.Equal(none.Template, noneAgain.Template);
+        Assert.Equal(ChaosStories.InsertionOrder, none.Read);
+        Assert.Equal(ChaosStories.InsertionOrder, noneAgain.Read);
+        Assert.Equal([1, 3, 2], rows.Read);
+    }
+
+    [Fact]
     public async Task A_table_name_too_long_to_hide_fails_the_pool_start_with_one_line_naming_it()
     {
         var name = "t" + new string('n', 49);
