@@ -30,12 +30,13 @@ internal static class MariaDbTemplateChaos
     /// <remarks>
     /// Why descending and not seeded: a view whose <c>ORDER BY</c> reads its own table again (a subquery) is not insertable
     /// in MariaDB (error 1471), so the PostgreSQL view's pivot on the first row cannot be written in the view (a stored
-    /// function could hide the read, but routines are not cloned yet); over the key alone, only the reverse of InnoDB's scan order (primary-key order) keeps
-    /// the row the server returns first from ever coming first, for every set of two or more rows (a seeded hash order
-    /// misses 1 in n! of the time). The order is therefore the same for every seed, and one template serves all seeds.
+    /// function could hide the read, but routines are not cloned yet); over the key alone, only the reverse of InnoDB's
+    /// scan order (primary-key order) keeps the row the server returns first from ever coming first, for every set of two
+    /// or more rows (a seeded hash order misses 1 in n! of the time). The order is therefore the same for every seed, and one template serves all seeds.
     /// Tables with no primary key (nor a single all-NOT-NULL unique key, which InnoDB would cluster on) come back in
     /// insertion order, which no column records: they are ordered by all their columns descending and reported as not
-    /// covered, as are non-InnoDB and partitioned tables and the schema's own views.
+    /// covered, as are non-InnoDB and partitioned tables and the schema's own views. Tables with an <c>INVISIBLE</c> column
+    /// stay tables (a view's <c>SELECT *</c> would drop the column, and writes naming it would fail) and are reported.
     /// </remarks>
     public static async Task<MariaDbRowChaosReport> ApplyRowsAsync(MySqlConnection connection, ILogger logger, CancellationToken cancellationToken)
     {
@@ -48,8 +49,11 @@ internal static class MariaDbTemplateChaos
             FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX
             """, cancellationToken).ConfigureAwait(false);
         var columns = await Connections.RowsAsync(connection, """
-            SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION
+            SELECT TABLE_NAME, COLUMN_NAME, UPPER(EXTRA) LIKE '%INVISIBLE%' FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION
             """, cancellationToken).ConfigureAwait(false);
+        var invisible = columns.Where(c => Convert.ToInt64(c[2], CultureInfo.InvariantCulture) != 0)
+            .GroupBy(c => (string)c[0]!, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => string.Join(", ", g.Select(c => Quote.Identifier((string)c[1]!))), StringComparer.Ordinal);
 
         var tables = new List<string>();
         var notCovered = new List<string>();
@@ -72,6 +76,12 @@ internal static class MariaDbTemplateChaos
             {
                 throw new InvalidOperationException(
                     $"Deflake rows chaos cannot hide MariaDB table {Quote.Identifier(name)}: its hidden name {HiddenPrefix}{name} would have {HiddenPrefix.Length + name.Length} characters, over MariaDB's limit of {MaxIdentifierLength}; shorten the table's name to {MaxIdentifierLength - HiddenPrefix.Length} characters, or run without rows.");
+            }
+
+            if (invisible.TryGetValue(name, out var hiddenColumns))
+            {
+                notCovered.Add($"{name} (not shuffled: its INVISIBLE column(s) {hiddenColumns} cannot be carried by a view, so it stays a table)");
+                continue;
             }
 
             tables.Add(name);

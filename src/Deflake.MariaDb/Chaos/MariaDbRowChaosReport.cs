@@ -5,7 +5,8 @@ namespace Deflake.MariaDb;
 /// <param name="NotCovered">
 /// Tables and views whose unordered reads are not guaranteed to differ from the server's own order, each with the reason:
 /// tables without a primary key (still ordered, by all their columns descending), tables of another engine than InnoDB,
-/// partitioned tables, and views of the schema (MariaDB drops the order of a view read inside another view).
+/// partitioned tables, views of the schema (MariaDB drops the order of a view read inside another view), and tables with
+/// an <c>INVISIBLE</c> column, which are left as tables (a view would drop the column).
 /// </param>
 public sealed record MariaDbRowChaosReport(IReadOnlyDictionary<string, string> Orders, IReadOnlyList<string> NotCovered)
 {

@@ -27,6 +27,7 @@ public sealed class MariaDbRowChaosTests
         CREATE TABLE pairs (a INT NOT NULL, b INT NOT NULL, PRIMARY KEY (a, b));
         CREATE TABLE slugs (slug VARCHAR(20) NOT NULL, n INT, UNIQUE KEY uq_slug (slug));
         CREATE TABLE loose (x INT);
+        CREATE TABLE extras (id INT PRIMARY KEY, x INT, secret INT INVISIBLE DEFAULT 5);
         CREATE TABLE notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(20)) ENGINE=MyISAM;
         CREATE VIEW foo_names AS SELECT id, name FROM foos;
         INSERT INTO codes (code, label) VALUES ('b', 'B'), ('a', 'A'), ('c', 'C');
@@ -273,9 +274,10 @@ public sealed class MariaDbRowChaosTests
         await using var connection = await database.OpenConnectionAsync(Token);
 
         var report = engine.RowsReport;
-        Assert.Equal(["foo_names", "loose", "notes"], report.NotCovered.Select(n => n[..n.IndexOf(' ', StringComparison.Ordinal)]).Order(StringComparer.Ordinal));
+        Assert.Equal(["extras", "foo_names", "loose", "notes"], report.NotCovered.Select(n => n[..n.IndexOf(' ', StringComparison.Ordinal)]).Order(StringComparer.Ordinal));
         Assert.Contains(report.NotCovered, n => n.StartsWith("notes (engine MyISAM", StringComparison.Ordinal));
         Assert.Contains(report.NotCovered, n => n.StartsWith("loose (no primary key", StringComparison.Ordinal));
+        Assert.Contains(report.NotCovered, n => n.StartsWith("extras (not shuffled: its INVISIBLE column(s) `secret`", StringComparison.Ordinal));
         Assert.Equal("ORDER BY `code` DESC", report.Orders["codes"]);
         Assert.Equal("ORDER BY `a` DESC, `b` DESC", report.Orders["pairs"]);
         Assert.Equal("ORDER BY `x` DESC", report.Orders["loose"]);
@@ -285,11 +287,15 @@ public sealed class MariaDbRowChaosTests
         Assert.Contains("foo_names (a view", warning, StringComparison.Ordinal);
         Assert.Contains("loose (no primary key", warning, StringComparison.Ordinal);
         Assert.Contains("notes (engine MyISAM", warning, StringComparison.Ordinal);
+        Assert.Contains("extras (not shuffled", warning, StringComparison.Ordinal);
         Assert.DoesNotContain("\n", warning, StringComparison.Ordinal);
         // What the clone holds: the tables under their hidden names, a view of each table's name.
         var objects = await ChaosStories.ReadTextAsync(connection,
-            "SELECT CONCAT(TABLE_NAME, ':', TABLE_TYPE) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('t', '__deflake_rows_t', 'foo_names')", Token);
-        Assert.Equal(["__deflake_rows_t:BASE TABLE", "foo_names:VIEW", "t:VIEW"], objects.Order(StringComparer.Ordinal));
+            "SELECT CONCAT(TABLE_NAME, ':', TABLE_TYPE) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('t', '__deflake_rows_t', 'foo_names', 'extras', '__deflake_rows_extras')", Token);
+        Assert.Equal(["__deflake_rows_t:BASE TABLE", "extras:BASE TABLE", "foo_names:VIEW", "t:VIEW"], objects.Order(StringComparer.Ordinal));
+        // The table left as it is still takes writes naming its invisible column.
+        await ChaosStories.ExecuteAsync(connection, "INSERT INTO extras (id, x, secret) VALUES (1, 1, 7)", Token);
+        Assert.Equal(7, await ChaosStories.ScalarAsync(connection, "SELECT secret FROM extras", Token));
     }
 
     [Fact]
