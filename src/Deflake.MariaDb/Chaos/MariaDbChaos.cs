@@ -60,16 +60,16 @@ internal static class MariaDbTemplateChaos
         foreach (var row in objects)
         {
             var name = (string)row[0]!;
+            if (name.StartsWith(HiddenPrefix, StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException(
+                    $"Deflake rows chaos cannot hide the MariaDB tables: the schema already has a {((string)row[1]!).ToLowerInvariant()} {Quote.Identifier(name)}, and {HiddenPrefix}* is the name rows chaos gives each table; rename it, or run without rows.");
+            }
+
             if ((string)row[1]! == "VIEW")
             {
                 notCovered.Add($"{name} (a view of the schema: MariaDB drops the order of a view read inside another view, so it reads its tables unshuffled)");
                 continue;
-            }
-
-            if (name.StartsWith(HiddenPrefix, StringComparison.Ordinal))
-            {
-                throw new InvalidOperationException(
-                    $"Deflake rows chaos cannot hide the MariaDB tables: the schema already has a table {Quote.Identifier(name)}, and {HiddenPrefix}* is the name rows chaos gives each table; rename it, or run without rows.");
             }
 
             if (HiddenPrefix.Length + name.Length > MaxIdentifierLength)

@@ -425,6 +425,16 @@ public sealed class MariaDbRowChaosTests
     }
 
     [Fact]
+    public async Task A_schema_object_already_named_like_a_hidden_table_fails_the_pool_start_with_one_line_naming_it()
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await MariaDbTestServer.CreatePoolAsync(
+            MariaDbEngineTests.Options(MariaDbEngineTests.Sql("CREATE TABLE foo (id INT PRIMARY KEY); CREATE VIEW __deflake_rows_foo AS SELECT id FROM foo"), ChaosModes.Rows), Token));
+
+        Assert.Contains("view `__deflake_rows_foo`", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
     public async Task A_generated_foreign_key_name_too_long_to_hide_fails_the_pool_start_with_one_line_naming_the_table()
     {
         var name = "c" + new string('n', 44);
