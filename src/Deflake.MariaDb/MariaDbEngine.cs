@@ -69,6 +69,12 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
     /// <summary>What identities chaos did to the template this engine built (empty when it reused one or chaos is off).</summary>
     public IdentityChaosReport IdentityReport { get; private set; } = IdentityChaosReport.Empty;
 
+    /// <summary>
+    /// What rows chaos did to the template this engine built: each table's view order, and what is not guaranteed (empty when
+    /// it reused a template or rows is off).
+    /// </summary>
+    public MariaDbRowChaosReport RowsReport { get; private set; } = MariaDbRowChaosReport.Empty;
+
     private MySqlConnectionStringBuilder Admin => _admin ?? throw new InvalidOperationException("The MariaDB engine has not been started.");
 
     private string AdminConnectionString => Admin.ConnectionString;
@@ -80,17 +86,6 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         _logger = context.Logger;
         _time = context.TimeProvider;
-        if (context.Chaos.HasFlag(ChaosModes.Rows))
-        {
-            if (!context.Chaos.HasFlag(ChaosModes.Identities))
-            {
-                throw new DeflakeConfigurationException(DeflakeEnvironment.Chaos,
-                    "rows chaos is not available on MariaDB/MySQL yet (unordered results keep the server's order); use identities, or run rows on the SQLite or PostgreSQL engine.");
-            }
-
-            _logger.LogWarning("Deflake chaos 'all' on MariaDB covers identities only: rows chaos is not available on MariaDB/MySQL yet, unordered results keep the server's order");
-        }
-
         MySqlConnectionStringBuilder admin;
         if (_options.Admin is null)
         {
@@ -264,6 +259,12 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
                 {
                     IdentityReport = await Chaos.MariaDbTemplateChaos.ApplyIdentitiesAsync(connection, request.Seed, _logger, cancellationToken).ConfigureAwait(false);
                 }
+
+                // After identities: the counters belong to the base tables and stay with them through the rename.
+                if (request.Chaos.HasFlag(ChaosModes.Rows))
+                {
+                    RowsReport = await Chaos.MariaDbTemplateChaos.ApplyRowsAsync(connection, _logger, cancellationToken).ConfigureAwait(false);
+                }
             }
 
             // Fails with a one-line error when the schema holds something clones could not copy.
@@ -335,6 +336,8 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
             var tables = new List<string>();
             var inserts = new List<string>();
             var views = new List<(string Name, string Sql)>();
+            var hidden = objects.Select(o => (string)o[0]!).Where(n => n.StartsWith(Chaos.MariaDbTemplateChaos.HiddenPrefix, StringComparison.Ordinal))
+                .Select(n => n[Chaos.MariaDbTemplateChaos.HiddenPrefix.Length..]).ToHashSet(StringComparer.Ordinal);
             foreach (var row in objects)
             {
                 var table = (string)row[0]!;
@@ -362,14 +365,22 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
                 inserts.Add($"INSERT INTO {Quote.Identifier(table)} ({list}) SELECT {list} FROM {Quote.Identifier(template)}.{Quote.Identifier(table)}");
             }
 
-            return [.. tables, .. inserts, .. OrderViews(views)];
+            return [.. tables, .. inserts, .. OrderViews(views, hidden)];
         }
     }
 
-    /// <summary>Views that read other views come after them (SHOW CREATE VIEW names them as `name` in the same database).</summary>
-    private static IEnumerable<string> OrderViews(List<(string Name, string Sql)> views)
+    /// <summary>
+    /// Views that read other views come after them (SHOW CREATE VIEW names them as `name` in the same database). Rows chaos
+    /// views (<paramref name="rowsViews"/>: a view named like a hidden table) read only their table, so they come first.
+    /// </summary>
+    private static IEnumerable<string> OrderViews(List<(string Name, string Sql)> views, HashSet<string> rowsViews)
     {
-        var remaining = views.ToList();
+        foreach (var view in views.Where(v => rowsViews.Contains(v.Name)))
+        {
+            yield return view.Sql;
+        }
+
+        var remaining = views.Where(v => !rowsViews.Contains(v.Name)).ToList();
         while (remaining.Count > 0)
         {
             var ready = remaining.Where(v => remaining.All(o => o.Name == v.Name || !v.Sql.Contains(Quote.Identifier(o.Name), StringComparison.Ordinal))).ToList();
