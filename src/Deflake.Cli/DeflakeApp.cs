@@ -21,6 +21,22 @@ internal static class DeflakeApp
         return root;
     }
 
+    /// <summary>
+    /// How long a command may take to clean up after Ctrl+C or SIGTERM (kill its test processes, remove its work
+    /// folder) before System.CommandLine stops waiting for it and the process ends without that clean-up. Its default,
+    /// 2 s, was too short on a loaded machine: a hunt then left a running test process and its work folder behind.
+    /// </summary>
+    internal static readonly TimeSpan TerminationGrace = TimeSpan.FromSeconds(30);
+
+    /// <summary>The invocation settings of every command.</summary>
+    internal static InvocationConfiguration Invocation(TextWriter output, TextWriter error) => new()
+    {
+        Output = output,
+        Error = error,
+        EnableDefaultExceptionHandler = false,
+        ProcessTerminationTimeout = TerminationGrace,
+    };
+
     /// <summary>Runs <c>deflake</c> with <paramref name="args"/>; returns the exit code (see <see cref="ExitCodes"/>).</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, bool interactive = false,
         Func<RunnerSettings, ITestRunner>? runnerFactory = null, CancellationToken cancellationToken = default)
@@ -53,7 +69,7 @@ internal static class DeflakeApp
 
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }, cancellationToken).ConfigureAwait(false);
+            return await parse.InvokeAsync(Invocation(output, error), cancellationToken).ConfigureAwait(false);
         }
         catch (CliException ex)
         {

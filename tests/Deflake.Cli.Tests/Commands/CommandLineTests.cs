@@ -11,6 +11,17 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void A_command_stopped_by_a_signal_has_time_to_clean_up_not_only_the_default_two_seconds()
+    {
+        // Past this, System.CommandLine stops waiting and the process ends with test processes and files left behind.
+        var invocation = DeflakeApp.Invocation(TextWriter.Null, TextWriter.Null);
+
+        Assert.NotNull(invocation.ProcessTerminationTimeout); // null: SIGINT/SIGTERM would end deflake at once, no clean-up
+        Assert.True(invocation.ProcessTerminationTimeout >= TimeSpan.FromSeconds(10), $"{invocation.ProcessTerminationTimeout}");
+        Assert.False(invocation.EnableDefaultExceptionHandler); // errors become one 'deflake: ' line, not a stack trace
+    }
+
+    [Fact]
     public async Task Help_lists_every_command()
     {
         var (code, output, _) = await RunAsync("--help");
