@@ -24,6 +24,15 @@ public static class MariaDbTestServer
     public static async Task<TestDatabasePool> CreatePoolAsync(TestDatabaseOptions options, CancellationToken cancellationToken = default)
         => await TestDatabasePool.CreateAsync(await CreateEngineAsync(), options, cancellationToken);
 
+    /// <summary>Runs <paramref name="test"/> on a fresh clone of <paramref name="schema"/> under the given chaos and seed.</summary>
+    public static async Task<T> WithDatabaseAsync<T>(SchemaSource schema, ChaosModes chaos, int seed, Func<System.Data.Common.DbConnection, Task<T>> test, CancellationToken cancellationToken = default)
+    {
+        await using var pool = await CreatePoolAsync(MariaDbEngineTests.Options(schema, chaos, seed), cancellationToken);
+        await using var database = await pool.RentAsync(cancellationToken);
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return await test(connection);
+    }
+
     public static async Task<MySqlConnection> OpenAdminAsync(CancellationToken cancellationToken = default)
     {
         var builder = new MySqlConnectionStringBuilder(await GetAdminConnectionStringAsync(cancellationToken)) { Pooling = false, AllowUserVariables = true };

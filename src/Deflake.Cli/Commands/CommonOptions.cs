@@ -108,7 +108,8 @@ internal static partial class CommonOptions
         return removed;
     }
 
-    private static bool IsRunning(int pid)
+    /// <summary>Whether a process with this id lives (a zombie or a reused id aside).</summary>
+    internal static bool IsRunning(int pid)
     {
         try
         {

@@ -172,25 +172,12 @@ public sealed class WarmStartTests
                 await runner.DisposeAsync();
 
                 Assert.Empty(runner.WaitingProcessIds);
-                Assert.All(waiting, id => Assert.False(IsRunning(id), $"process {id} still runs"));
+                Assert.All(waiting, id => Assert.False(Deflake.Cli.Commands.CommonOptions.IsRunning(id), $"process {id} still runs"));
             }
         }
         finally
         {
             Directory.Delete(work, recursive: true);
-        }
-    }
-
-    private static bool IsRunning(int id)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(id);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
         }
     }
 

@@ -20,13 +20,8 @@ public sealed class MariaDbIdentityChaosTests
         await command.ExecuteNonQueryAsync(ct);
     });
 
-    private static async Task<T> WithDatabaseAsync<T>(ChaosModes chaos, int seed, Func<DbConnection, Task<T>> test)
-    {
-        await using var pool = await MariaDbTestServer.CreatePoolAsync(MariaDbEngineTests.Options(StorySchema, chaos, seed), Token);
-        await using var database = await pool.RentAsync(Token);
-        await using var connection = await database.OpenConnectionAsync(Token);
-        return await test(connection);
-    }
+    private static Task<T> WithDatabaseAsync<T>(ChaosModes chaos, int seed, Func<DbConnection, Task<T>> test)
+        => MariaDbTestServer.WithDatabaseAsync(StorySchema, chaos, seed, test, Token);
 
     [Fact]
     public async Task The_audit_row_looked_up_by_the_wrong_id_is_found_without_chaos()

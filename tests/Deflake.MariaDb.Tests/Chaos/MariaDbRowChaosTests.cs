@@ -43,13 +43,8 @@ public sealed class MariaDbRowChaosTests
         await command.ExecuteNonQueryAsync(ct);
     });
 
-    private static async Task<T> WithDatabaseAsync<T>(ChaosModes chaos, int seed, Func<DbConnection, Task<T>> test)
-    {
-        await using var pool = await MariaDbTestServer.CreatePoolAsync(MariaDbEngineTests.Options(StorySchema, chaos, seed), Token);
-        await using var database = await pool.RentAsync(Token);
-        await using var connection = await database.OpenConnectionAsync(Token);
-        return await test(connection);
-    }
+    private static Task<T> WithDatabaseAsync<T>(ChaosModes chaos, int seed, Func<DbConnection, Task<T>> test)
+        => MariaDbTestServer.WithDatabaseAsync(StorySchema, chaos, seed, test, Token);
 
     /// <summary>
     /// Runs <paramref name="test"/> on a fresh clone for each of seeds 1..<see cref="Seeds"/>, through the engine, with the
