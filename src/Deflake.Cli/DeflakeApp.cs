@@ -22,11 +22,11 @@ internal static class DeflakeApp
     }
 
     /// <summary>
-    /// How long a command may take to clean up after Ctrl+C or SIGTERM (kill its test processes, remove its work
-    /// folder) before System.CommandLine stops waiting for it and the process ends without that clean-up. Its default,
-    /// 2 s, was too short on a loaded machine: a hunt then left a running test process and its work folder behind.
+    /// How long a command may take to clean up after Ctrl+C or SIGTERM (kill its test processes and wait for them, remove
+    /// its work folder) before System.CommandLine stops waiting for it and the process ends without that clean-up. Its
+    /// default, 2 s, leaves no room on a loaded CI machine, where killing and reaping a test process alone can take seconds.
     /// </summary>
-    internal static readonly TimeSpan TerminationGrace = TimeSpan.FromSeconds(30);
+    internal static readonly TimeSpan TerminationGrace = TimeSpan.FromSeconds(10);
 
     /// <summary>The invocation settings of every command.</summary>
     internal static InvocationConfiguration Invocation(TextWriter output, TextWriter error) => new()
