@@ -1,4 +1,5 @@
 using Deflake.EntityFrameworkCore.Tests.Contexts;
+using Deflake.Postgres;
 using Deflake.Postgres.Tests;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -17,6 +18,13 @@ public sealed class EfCoreSchemaPostgresTests
         Seed = 11,
         PoolSize = 1,
     }, Token);
+
+    [Fact]
+    public async Task The_PostgreSQL_engine_gives_Npgsql_as_its_provider()
+    {
+        await using var engine = new PostgresEngine(new PostgresEngineOptions { AdminConnectionString = "Host=localhost" });
+        Assert.Same(NpgsqlFactory.Instance, engine.ProviderFactory);
+    }
 
     [Fact]
     public async Task A_clone_has_the_migrated_tables_the_seed_data_and_both_history_rows_and_EF_can_insert()
