@@ -118,6 +118,17 @@ public sealed class EfCoreSchemaSqliteTests : IDisposable
         Assert.DoesNotContain('\n', error.Message);
     }
 
+    [Fact]
+    public async Task EF_Cores_refusal_to_migrate_a_model_with_pending_changes_is_a_TemplateBuildException_naming_the_context()
+    {
+        var error = await Assert.ThrowsAsync<TemplateBuildException>(() => _pools.CreateAsync(EfCoreSchema.FromDbContext(PendingChangesContext.Create)));
+
+        Assert.Equal("migrating PendingChangesContext", error.Step);
+        Assert.Contains("pending changes", error.Message, StringComparison.Ordinal);
+        Assert.IsType<InvalidOperationException>(error.InnerException);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
     private static async Task<long> ScalarAsync(DbConnection connection, string sql)
     {
         await using var command = connection.CreateCommand();
