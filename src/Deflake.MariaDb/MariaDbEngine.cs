@@ -63,6 +63,9 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
     /// <inheritdoc />
     public string Kind => "mariadb";
 
+    /// <inheritdoc />
+    public DbProviderFactory ProviderFactory => MySqlClientFactory.Instance;
+
     /// <summary>The throwaway server in use, or null when a connection string was given.</summary>
     public MariaDbLocalServer? LocalServer => _localServer;
 

@@ -66,6 +66,9 @@ public sealed class PostgresEngine : IDatabaseEngine
     /// <inheritdoc />
     public string Kind => "postgres";
 
+    /// <inheritdoc />
+    public DbProviderFactory ProviderFactory => NpgsqlFactory.Instance;
+
     /// <summary>The server's <c>server_version_num</c> (for example 150010), once started.</summary>
     public int ServerVersionNumber => _serverVersionNumber;
 

@@ -55,6 +55,9 @@ public sealed class SqliteEngine : IDatabaseEngine
     /// <inheritdoc />
     public string Kind => "sqlite";
 
+    /// <inheritdoc />
+    public DbProviderFactory ProviderFactory => SqliteFactory.Instance;
+
     /// <summary>The clone mode in use.</summary>
     public SqliteCloneMode CloneMode => _options.CloneMode;
 

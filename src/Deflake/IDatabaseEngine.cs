@@ -57,6 +57,16 @@ public interface IDatabaseEngine : IAsyncDisposable
     /// (for engines that cannot tell which templates live pools use; SQLite, PostgreSQL and MariaDB implement it).
     /// </summary>
     Task<int> RemoveSupersededTemplatesAsync(TemplateRequest current, CancellationToken cancellationToken = default) => Task.FromResult(0);
+
+    /// <summary>
+    /// The ADO.NET provider whose connections <see cref="SchemaSource.ApplyAsync"/> receives (for example
+    /// <c>SqliteFactory.Instance</c>). The pool hands it to <see cref="SchemaSource.ComputeFingerprintAsync(SchemaContext, CancellationToken)"/>
+    /// through <see cref="SchemaContext.ProviderFactory"/>, so a source can compute its digest on an unopened connection
+    /// of the right provider before the template exists (the EF Core source renders its migrations' SQL that way).
+    /// The default is null: sources that need a provider then refuse the engine with a one-line error.
+    /// SQLite, PostgreSQL and MariaDB implement it.
+    /// </summary>
+    DbProviderFactory? ProviderFactory => null;
 }
 
 /// <summary>What the pool tells its engine when it starts.</summary>

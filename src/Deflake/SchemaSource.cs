@@ -26,6 +26,20 @@ public abstract class SchemaSource
     /// </summary>
     public abstract ValueTask<string> ComputeFingerprintAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The digest the pool asks for: like <see cref="ComputeFingerprintAsync(CancellationToken)"/> (the default calls it),
+    /// but told which engine the template is for and, through <see cref="SchemaContext.ProviderFactory"/>, the engine's
+    /// ADO.NET provider. A source whose schema depends on the provider (an EF Core model renders different SQL per
+    /// provider) overrides this and builds its digest on an <em>unopened</em> connection of that provider.
+    /// </summary>
+    /// <remarks>
+    /// Contract: called once per pool start, before the template exists; it must not open a connection (there is no
+    /// database to open yet) and must return the same digest for the same schema on every machine.
+    /// </remarks>
+    /// <exception cref="DeflakeConfigurationException">The source needs a provider and the engine gives none.</exception>
+    public virtual ValueTask<string> ComputeFingerprintAsync(SchemaContext context, CancellationToken cancellationToken = default)
+        => ComputeFingerprintAsync(cancellationToken);
+
     /// <summary>Applies the schema to an open connection to an empty database.</summary>
     /// <exception cref="TemplateBuildException">A step failed; names the step and carries the database's error.</exception>
     public abstract Task ApplyAsync(DbConnection connection, CancellationToken cancellationToken = default);
@@ -45,6 +59,30 @@ public abstract class SchemaSource
         => new DelegateSchemaSource(name, version, apply);
 
     internal static string Hex(ReadOnlySpan<byte> hash) => Convert.ToHexStringLower(hash);
+}
+
+/// <summary>What a pool tells a <see cref="SchemaSource"/> when it asks for the fingerprint.</summary>
+public sealed class SchemaContext
+{
+    /// <summary>Creates a context.</summary>
+    /// <param name="engineKind">The engine's <see cref="IDatabaseEngine.Kind"/>.</param>
+    /// <param name="providerFactory">The engine's <see cref="IDatabaseEngine.ProviderFactory"/>, or null when it gives none.</param>
+    public SchemaContext(string engineKind, DbProviderFactory? providerFactory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(engineKind);
+        EngineKind = engineKind;
+        ProviderFactory = providerFactory;
+    }
+
+    /// <summary>The engine's kind: <c>sqlite</c>, <c>postgres</c>, <c>mariadb</c>.</summary>
+    public string EngineKind { get; }
+
+    /// <summary>
+    /// The ADO.NET provider of the connections the template is built on, for sources that need a connection object
+    /// to compute their digest: create one with <see cref="DbProviderFactory.CreateConnection"/> and never open it.
+    /// Null when the engine gives none (an engine written before this member existed).
+    /// </summary>
+    public DbProviderFactory? ProviderFactory { get; }
 }
 
 internal sealed class SqlDirectorySchemaSource : SchemaSource

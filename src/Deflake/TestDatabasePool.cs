@@ -116,7 +116,7 @@ public sealed class TestDatabasePool : IAsyncDisposable
             }
         }
 
-        var digest = await o.Schema.ComputeFingerprintAsync(cancellationToken).ConfigureAwait(false);
+        var digest = await o.Schema.ComputeFingerprintAsync(new SchemaContext(_engine.Kind, _engine.ProviderFactory), cancellationToken).ConfigureAwait(false);
         // Identity ranges are drawn from the seed in the template; the rows objects (PostgreSQL views) read the seed
         // per database, so one rows template serves every seed.
         var templateChaos = (o.Chaos.HasFlag(ChaosModes.Identities), o.Chaos.HasFlag(ChaosModes.Rows)) switch

@@ -64,4 +64,22 @@ public sealed class FingerprintTests
         Assert.Equal(v1, v1Again);
         Assert.NotEqual(v1, v2);
     }
+
+    [Fact]
+    public async Task A_source_that_ignores_the_schema_context_gives_the_same_digest_with_it_as_without_it()
+    {
+        static Task Apply(System.Data.Common.DbConnection c, CancellationToken ct) => Task.CompletedTask;
+        var schema = SchemaSource.FromDelegate("shop", "1", Apply);
+
+        var without = await schema.ComputeFingerprintAsync(TestContext.Current.CancellationToken);
+        var with = await schema.ComputeFingerprintAsync(new SchemaContext("sqlite", providerFactory: null), TestContext.Current.CancellationToken);
+
+        Assert.Equal(without, with);
+    }
+
+    [Fact]
+    public void A_schema_context_needs_an_engine_kind()
+    {
+        Assert.Throws<ArgumentException>(() => new SchemaContext(" ", null));
+    }
 }
