@@ -153,12 +153,15 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
         return new RunResult(request, ParseResults(document), result.Duration, ReproduceCommand(request)) { Discovered = CountTests(document) };
     }
 
-    /// <summary>Kills the processes started ahead and still waiting, if any, all at once; the runner can run again.</summary>
+    /// <summary>Kills the processes started ahead and still waiting, if any; the runner can run again.</summary>
     public async ValueTask DisposeAsync()
     {
         var waiting = _ahead.Values.ToArray();
         _ahead.Clear();
-        await Task.WhenAll(waiting.Select(ahead => ahead.Process.DisposeAsync().AsTask())).ConfigureAwait(false);
+        foreach (var ahead in waiting)
+        {
+            await ahead.Process.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>A test process started ahead of its run, waiting at its start gate.</summary>
