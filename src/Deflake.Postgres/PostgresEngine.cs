@@ -301,6 +301,7 @@ public sealed class PostgresEngine : IDatabaseEngine
             {
                 await request.Schema.ApplyAsync(connection, cancellationToken).ConfigureAwait(false);
                 await ApplyTemplateChaosAsync(connection, request, cancellationToken).ConfigureAwait(false);
+                await Recycling.PostgresRecycling.InstallAsync(connection, _logger, cancellationToken).ConfigureAwait(false);
             }
 
             // Seal, then publish by renaming: a template name only ever refers to a finished template.
@@ -359,8 +360,8 @@ public sealed class PostgresEngine : IDatabaseEngine
                 await SetMarkerAsync(connection, name, NewMarker("clone", source.Fingerprint), CancellationToken.None).ConfigureAwait(false);
                 var builder = new NpgsqlConnectionStringBuilder(Admin.ConnectionString) { Database = name };
                 var connectionString = await ConfigureCloneAsync(connection, name, builder, CancellationToken.None).ConfigureAwait(false);
-                await WarmAsync(connectionString).ConfigureAwait(false);
-                return new EngineDatabase(name, connectionString);
+                var state = await WarmAsync(connectionString).ConfigureAwait(false);
+                return new EngineDatabase(name, connectionString, state);
             }
             catch
             {
@@ -377,12 +378,96 @@ public sealed class PostgresEngine : IDatabaseEngine
     /// 2-core machine; afterwards the test's <c>OpenConnectionAsync</c> takes the ready session. Dropping or keeping the
     /// clone clears that pool.
     /// </summary>
-    private static async Task WarmAsync(string connectionString)
+    private static async Task<CloneState> WarmAsync(string connectionString)
     {
         var connection = new NpgsqlConnection(connectionString);
         await using (connection.ConfigureAwait(false))
         {
             await connection.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        // Deflake's restore session, opened now too, reads the settings a restore must find again.
+        var state = new CloneState { Restore = CreateRestoreDataSource(connectionString) };
+        try
+        {
+            var restore = await state.Restore.OpenConnectionAsync(CancellationToken.None).ConfigureAwait(false);
+            await using (restore.ConfigureAwait(false))
+            {
+                state.Settings = await Recycling.PostgresRecycling.ReadSettingsAsync(restore, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            return state;
+        }
+        catch
+        {
+            await state.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// What the engine keeps of a clone it made: the data source of Deflake's restore session (a pool of its own, so the
+    /// app's pool is never touched, without type loading, since the restore reads only built-in types), and the database
+    /// settings the clone had when it was first handed out, which a restore must find again.
+    /// </summary>
+    private sealed class CloneState : IAsyncDisposable
+    {
+        public NpgsqlDataSource? Restore { get; init; }
+
+        public string[]? Settings { get; set; }
+
+        public ValueTask DisposeAsync() => Restore?.DisposeAsync() ?? ValueTask.CompletedTask;
+    }
+
+    private static NpgsqlDataSource CreateRestoreDataSource(string connectionString)
+    {
+        var builder = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            ApplicationName = Recycling.PostgresRecycling.ApplicationName,
+            MaxPoolSize = 2,
+            Enlist = false,
+        }.ConnectionString);
+        builder.ConfigureTypeLoading(types => types.EnableTypeLoading(false));
+        return builder.Build();
+    }
+
+    /// <inheritdoc />
+    public async Task<RestoreResult> RestoreCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        EnsureOwnName(database.Name);
+        if (database.State is not CloneState state)
+        {
+            return RestoreResult.NotRestored("the clone was not made by this engine");
+        }
+
+        if (state.Restore is null || state.Settings is null)
+        {
+            return RestoreResult.NotRestored("the clone's restore session was never set up");
+        }
+
+        var connection = await state.Restore.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var (reason, ended) = await Recycling.PostgresRecycling.RestoreAsync(connection, state.Settings, cancellationToken).ConfigureAwait(false);
+            if (ended > 0)
+            {
+                // Sessions of the test were ended: none of this process's pooled connections to the clone may be reused.
+                _logger.LogDebug("Deflake ended {Count} session(s) the test left open on {Name}", ended, database.Name);
+                ClearPool(database.ConnectionString);
+            }
+
+            if (reason is null)
+            {
+                return RestoreResult.Success;
+            }
+
+            if (reason.StartsWith("a prepared transaction", StringComparison.Ordinal))
+            {
+                await Recycling.PostgresRecycling.RollBackPreparedAsync(connection, cancellationToken).ConfigureAwait(false);
+            }
+
+            return RestoreResult.NotRestored(reason);
         }
     }
 
@@ -405,7 +490,7 @@ public sealed class PostgresEngine : IDatabaseEngine
     {
         ArgumentNullException.ThrowIfNull(database);
         EnsureOwnName(database.Name);
-        ClearPool(database.ConnectionString);
+        await ClearPoolsAsync(database).ConfigureAwait(false);
         var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -418,7 +503,7 @@ public sealed class PostgresEngine : IDatabaseEngine
     {
         ArgumentNullException.ThrowIfNull(database);
         EnsureOwnName(database.Name);
-        ClearPool(database.ConnectionString);
+        await ClearPoolsAsync(database).ConfigureAwait(false);
         var connection = await DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -813,6 +898,16 @@ public sealed class PostgresEngine : IDatabaseEngine
     {
         using var connection = new NpgsqlConnection(connectionString);
         NpgsqlConnection.ClearPool(connection);
+    }
+
+    /// <summary>Clears the pools of a clone that goes away: the app's, and Deflake's restore session's.</summary>
+    private static async Task ClearPoolsAsync(EngineDatabase database)
+    {
+        ClearPool(database.ConnectionString);
+        if (database.State is CloneState state)
+        {
+            await state.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private DatabaseMarker NewMarker(string kind, string fingerprint) => new()

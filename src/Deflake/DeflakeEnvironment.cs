@@ -42,6 +42,12 @@ public static class DeflakeEnvironment
     /// <summary><c>1</c>: keep the database of a failed test and print how to connect to it.</summary>
     public const string KeepFailed = "DEFLAKE_KEEP_FAILED";
 
+    /// <summary>
+    /// <c>0</c>: every test gets a brand-new clone, dropped after it (no recycling). <c>1</c> (default): a returned
+    /// database is restored to the template's state in place and handed to the next test, where the engine can prove it.
+    /// </summary>
+    public const string Recycle = "DEFLAKE_RECYCLE";
+
     /// <summary>Admin connection string of a PostgreSQL server; unset: a throwaway local server.</summary>
     public const string Postgres = "DEFLAKE_POSTGRES";
 
@@ -76,6 +82,10 @@ public static class DeflakeEnvironment
 
     /// <summary>Whether <c>DEFLAKE_KEEP_FAILED=1</c>.</summary>
     public static bool KeepFailedDatabases => ParseFlag(Environment.GetEnvironmentVariable(KeepFailed), KeepFailed);
+
+    /// <summary>Whether <c>DEFLAKE_RECYCLE</c> allows recycling: true when it is unset, <c>1</c> or <c>true</c>; false for <c>0</c> or <c>false</c>.</summary>
+    public static bool RecycleDatabases => string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(Recycle))
+        || ParseFlag(Environment.GetEnvironmentVariable(Recycle), Recycle);
 
     /// <summary>The per-test chaos modes of the <c>DEFLAKE_CHAOS_TESTS</c> file: empty when it is unset.</summary>
     /// <exception cref="DeflakeConfigurationException">The file is missing, or a line is not <c>modes&lt;TAB&gt;test id</c>.</exception>

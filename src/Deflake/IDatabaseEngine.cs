@@ -59,6 +59,17 @@ public interface IDatabaseEngine : IAsyncDisposable
     Task<int> RemoveSupersededTemplatesAsync(TemplateRequest current, CancellationToken cancellationToken = default) => Task.FromResult(0);
 
     /// <summary>
+    /// Restores a returned clone in place to exactly the template's state (every table's rows, every sequence, the
+    /// schema) so the pool can hand it out again under the same name, with the driver's pooled connections and type
+    /// cache for its connection string still warm. Returns <see cref="RestoreResult.NotRestored"/> with the reason
+    /// whenever it cannot prove the restore complete (DDL in the test, objects it does not track, a template it cannot
+    /// track): the pool then drops the clone and makes a new one. Must leave no session of the test able to affect the
+    /// next user. Called only for clones this engine created and that no test holds. The default never restores.
+    /// </summary>
+    Task<RestoreResult> RestoreCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default)
+        => Task.FromResult(RestoreResult.NotRestored($"the {Kind} engine does not restore databases in place"));
+
+    /// <summary>
     /// The ADO.NET provider whose connections <see cref="SchemaSource.ApplyAsync"/> receives (for example
     /// <c>SqliteFactory.Instance</c>). The pool hands it to <see cref="SchemaSource.ComputeFingerprintAsync(SchemaContext, CancellationToken)"/>
     /// through <see cref="SchemaContext.ProviderFactory"/>, so a source can compute its digest on an unopened connection
@@ -137,3 +148,25 @@ public sealed record EngineTemplate(string Name, string Fingerprint, bool WasBui
 /// <param name="ConnectionString">How to connect to it.</param>
 /// <param name="State">Engine-private state (for example an open connection that keeps an in-memory database alive).</param>
 public sealed record EngineDatabase(string Name, string ConnectionString, object? State = null);
+
+/// <summary>What <see cref="IDatabaseEngine.RestoreCloneAsync"/> did with a returned clone.</summary>
+public sealed class RestoreResult
+{
+    private RestoreResult(bool restored, string? reason)
+    {
+        Restored = restored;
+        Reason = reason;
+    }
+
+    /// <summary>The clone is back in the template's state and may be rented again.</summary>
+    public static RestoreResult Success { get; } = new(true, null);
+
+    /// <summary>True when the clone was restored.</summary>
+    public bool Restored { get; }
+
+    /// <summary>Why the clone could not be restored (logged at debug level by the pool); null when it was.</summary>
+    public string? Reason { get; }
+
+    /// <summary>The clone could not be restored, for <paramref name="reason"/>; the pool drops it and makes another.</summary>
+    public static RestoreResult NotRestored(string reason) => new(false, reason);
+}

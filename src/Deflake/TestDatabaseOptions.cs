@@ -30,6 +30,14 @@ public sealed class TestDatabaseOptions
     /// </summary>
     public bool? KeepFailed { get; set; }
 
+    /// <summary>
+    /// Recycle returned databases: restore what the test changed to the template's state and hand the database to the
+    /// next test under the same name, instead of dropping it and cloning a new one. The engine decides per database
+    /// whether it can prove the restore complete (DDL in the test, for example, makes a new clone); a kept database is
+    /// never recycled. False: every test gets a brand-new clone. Default: <c>DEFLAKE_RECYCLE</c>, else true.
+    /// </summary>
+    public bool? Recycle { get; set; }
+
     /// <summary>How long kept databases live before orphan collection removes them. Default one day.</summary>
     public TimeSpan KeptRetention { get; set; } = TimeSpan.FromDays(1);
 
@@ -87,6 +95,7 @@ public sealed class TestDatabaseOptions
             poolSize,
             max,
             KeepFailed ?? DeflakeEnvironment.KeepFailedDatabases,
+            Recycle ?? DeflakeEnvironment.RecycleDatabases,
             KeptRetention,
             Chaos ?? DeflakeEnvironment.ChaosModes,
             Seed ?? DeflakeEnvironment.CurrentSeed,
@@ -101,6 +110,7 @@ internal sealed record ResolvedOptions(
     int PoolSize,
     int MaxDatabases,
     bool KeepFailed,
+    bool Recycle,
     TimeSpan KeptRetention,
     ChaosModes Chaos,
     int Seed,

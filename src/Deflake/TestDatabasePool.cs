@@ -23,13 +23,17 @@ public sealed class TestDatabasePool : IAsyncDisposable
     private readonly IDatabaseEngine _engine;
     private readonly ResolvedOptions _options;
     private readonly ILogger _logger;
-    private readonly Channel<EngineDatabase> _ready;
-    private readonly Channel<EngineDatabase> _toDrop = Channel.CreateUnbounded<EngineDatabase>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly Channel<EngineDatabase> _ready = Channel.CreateUnbounded<EngineDatabase>();
+    private readonly Channel<EngineDatabase> _returned = Channel.CreateUnbounded<EngineDatabase>(new UnboundedChannelOptions { SingleReader = false });
     private readonly SemaphoreSlim _slots;
+    private readonly SemaphoreSlim _demand;
+    private long _created;
+    private long _recycled;
+    private long _dropped;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<string, EngineDatabase> _rented = new(StringComparer.Ordinal);
     private Task[] _fillers = [];
-    private Task[] _droppers = [];
+    private Task[] _returners = [];
     private int _disposed;
 
     private TestDatabasePool(IDatabaseEngine engine, ResolvedOptions options, ILogger logger)
@@ -37,8 +41,8 @@ public sealed class TestDatabasePool : IAsyncDisposable
         _engine = engine;
         _options = options;
         _logger = logger;
-        _ready = Channel.CreateBounded<EngineDatabase>(new BoundedChannelOptions(options.PoolSize) { FullMode = BoundedChannelFullMode.Wait });
         _slots = new SemaphoreSlim(options.MaxDatabases, options.MaxDatabases);
+        _demand = new SemaphoreSlim(options.PoolSize, int.MaxValue);
         Template = null!;
         ServerVersion = string.Empty;
     }
@@ -60,6 +64,13 @@ public sealed class TestDatabasePool : IAsyncDisposable
 
     /// <summary>Whether failed tests' databases are kept.</summary>
     public bool KeepFailed => _options.KeepFailed;
+
+    /// <summary>Whether returned databases are recycled (see <see cref="TestDatabaseOptions.Recycle"/>).</summary>
+    public bool Recycle => _options.Recycle;
+
+    /// <summary>What the pool has done so far: clones made, databases recycled, databases dropped.</summary>
+    public TestDatabasePoolStatistics Statistics => new(
+        Interlocked.Read(ref _created), Interlocked.Read(ref _recycled), Interlocked.Read(ref _dropped));
 
     /// <summary>
     /// How many databases the start removed: orphans of crashed processes, templates unused for long, and templates
@@ -149,12 +160,12 @@ public sealed class TestDatabasePool : IAsyncDisposable
         }
 
         // Making and dropping a clone is mostly the server's (or the disk's) work with waits in between, so more of
-        // them than cores keeps it busy: on 2 cores, PostgreSQL in memory, 4 fillers and 2 droppers sustained about
+        // them than cores keeps it busy: on 2 cores, PostgreSQL in memory, 4 fillers and 2 returners sustained about
         // 20% more rent + dispose per second than 2 and 1. Both stay within MaxDatabases (the slots).
         var fillerCount = Math.Clamp(Math.Min(o.PoolSize, 2 * Environment.ProcessorCount), 1, 4);
-        var dropperCount = Math.Clamp(fillerCount / 2, 1, 2);
+        var returnerCount = Math.Clamp(fillerCount / 2, 1, 2);
         _fillers = Enumerable.Range(0, fillerCount).Select(_ => Task.Run(FillAsync, CancellationToken.None)).ToArray();
-        _droppers = Enumerable.Range(0, dropperCount).Select(_ => Task.Run(DropLoopAsync, CancellationToken.None)).ToArray();
+        _returners = Enumerable.Range(0, returnerCount).Select(_ => Task.Run(ReturnLoopAsync, CancellationToken.None)).ToArray();
     }
 
     /// <summary>
@@ -164,8 +175,18 @@ public sealed class TestDatabasePool : IAsyncDisposable
     public async ValueTask<TestDatabase> RentAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (!_ready.Reader.TryRead(out var clone))
+        if (_ready.Reader.TryRead(out var clone))
         {
+            // Without recycling every rent is replaced by a new clone. With it, returned databases come back, so a new
+            // clone is made only when the ready queue runs dry: the pool grows to the suite's parallelism and stops.
+            if (!_options.Recycle || _ready.Reader.Count == 0)
+            {
+                _demand.Release();
+            }
+        }
+        else
+        {
+            _demand.Release();
             try
             {
                 clone = await _ready.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -203,7 +224,7 @@ public sealed class TestDatabasePool : IAsyncDisposable
             }
         }
 
-        if (!_toDrop.Writer.TryWrite(clone))
+        if (!_returned.Writer.TryWrite(clone))
         {
             // The pool is shutting down: drop inline.
             await DropQuietlyAsync(clone).ConfigureAwait(false);
@@ -219,6 +240,7 @@ public sealed class TestDatabasePool : IAsyncDisposable
         {
             while (!token.IsCancellationRequested)
             {
+                await _demand.WaitAsync(token).ConfigureAwait(false);
                 await _slots.WaitAsync(token).ConfigureAwait(false);
                 EngineDatabase clone;
                 try
@@ -231,14 +253,11 @@ public sealed class TestDatabasePool : IAsyncDisposable
                     throw;
                 }
 
-                try
-                {
-                    await _ready.Writer.WriteAsync(clone, token).ConfigureAwait(false);
-                }
-                catch
+                Interlocked.Increment(ref _created);
+                if (!_ready.Writer.TryWrite(clone))
                 {
                     await DropQuietlyAsync(clone).ConfigureAwait(false);
-                    throw;
+                    return;
                 }
             }
         }
@@ -255,12 +274,54 @@ public sealed class TestDatabasePool : IAsyncDisposable
         }
     }
 
-    private async Task DropLoopAsync()
+    /// <summary>
+    /// Takes returned databases: recycles each one the engine can restore (back into the ready queue, same name), and
+    /// drops the rest; with recycling on, a dropped database is replaced by a new clone so the pool keeps its size.
+    /// </summary>
+    private async Task ReturnLoopAsync()
     {
-        await foreach (var clone in _toDrop.Reader.ReadAllAsync().ConfigureAwait(false))
+        await foreach (var clone in _returned.Reader.ReadAllAsync().ConfigureAwait(false))
         {
+            if (_options.Recycle && !_stopping.IsCancellationRequested)
+            {
+                if (await TryRestoreAsync(clone).ConfigureAwait(false) && _ready.Writer.TryWrite(clone))
+                {
+                    Interlocked.Increment(ref _recycled);
+                    continue;
+                }
+
+                await DropQuietlyAsync(clone).ConfigureAwait(false);
+                _demand.Release();
+                continue;
+            }
+
             await DropQuietlyAsync(clone).ConfigureAwait(false);
         }
+    }
+
+    private async Task<bool> TryRestoreAsync(EngineDatabase clone)
+    {
+        RestoreResult result;
+        try
+        {
+            result = await _engine.RestoreCloneAsync(clone, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            return false;
+        }
+        catch (Exception ex)
+        {
+            // A restore that fails half-way leaves the database unknown: it is never handed out again.
+            result = RestoreResult.NotRestored($"the restore failed ({ex.GetType().Name}: {ex.Message.Split('\n')[0].Trim()})");
+        }
+
+        if (!result.Restored)
+        {
+            _logger.LogDebug("Deflake re-clones instead of recycling {Name}: {Reason}", clone.Name, result.Reason);
+        }
+
+        return result.Restored;
     }
 
     private async Task DropQuietlyAsync(EngineDatabase clone)
@@ -276,6 +337,7 @@ public sealed class TestDatabasePool : IAsyncDisposable
         }
         finally
         {
+            Interlocked.Increment(ref _dropped);
             _slots.Release();
         }
     }
@@ -293,21 +355,34 @@ public sealed class TestDatabasePool : IAsyncDisposable
         _ready.Writer.TryComplete();
         while (_ready.Reader.TryRead(out var ready))
         {
-            _toDrop.Writer.TryWrite(ready);
+            _returned.Writer.TryWrite(ready);
         }
 
         foreach (var rented in _rented.Values)
         {
             if (_rented.TryRemove(rented.Name, out _))
             {
-                _toDrop.Writer.TryWrite(rented);
+                _returned.Writer.TryWrite(rented);
             }
         }
 
-        _toDrop.Writer.TryComplete();
-        await Task.WhenAll(_droppers).ConfigureAwait(false);
+        _returned.Writer.TryComplete();
+        await Task.WhenAll(_returners).ConfigureAwait(false);
+        // A database recycled while the pool was stopping went back to the (completed) ready queue: drop it too.
+        while (_ready.Reader.TryRead(out var late))
+        {
+            await DropQuietlyAsync(late).ConfigureAwait(false);
+        }
+
         await _engine.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
         _slots.Dispose();
+        _demand.Dispose();
     }
 }
+
+/// <summary>A snapshot of what a <see cref="TestDatabasePool"/> has done.</summary>
+/// <param name="Created">Clones made from the template.</param>
+/// <param name="Recycled">Returned databases restored in place and handed out again.</param>
+/// <param name="Dropped">Databases dropped (returned ones that could not be recycled, and those removed at disposal).</param>
+public sealed record TestDatabasePoolStatistics(long Created, long Recycled, long Dropped);

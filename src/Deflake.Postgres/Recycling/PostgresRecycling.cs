@@ -1,0 +1,428 @@
+using System.Globalization;
+using System.Text;
+using Deflake.Postgres.Internal;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Deflake.Postgres.Recycling;
+
+/// <summary>
+/// Recycling a returned clone in place. Built once into the template (so every clone inherits it), in a schema
+/// <c>deflake_recycle</c>:
+/// <list type="bullet">
+/// <item>a copy of the rows of every table that has rows in the template, and each sequence's state;</item>
+/// <item>on every table a statement-level trigger (<c>ENABLE ALWAYS</c>, so <c>session_replication_role</c> does not
+/// silence it) that records the table as dirty: one extra insert per writing statement, not per row;</item>
+/// <item>an event trigger that records any DDL, after which the clone is never recycled;</item>
+/// <item><c>restore()</c>, which in one round trip ends the test's sessions that could block or leak (inside a transaction,
+/// running, or holding advisory locks; idle pooled sessions stay warm), refuses what it cannot restore (DDL, prepared
+/// transactions, large objects, changed database settings), truncates the dirty tables together with every table that
+/// references them, re-inserts the template's rows, and sets every sequence back to the template's value.</item>
+/// </list>
+/// Tables with rows are compacted in the template (truncated and re-inserted in heap order), so a restored table has
+/// the same physical layout as a fresh clone's: row-order chaos, which shuffles by row position, gives the same order
+/// on a recycled database as on a new one.
+/// </summary>
+internal static class PostgresRecycling
+{
+    /// <summary>The schema of Deflake's recycling objects; created only in Deflake's templates.</summary>
+    public const string Schema = "deflake_recycle";
+
+    /// <summary>The application name of the sessions that restore clones (so they never end each other).</summary>
+    public const string ApplicationName = "deflake recycle";
+
+    private const string TriggerName = "deflake_recycle_dirty";
+
+    /// <summary>
+    /// Installs recycling in a template being built (after the schema and the template's chaos). When the template
+    /// cannot be recycled safely, installs a <c>restore()</c> that only says why, and logs it once.
+    /// </summary>
+    public static async Task InstallAsync(NpgsqlConnection connection, ILogger logger, CancellationToken cancellationToken)
+    {
+        var why = await FindUnsupportedAsync(connection, cancellationToken).ConfigureAwait(false);
+        if (why is not null)
+        {
+            logger.LogInformation("Deflake will not recycle clones of this PostgreSQL template ({Reason}); every test gets a new clone", why);
+            await ExecuteAsync(connection, UnsupportedSql(why), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var tables = await ReadTablesAsync(connection, cancellationToken).ConfigureAwait(false);
+        if (tables.FirstOrDefault(t => t.HasRows && t.Columns.Length == 0) is { } odd)
+        {
+            const string NoColumns = "a table with rows has no column a restore could write";
+            logger.LogInformation("Deflake will not recycle clones of this PostgreSQL template ({Reason}: {Table})", NoColumns, odd.QualifiedName);
+            await ExecuteAsync(connection, UnsupportedSql(NoColumns), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var sequences = await ReadSequencesAsync(connection, cancellationToken).ConfigureAwait(false);
+        var sql = new StringBuilder();
+        sql.Append(CultureInfo.InvariantCulture, $"""
+            set max_parallel_workers_per_gather = 0;
+            set synchronize_seqscans = off;
+            set deflake.chaos_busy = 'on';
+            create schema {Schema};
+            comment on schema {Schema} is 'Deflake: restores this test database to its template''s state when a test returns it. Do not change.';
+            create table {Schema}.dirty (rel oid primary key);
+            create table {Schema}.tables (rel oid primary key, qname text not null, closure oid[] not null, restore_sql text);
+            create table {Schema}.sequences (seq oid primary key, last_value bigint not null, is_called boolean not null);
+            """);
+        sql.AppendLine();
+
+        // Copies of the template's rows, then every table truncated together (foreign keys allow nothing less) and refilled
+        // from its copy in heap order: the template's tables end up without gaps, exactly as a restore will leave them.
+        var withRows = tables.Where(t => t.HasRows).ToList();
+        foreach (var table in withRows)
+        {
+            sql.Append(CultureInfo.InvariantCulture, $"create table {Schema}.{Snapshot(table)} as select {table.Columns} from only {table.QualifiedName};\n");
+        }
+
+        if (withRows.Count > 0)
+        {
+            sql.Append("set session_replication_role = replica;\n");
+            sql.Append(CultureInfo.InvariantCulture, $"truncate table {string.Join(", ", tables.Select(t => t.QualifiedName))};\n");
+            foreach (var table in withRows)
+            {
+                sql.Append(RestoreSql(table)).Append(";\n");
+            }
+
+            sql.Append("set session_replication_role = default;\n");
+        }
+
+        foreach (var table in tables)
+        {
+            var closure = Closure(table, tables);
+            sql.Append(CultureInfo.InvariantCulture,
+                $"insert into {Schema}.tables values ({table.Oid}, {Quote.Literal(table.QualifiedName)}, '{{{string.Join(",", closure)}}}', {(table.HasRows ? Quote.Literal(RestoreSql(table)) : "null")});\n");
+        }
+
+        foreach (var sequence in sequences)
+        {
+            sql.Append(CultureInfo.InvariantCulture,
+                $"insert into {Schema}.sequences select {sequence.Oid}, last_value, is_called from {sequence.QualifiedName};\n");
+        }
+
+        sql.Append(CultureInfo.InvariantCulture, $$"""
+            create function {{Schema}}.mark() returns trigger language plpgsql security definer set search_path = pg_catalog as $$
+            begin
+                insert into {{Schema}}.dirty values (TG_RELID) on conflict do nothing;
+                return null;
+            end $$;
+            """);
+        sql.AppendLine();
+        foreach (var table in tables)
+        {
+            sql.Append(CultureInfo.InvariantCulture,
+                $"create trigger {TriggerName} after insert or update or delete or truncate on {table.QualifiedName} for each statement execute function {Schema}.mark();\n");
+            sql.Append(CultureInfo.InvariantCulture, $"alter table {table.QualifiedName} enable always trigger {TriggerName};\n");
+        }
+
+        sql.Append(SettingsFunctionSql);
+        sql.Append(RestoreFunctionSql(connection.PostgreSqlVersion.Major));
+        sql.Append(CultureInfo.InvariantCulture, $$"""
+            create function {{Schema}}.ddl() returns event_trigger language plpgsql security definer set search_path = pg_catalog as $$
+            begin
+                insert into {{Schema}}.dirty values (0) on conflict do nothing;
+            end $$;
+            create event trigger deflake_recycle_ddl on ddl_command_start execute function {{Schema}}.ddl();
+            delete from {{Schema}}.dirty;
+            reset max_parallel_workers_per_gather;
+            reset synchronize_seqscans;
+            reset deflake.chaos_busy;
+            """);
+        await ExecuteAsync(connection, sql.ToString(), cancellationToken).ConfigureAwait(false);
+        logger.LogDebug("Deflake recycling installed: {Tables} table(s), {WithRows} with rows copied, {Sequences} sequence(s)",
+            tables.Count, withRows.Count, sequences.Count);
+    }
+
+    /// <summary>The database settings (<c>ALTER DATABASE … SET</c>, per role too) as <c>restore()</c> compares them.</summary>
+    public static async Task<string[]> ReadSettingsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand($"select {Schema}.settings()", connection);
+        await using (command.ConfigureAwait(false))
+        {
+            var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            return value as string[] ?? [];
+        }
+    }
+
+    /// <summary>
+    /// Restores the clone the connection is on. Returns null when it is restored, else why not; Ended
+    /// is how many of the test's sessions were ended (their pooled connections must not be handed out again).
+    /// </summary>
+    public static async Task<(string? Reason, int Ended)> RestoreAsync(NpgsqlConnection connection, string[] expectedSettings, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand($"select reason, ended from {Schema}.restore(@expected)", connection) { CommandTimeout = 60 };
+        await using (command.ConfigureAwait(false))
+        {
+            command.Parameters.AddWithValue("expected", expectedSettings);
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                return (reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetInt32(1));
+            }
+        }
+    }
+
+    /// <summary>Rolls back the clone's prepared transactions (a database with one cannot be dropped).</summary>
+    public static async Task RollBackPreparedAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var ids = new List<string>();
+        var list = new NpgsqlCommand("select gid from pg_prepared_xacts where database = current_database()", connection);
+        await using (list.ConfigureAwait(false))
+        {
+            var reader = await list.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    ids.Add(reader.GetString(0));
+                }
+            }
+        }
+
+        foreach (var id in ids)
+        {
+            await ExecuteAsync(connection, $"rollback prepared {Quote.Literal(id)}", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<string?> FindUnsupportedAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand($"""
+            select
+              (select not rolsuper from pg_roles where rolname = current_user),
+              exists (select from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                      where c.relkind = 'p' and {UserSchemas("n.nspname")}),
+              exists (select from pg_inherits),
+              exists (select from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                      where c.relkind = 'f' and {UserSchemas("n.nspname")}),
+              exists (select from pg_largeobject_metadata)
+            """, connection);
+        await using (command.ConfigureAwait(false))
+        {
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                return reader.GetBoolean(0) ? "the role is not a superuser, so DDL in a test cannot be detected"
+                    : reader.GetBoolean(1) || reader.GetBoolean(2) ? "the schema has partitioned or inherited tables"
+                    : reader.GetBoolean(3) ? "the schema has foreign tables"
+                    : reader.GetBoolean(4) ? "the template holds large objects"
+                    : null;
+            }
+        }
+    }
+
+    private static string UserSchemas(string column) =>
+        $"{column} not in ('pg_catalog', 'information_schema', '{Schema}', '{Chaos.PostgresTemplateChaos.Schema}') and {column} not like 'pg\\_toast%' and {column} not like 'pg\\_temp\\_%'";
+
+    private sealed class Table(uint oid, string qualifiedName, string columns, uint[] referencedBy)
+    {
+        public uint Oid { get; } = oid;
+
+        public string QualifiedName { get; } = qualifiedName;
+
+        /// <summary>The columns a restore writes: all but dropped and generated ones, quoted, in order.</summary>
+        public string Columns { get; } = columns;
+
+        /// <summary>The tables whose foreign keys reference this one.</summary>
+        public uint[] ReferencedBy { get; } = referencedBy;
+
+        public bool HasRows { get; set; }
+    }
+
+    private sealed record Sequence(uint Oid, string QualifiedName);
+
+    private static async Task<List<Table>> ReadTablesAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var tables = new List<Table>();
+        var command = new NpgsqlCommand($$"""
+            select c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+                   coalesce((select string_agg(quote_ident(a.attname), ', ' order by a.attnum) from pg_attribute a
+                             where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''), ''),
+                   coalesce((select array_agg(distinct k.conrelid) from pg_constraint k where k.contype = 'f' and k.confrelid = c.oid), '{}'::oid[])
+            from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where c.relkind = 'r' and {{UserSchemas("n.nspname")}}
+            order by n.nspname, c.relname
+            """, connection);
+        await using (command.ConfigureAwait(false))
+        {
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    tables.Add(new Table(reader.GetFieldValue<uint>(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<uint[]>(3)));
+                }
+            }
+        }
+
+        if (tables.Count > 0)
+        {
+            var probe = new NpgsqlCommand(
+                "select array[" + string.Join(", ", tables.Select(t => $"exists (select from only {t.QualifiedName})")) + "]", connection);
+            await using (probe.ConfigureAwait(false))
+            {
+                var hasRows = (bool[])(await probe.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                for (var i = 0; i < tables.Count; i++)
+                {
+                    tables[i].HasRows = hasRows[i];
+                }
+            }
+        }
+
+        return tables;
+    }
+
+    private static async Task<List<Sequence>> ReadSequencesAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var sequences = new List<Sequence>();
+        var command = new NpgsqlCommand($"""
+            select c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+            from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where c.relkind = 'S' and {UserSchemas("n.nspname")}
+            order by n.nspname, c.relname
+            """, connection);
+        await using (command.ConfigureAwait(false))
+        {
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    sequences.Add(new Sequence(reader.GetFieldValue<uint>(0), reader.GetString(1)));
+                }
+            }
+        }
+
+        return sequences;
+    }
+
+    /// <summary>The table and every table that references it, directly or not: TRUNCATE takes them only together.</summary>
+    private static SortedSet<uint> Closure(Table table, List<Table> tables)
+    {
+        var byOid = tables.ToDictionary(t => t.Oid);
+        var seen = new SortedSet<uint> { table.Oid };
+        var queue = new Queue<uint>([table.Oid]);
+        while (queue.Count > 0)
+        {
+            if (!byOid.TryGetValue(queue.Dequeue(), out var current))
+            {
+                continue;
+            }
+
+            foreach (var child in current.ReferencedBy)
+            {
+                if (seen.Add(child))
+                {
+                    queue.Enqueue(child);
+                }
+            }
+        }
+
+        return seen;
+    }
+
+    private static string Snapshot(Table table) => "s_" + table.Oid.ToString(CultureInfo.InvariantCulture);
+
+    private static string RestoreSql(Table table) =>
+        $"insert into {table.QualifiedName} ({table.Columns}) overriding system value select {table.Columns} from {Schema}.{Snapshot(table)}";
+
+    private const string SettingsFunctionSql = $$"""
+        create function {{Schema}}.settings() returns text[] language sql stable set search_path = pg_catalog as $$
+            select coalesce(array_agg(p.setrole::text || ':' || s order by p.setrole, s), '{}')
+            from pg_db_role_setting p cross join lateral unnest(p.setconfig) s
+            where p.setdatabase = (select oid from pg_database where datname = current_database())
+        $$;
+
+        """;
+
+    private static string UnsupportedSql(string why) => $$"""
+        create schema {{Schema}};
+        comment on schema {{Schema}} is 'Deflake: this template is not recycled.';
+        {{SettingsFunctionSql}}
+        create function {{Schema}}.restore(expected text[], out reason text, out ended int) language sql set search_path = pg_catalog
+            as $$ select {{Quote.Literal(why)}}::text, 0 $$;
+        """;
+
+    /// <summary>
+    /// The restore, run by <see cref="RestoreAsync"/> in its own transaction. Sessions to end: every client session on the
+    /// clone but this one that is not idle (inside a transaction, running) or holds advisory locks; they could block the
+    /// truncation or carry the test's state into the next test. Idle sessions hold no locks and stay (the app's warm pool).
+    /// </summary>
+    private static string RestoreFunctionSql(int serverMajor)
+    {
+        var end = serverMajor >= 14
+            ? "if not pg_terminate_backend(r.pid, 5000) then reason := 'a session of the test did not end within 5 s'; return; end if;"
+            : """
+              perform pg_terminate_backend(r.pid);
+              for i in 1..500 loop
+                  exit when not exists (select from pg_stat_activity a where a.pid = r.pid);
+                  perform pg_sleep(0.01);
+              end loop;
+              if exists (select from pg_stat_activity a where a.pid = r.pid) then reason := 'a session of the test did not end within 5 s'; return; end if;
+              """;
+        return $$"""
+            create function {{Schema}}.restore(expected text[], out reason text, out ended int) language plpgsql set search_path = pg_catalog as $$
+            declare
+                r record;
+                written oid[];
+                todo oid[];
+                i int;
+            begin
+                ended := 0;
+                for r in
+                    select a.pid from pg_stat_activity a
+                    where a.datname = current_database() and a.pid <> pg_backend_pid() and a.backend_type = 'client backend'
+                      and (a.state is distinct from 'idle' or exists (select from pg_locks l where l.pid = a.pid and l.locktype = 'advisory'))
+                loop
+                    {{end}}
+                    ended := ended + 1;
+                end loop;
+                if exists (select from pg_prepared_xacts where database = current_database()) then
+                    reason := 'a prepared transaction is pending'; return;
+                end if;
+                if exists (select from {{Schema}}.dirty where rel = 0) then
+                    reason := 'the test ran DDL'; return;
+                end if;
+                if exists (select from pg_largeobject_metadata) then
+                    reason := 'the test created large objects'; return;
+                end if;
+                if {{Schema}}.settings() is distinct from expected then
+                    reason := 'the database settings changed (ALTER DATABASE … SET)'; return;
+                end if;
+                select array_agg(rel) into written from {{Schema}}.dirty;
+                if written is not null then
+                    if exists (select from unnest(written) w where w not in (select rel from {{Schema}}.tables)) then
+                        reason := 'the test wrote a table Deflake does not track'; return;
+                    end if;
+                    select array_agg(distinct c) into todo from {{Schema}}.tables t cross join lateral unnest(t.closure) c where t.rel = any(written);
+                    perform set_config('session_replication_role', 'replica', true);
+                    perform set_config('synchronize_seqscans', 'off', true);
+                    perform set_config('max_parallel_workers_per_gather', '0', true);
+                    perform set_config('lock_timeout', '5s', true);
+                    execute 'truncate table ' || (select string_agg(qname, ', ') from {{Schema}}.tables where rel = any(todo));
+                    for r in select restore_sql from {{Schema}}.tables where rel = any(todo) and restore_sql is not null loop
+                        execute r.restore_sql;
+                    end loop;
+                    delete from {{Schema}}.dirty;
+                end if;
+                perform setval(s.seq::regclass, s.last_value, s.is_called) from {{Schema}}.sequences s;
+                reason := null;
+            end $$;
+
+            """;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+        await using (command.ConfigureAwait(false))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,122 @@
+using Npgsql;
+
+namespace Deflake.Postgres.Tests.Recycling;
+
+public sealed class PostgresRecycleTests
+{
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    private const string ShopSchema = """
+        create table customers (id serial primary key, name text not null);
+        create table orders (id bigint generated always as identity primary key, customer_id int not null references customers (id) on delete cascade,
+                             total numeric not null, doubled numeric generated always as (total * 2) stored);
+        create table notes (id int primary key, body text);
+        insert into customers (name) values ('ada'), ('bob');
+        insert into orders (customer_id, total) values (1, 10), (2, 20);
+        """;
+
+    [Fact]
+    public async Task A_returned_database_comes_back_under_the_same_name_with_the_template_rows_and_sequences()
+    {
+        await using var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh(ShopSchema), poolSize: 1), Token);
+        string name;
+        await using (var first = await pool.RentAsync(Token))
+        {
+            name = first.Name;
+            await using var connection = await first.OpenConnectionAsync(Token);
+            await TestSchemas.ExecuteAsync(connection, """
+                insert into customers (name) values ('eve');
+                update orders set total = 99;
+                delete from customers where id = 1;
+                insert into notes values (1, 'x');
+                select nextval('customers_id_seq');
+                """, Token);
+        }
+
+        await using var second = await RentAsync(pool, name);
+        await using var again = await second.OpenConnectionAsync(Token);
+        Assert.Equal("ada,bob", await TestSchemas.ScalarAsync<string>(again, "select string_agg(name, ',' order by id) from customers", Token));
+        Assert.Equal("10:20,20:40", await TestSchemas.ScalarAsync<string>(again, "select string_agg(total || ':' || doubled, ',' order by id) from orders", Token));
+        Assert.Equal(0L, await TestSchemas.ScalarAsync<long>(again, "select count(*) from notes", Token));
+        Assert.Equal(3, await TestSchemas.ScalarAsync<int>(again, "insert into customers (name) values ('new') returning id", Token));
+        Assert.Equal(3L, await TestSchemas.ScalarAsync<long>(again, "insert into orders (customer_id, total) values (1, 1) returning id", Token));
+        Assert.True(pool.Statistics.Recycled >= 1);
+    }
+
+    [Fact]
+    public async Task DDL_in_a_test_makes_a_new_clone_instead()
+    {
+        await using var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh(ShopSchema), poolSize: 1), Token);
+        string name;
+        await using (var first = await pool.RentAsync(Token))
+        {
+            name = first.Name;
+            await using var connection = await first.OpenConnectionAsync(Token);
+            await TestSchemas.ExecuteAsync(connection, "alter table notes add column extra int", Token);
+        }
+
+        await using var second = await pool.RentAsync(Token);
+        Assert.NotEqual(name, second.Name);
+        await using var again = await second.OpenConnectionAsync(Token);
+        Assert.Equal(0L, await TestSchemas.ScalarAsync<long>(again, "select count(*) from information_schema.columns where table_name = 'notes' and column_name = 'extra'", Token));
+        await WaitAsync(() => pool.Statistics.Dropped >= 1);
+        Assert.Equal(0, pool.Statistics.Recycled);
+    }
+
+    [Fact]
+    public async Task A_connection_left_inside_a_transaction_neither_blocks_the_restore_nor_reaches_the_next_test()
+    {
+        await using var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh(ShopSchema), poolSize: 1), Token);
+        string name;
+        NpgsqlConnection leaked;
+        await using (var first = await pool.RentAsync(Token))
+        {
+            name = first.Name;
+            leaked = new NpgsqlConnection(first.ConnectionString);
+            await leaked.OpenAsync(Token);
+            await TestSchemas.ExecuteAsync(leaked, "begin; insert into customers (name) values ('uncommitted'); lock table orders in access exclusive mode", Token);
+            await using var pooled = new NpgsqlConnection(first.ConnectionString);
+            await pooled.OpenAsync(Token);
+            await TestSchemas.ExecuteAsync(pooled, "insert into notes values (7, 'committed')", Token);
+        }
+
+        await using var second = await RentAsync(pool, name);
+        await using (var again = new NpgsqlConnection(second.ConnectionString))
+        {
+            await again.OpenAsync(Token);
+            Assert.Equal(2L, await TestSchemas.ScalarAsync<long>(again, "select count(*) from customers", Token));
+            Assert.Equal(0L, await TestSchemas.ScalarAsync<long>(again, "select count(*) from notes", Token));
+            Assert.Equal(2L, await TestSchemas.ScalarAsync<long>(again, "select count(*) from orders", Token));
+        }
+
+        await Assert.ThrowsAnyAsync<Exception>(() => TestSchemas.ExecuteAsync(leaked, "commit", Token));
+        await leaked.DisposeAsync();
+    }
+
+    private static async Task<TestDatabase> RentAsync(TestDatabasePool pool, string name)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var database = await pool.RentAsync(Token);
+            if (database.Name == name)
+            {
+                return database;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"{name} did not come back within 30 s (statistics {pool.Statistics})");
+            await database.DisposeAsync();
+            await Task.Delay(10, Token);
+        }
+    }
+
+    private static async Task WaitAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold within 30 s");
+            await Task.Delay(20, Token);
+        }
+    }
+}
