@@ -11,6 +11,9 @@ public static class BenchSchema
 
     public static string Sql { get; } = Build();
 
+    /// <summary>Only the seed rows of every table (the INSERTs of <see cref="Sql"/>).</summary>
+    public static string SeedSql { get; } = string.Join('\n', Sql.Split('\n').Where(line => line.StartsWith("INSERT", StringComparison.Ordinal)));
+
     public static SchemaSource Source(string version = "bench-20-tables-v1") =>
         SchemaSource.FromDelegate("bench", version, (connection, ct) => ApplyAsync(connection, ct));
 

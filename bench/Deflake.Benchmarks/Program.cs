@@ -1,3 +1,4 @@
+using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Running;
 
 if (args is ["interleaved-chaos", ..])
@@ -15,4 +16,7 @@ if (args is ["hunt-cost", ..])
 }
 
 // Every benchmark class in this assembly; pick with --filter. Figures go into issue notes as ratios.
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// The build timeout is raised from BenchmarkDotNet's 120 s: on a loaded 2-core machine building the benchmark process alone
+// took longer, and the run then reported nothing.
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly)
+    .Run(args, ManualConfig.Create(DefaultConfig.Instance).WithBuildTimeout(TimeSpan.FromMinutes(15)));
