@@ -301,7 +301,7 @@ public sealed class PostgresEngine : IDatabaseEngine
             {
                 await request.Schema.ApplyAsync(connection, cancellationToken).ConfigureAwait(false);
                 await ApplyTemplateChaosAsync(connection, request, cancellationToken).ConfigureAwait(false);
-                await Recycling.PostgresRecycling.InstallAsync(connection, _logger, cancellationToken).ConfigureAwait(false);
+                await Recycling.PostgresRecycling.InstallAsync(connection, request.Chaos.HasFlag(ChaosModes.Rows), _logger, cancellationToken).ConfigureAwait(false);
             }
 
             // Seal, then publish by renaming: a template name only ever refers to a finished template.

@@ -30,6 +30,8 @@ public sealed class TestDatabasePool : IAsyncDisposable
     private long _created;
     private long _recycled;
     private long _dropped;
+    private int _returning;
+    private int _waiting;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<string, EngineDatabase> _rented = new(StringComparer.Ordinal);
     private Task[] _fillers = [];
@@ -177,16 +179,24 @@ public sealed class TestDatabasePool : IAsyncDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (_ready.Reader.TryRead(out var clone))
         {
-            // Without recycling every rent is replaced by a new clone. With it, returned databases come back, so a new
-            // clone is made only when the ready queue runs dry: the pool grows to the suite's parallelism and stops.
-            if (!_options.Recycle || _ready.Reader.Count == 0)
+            // Without recycling every rent is replaced by a new clone. With it, returned databases come back: a new clone
+            // is made only when the ready queue runs dry and no returned database is on its way back, so the pool grows
+            // to the suite's parallelism and stops there.
+            if (!_options.Recycle || (_ready.Reader.Count == 0 && Volatile.Read(ref _returning) == 0))
             {
                 _demand.Release();
             }
         }
         else
         {
-            _demand.Release();
+            // A restore takes milliseconds, a new clone a hundred or more: wait for a returning database when one is
+            // on its way for this renter, and ask for a new clone only when none is.
+            var waiting = Interlocked.Increment(ref _waiting);
+            if (!_options.Recycle || waiting > Volatile.Read(ref _returning))
+            {
+                _demand.Release();
+            }
+
             try
             {
                 clone = await _ready.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -194,6 +204,10 @@ public sealed class TestDatabasePool : IAsyncDisposable
             catch (ChannelClosedException ex) when (ex.InnerException is not null)
             {
                 throw new InvalidOperationException($"Deflake could not create a {_engine.Kind} clone: {ex.InnerException.Message}", ex.InnerException);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
             }
         }
 
@@ -224,8 +238,18 @@ public sealed class TestDatabasePool : IAsyncDisposable
             }
         }
 
+        if (_options.Recycle)
+        {
+            Interlocked.Increment(ref _returning);
+        }
+
         if (!_returned.Writer.TryWrite(clone))
         {
+            if (_options.Recycle)
+            {
+                Interlocked.Decrement(ref _returning);
+            }
+
             // The pool is shutting down: drop inline.
             await DropQuietlyAsync(clone).ConfigureAwait(false);
         }
@@ -284,14 +308,21 @@ public sealed class TestDatabasePool : IAsyncDisposable
         {
             if (_options.Recycle && !_stopping.IsCancellationRequested)
             {
-                if (await TryRestoreAsync(clone).ConfigureAwait(false) && _ready.Writer.TryWrite(clone))
+                var restored = await TryRestoreAsync(clone).ConfigureAwait(false) && _ready.Writer.TryWrite(clone);
+                if (!restored)
+                {
+                    // Replaced by a new clone, asked for before this one stops counting as on its way back.
+                    _demand.Release();
+                }
+
+                Interlocked.Decrement(ref _returning);
+                if (restored)
                 {
                     Interlocked.Increment(ref _recycled);
                     continue;
                 }
 
                 await DropQuietlyAsync(clone).ConfigureAwait(false);
-                _demand.Release();
                 continue;
             }
 

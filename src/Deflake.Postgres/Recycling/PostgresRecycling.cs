@@ -37,7 +37,15 @@ internal static class PostgresRecycling
     /// Installs recycling in a template being built (after the schema and the template's chaos). When the template
     /// cannot be recycled safely, installs a <c>restore()</c> that only says why, and logs it once.
     /// </summary>
-    public static async Task InstallAsync(NpgsqlConnection connection, ILogger logger, CancellationToken cancellationToken)
+    /// <param name="connection">The build connection, on the template.</param>
+    /// <param name="exactLayout">
+    /// True (under rows chaos, which orders by row position): every dirty table is truncated and refilled, so its physical
+    /// layout is the fresh clone's. False: a table the test only inserted into loses the rows that are not the template's
+    /// (told apart by their inserting transaction), which is cheaper and leaves the template's rows where they were.
+    /// </param>
+    /// <param name="logger">Where to say that a template cannot be recycled, and why.</param>
+    /// <param name="cancellationToken">Cancels the installation.</param>
+    public static async Task InstallAsync(NpgsqlConnection connection, bool exactLayout, ILogger logger, CancellationToken cancellationToken)
     {
         var why = await FindUnsupportedAsync(connection, cancellationToken).ConfigureAwait(false);
         if (why is not null)
@@ -64,8 +72,8 @@ internal static class PostgresRecycling
             set deflake.chaos_busy = 'on';
             create schema {Schema};
             comment on schema {Schema} is 'Deflake: restores this test database to its template''s state when a test returns it. Do not change.';
-            create table {Schema}.dirty (rel oid primary key);
-            create table {Schema}.tables (rel oid primary key, qname text not null, closure oid[] not null, restore_sql text);
+            create table {Schema}.dirty (rel oid primary key, rewritten boolean not null);
+            create table {Schema}.tables (rel oid primary key, qname text not null, closure oid[] not null, restore_sql text, row_xmin xid);
             create table {Schema}.sequences (seq oid primary key, last_value bigint not null, is_called boolean not null);
             """);
         sql.AppendLine();
@@ -90,11 +98,25 @@ internal static class PostgresRecycling
             sql.Append("set session_replication_role = default;\n");
         }
 
+        // One transaction so far: every template row now carries its xmin, which tells them from rows a test inserts.
+        await ExecuteAsync(connection, sql.ToString(), cancellationToken).ConfigureAwait(false);
+        sql.Clear();
+        var templateXmin = "0";
+        if (withRows.Count > 0)
+        {
+            var probe = new NpgsqlCommand($"select xmin::text from only {withRows[0].QualifiedName} limit 1", connection);
+            await using (probe.ConfigureAwait(false))
+            {
+                templateXmin = uint.Parse((string)(await probe.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!, CultureInfo.InvariantCulture)
+                    .ToString(CultureInfo.InvariantCulture);
+            }
+        }
+
         foreach (var table in tables)
         {
             var closure = Closure(table, tables);
             sql.Append(CultureInfo.InvariantCulture,
-                $"insert into {Schema}.tables values ({table.Oid}, {Quote.Literal(table.QualifiedName)}, '{{{string.Join(",", closure)}}}', {(table.HasRows ? Quote.Literal(RestoreSql(table)) : "null")});\n");
+                $"insert into {Schema}.tables values ({table.Oid}, {Quote.Literal(table.QualifiedName)}, '{{{string.Join(",", closure)}}}', {(table.HasRows ? Quote.Literal(RestoreSql(table)) : "null")}, {(table.HasRows ? $"'{templateXmin}'" : "null")});\n");
         }
 
         foreach (var sequence in sequences)
@@ -106,7 +128,11 @@ internal static class PostgresRecycling
         sql.Append(CultureInfo.InvariantCulture, $$"""
             create function {{Schema}}.mark() returns trigger language plpgsql security definer set search_path = pg_catalog as $$
             begin
-                insert into {{Schema}}.dirty values (TG_RELID) on conflict do nothing;
+                if TG_OP = 'INSERT' then
+                    insert into {{Schema}}.dirty values (TG_RELID, false) on conflict do nothing;
+                else
+                    insert into {{Schema}}.dirty values (TG_RELID, true) on conflict (rel) do update set rewritten = true where not dirty.rewritten;
+                end if;
                 return null;
             end $$;
             """);
@@ -119,11 +145,11 @@ internal static class PostgresRecycling
         }
 
         sql.Append(SettingsFunctionSql);
-        sql.Append(RestoreFunctionSql(connection.PostgreSqlVersion.Major));
+        sql.Append(RestoreFunctionSql(connection.PostgreSqlVersion.Major, exactLayout));
         sql.Append(CultureInfo.InvariantCulture, $$"""
             create function {{Schema}}.ddl() returns event_trigger language plpgsql security definer set search_path = pg_catalog as $$
             begin
-                insert into {{Schema}}.dirty values (0) on conflict do nothing;
+                insert into {{Schema}}.dirty values (0, true) on conflict do nothing;
             end $$;
             create event trigger deflake_recycle_ddl on ddl_command_start execute function {{Schema}}.ddl();
             delete from {{Schema}}.dirty;
@@ -353,7 +379,7 @@ internal static class PostgresRecycling
     /// clone but this one that is not idle (inside a transaction, running) or holds advisory locks; they could block the
     /// truncation or carry the test's state into the next test. Idle sessions hold no locks and stay (the app's warm pool).
     /// </summary>
-    private static string RestoreFunctionSql(int serverMajor)
+    private static string RestoreFunctionSql(int serverMajor, bool exactLayout)
     {
         var end = serverMajor >= 14
             ? "if not pg_terminate_backend(r.pid, 5000) then reason := 'a session of the test did not end within 5 s'; return; end if;"
@@ -399,14 +425,32 @@ internal static class PostgresRecycling
                     if exists (select from unnest(written) w where w not in (select rel from {{Schema}}.tables)) then
                         reason := 'the test wrote a table Deflake does not track'; return;
                     end if;
-                    select array_agg(distinct c) into todo from {{Schema}}.tables t cross join lateral unnest(t.closure) c where t.rel = any(written);
                     perform set_config('session_replication_role', 'replica', true);
                     perform set_config('synchronize_seqscans', 'off', true);
                     perform set_config('max_parallel_workers_per_gather', '0', true);
                     perform set_config('lock_timeout', '5s', true);
-                    execute 'truncate table ' || (select string_agg(qname, ', ') from {{Schema}}.tables where rel = any(todo));
-                    for r in select restore_sql from {{Schema}}.tables where rel = any(todo) and restore_sql is not null loop
-                        execute r.restore_sql;
+                    -- Rebuilt from the template's rows: tables the test updated, deleted from or truncated (all dirty ones when
+                    -- the layout must match), with every table that references them, since TRUNCATE takes them only together.
+                    select array_agg(distinct c) into todo from {{Schema}}.tables t cross join lateral unnest(t.closure) c
+                    where t.rel in (select d.rel from {{Schema}}.dirty d where d.rewritten or {{(exactLayout ? "true" : "false")}});
+                    if todo is not null then
+                        execute 'truncate table ' || (select string_agg(qname, ', ') from {{Schema}}.tables where rel = any(todo));
+                        for r in select restore_sql from {{Schema}}.tables where rel = any(todo) and restore_sql is not null loop
+                            execute r.restore_sql;
+                        end loop;
+                        -- The template's rows of these tables now carry this transaction's id.
+                        update {{Schema}}.tables set row_xmin = (txid_current() % 4294967296)::text::xid where rel = any(todo) and restore_sql is not null;
+                    end if;
+                    -- Tables the test only inserted into: the rows the template did not have go.
+                    for r in
+                        select t.qname, t.row_xmin from {{Schema}}.tables t join {{Schema}}.dirty d on d.rel = t.rel
+                        where not d.rewritten and not (t.rel = any(coalesce(todo, '{}')))
+                    loop
+                        if r.row_xmin is not null then
+                            execute format('delete from only %s where xmin <> %L::xid', r.qname, r.row_xmin);
+                        else
+                            execute 'delete from only ' || r.qname;
+                        end if;
                     end loop;
                     delete from {{Schema}}.dirty;
                 end if;

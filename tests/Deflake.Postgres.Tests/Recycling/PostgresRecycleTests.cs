@@ -1,3 +1,4 @@
+using Deflake.Contract;
 using Npgsql;
 
 namespace Deflake.Postgres.Tests.Recycling;
@@ -44,9 +45,12 @@ public sealed class PostgresRecycleTests
     }
 
     [Fact]
-    public async Task DDL_in_a_test_makes_a_new_clone_instead()
+    public async Task DDL_in_a_test_makes_a_new_clone_instead_and_says_so_at_debug_level()
     {
-        await using var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh(ShopSchema), poolSize: 1), Token);
+        var log = new ListLoggerFactory();
+        var options = TestSchemas.Options(TestSchemas.Fresh(ShopSchema), poolSize: 1);
+        options.LoggerFactory = log;
+        await using var pool = await PostgresTestServer.CreatePoolAsync(options, Token);
         string name;
         await using (var first = await pool.RentAsync(Token))
         {
@@ -61,6 +65,53 @@ public sealed class PostgresRecycleTests
         Assert.Equal(0L, await TestSchemas.ScalarAsync<long>(again, "select count(*) from information_schema.columns where table_name = 'notes' and column_name = 'extra'", Token));
         await WaitAsync(() => pool.Statistics.Dropped >= 1);
         Assert.Equal(0, pool.Statistics.Recycled);
+        Assert.Contains($"Debug: Deflake re-clones instead of recycling {name}: the test ran DDL", log.Lines);
+    }
+
+    [Fact]
+    public async Task With_recycling_off_every_test_gets_a_new_clone()
+    {
+        var options = TestSchemas.Options(TestSchemas.Fresh(ShopSchema), poolSize: 1);
+        options.Recycle = false;
+        await using var pool = await PostgresTestServer.CreatePoolAsync(options, Token);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < 4; i++)
+        {
+            await using var database = await pool.RentAsync(Token);
+            Assert.True(names.Add(database.Name), $"{database.Name} was handed out twice");
+        }
+
+        await WaitAsync(() => pool.Statistics.Dropped >= 4);
+        Assert.Equal(0, pool.Statistics.Recycled);
+    }
+
+    [Fact]
+    public async Task A_kept_database_of_a_failed_test_is_never_recycled()
+    {
+        var options = TestSchemas.Options(TestSchemas.Fresh(ShopSchema), poolSize: 1);
+        options.KeepFailed = true;
+        await using var pool = await PostgresTestServer.CreatePoolAsync(options, Token);
+        var failed = await pool.RentAsync(Token);
+        var name = failed.Name;
+        await using (var connection = await failed.OpenConnectionAsync(Token))
+        {
+            await TestSchemas.ExecuteAsync(connection, "insert into notes values (1, 'evidence')", Token);
+        }
+
+        failed.MarkFailed();
+        await failed.DisposeAsync();
+        Assert.NotNull(failed.KeptAt);
+        for (var i = 0; i < 3; i++)
+        {
+            await using var next = await pool.RentAsync(Token);
+            Assert.NotEqual(name, next.Name);
+        }
+
+        await using var admin = await PostgresTestServer.OpenAdminAsync(Token);
+        await admin.ChangeDatabaseAsync(name, Token);
+        Assert.Equal(1L, await TestSchemas.ScalarAsync<long>(admin, "select count(*) from notes", Token));
+        await admin.ChangeDatabaseAsync("postgres", Token);
+        await TestSchemas.ExecuteAsync(admin, $"drop database \"{name}\" with (force)", Token);
     }
 
     [Fact]
