@@ -90,14 +90,35 @@ public static class DeflakeEnvironment
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = File.ReadAllText(ResolveFile(path, Environment.GetEnvironmentVariable));
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            throw new DeflakeConfigurationException(ChaosTests, $"names '{path}', which cannot be read: {ex.Message}");
+            throw new DeflakeConfigurationException(ChaosTests, $"names '{path}', which cannot be read ({ex.Message.TrimEnd('.')}). Set it to the absolute path of a file of 'modes<TAB>test id' lines, or unset it.");
         }
 
         return ParseChaosTests(text);
+    }
+
+    /// <summary>
+    /// Where a file a <c>DEFLAKE_*</c> setting names is. Test runners may run tests in another folder than the one the
+    /// shell started them in (xUnit v3 runs them in the assembly's output folder), so a relative path that is not
+    /// found in the current folder is looked up in the shell's (<c>PWD</c>, which POSIX shells export). Absolute
+    /// paths, and relative ones found in neither place, are returned as they are.
+    /// </summary>
+    /// <param name="path">The path the setting names.</param>
+    /// <param name="getVariable">Reads an environment variable (<c>PWD</c>).</param>
+    public static string ResolveFile(string path, Func<string, string?> getVariable)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(getVariable);
+        if (Path.IsPathRooted(path) || File.Exists(path) || getVariable("PWD") is not { Length: > 0 } shellDirectory || !Path.IsPathRooted(shellDirectory))
+        {
+            return path;
+        }
+
+        var fromShell = Path.Combine(shellDirectory, path);
+        return File.Exists(fromShell) ? fromShell : path;
     }
 
     /// <summary>Parses the lines of a <c>DEFLAKE_CHAOS_TESTS</c> file: <c>modes&lt;TAB&gt;test id</c>.</summary>

@@ -65,7 +65,7 @@ internal static class ConsoleReport
         {
             console.MarkupLine($"[bold]{Markup.Escape(finding.Test)}[/] [grey]({Markup.Escape(finding.Cause)})[/]");
             console.MarkupLine($"  [grey]{Markup.Escape(finding.Evidence)}[/]");
-            console.MarkupLine($"  reproduce: [cyan]{Markup.Escape(finding.Reproduce)}[/]");
+            WriteCommand(console, "  reproduce: ", finding.Reproduce);
         }
 
         foreach (var test in outcome.AlwaysFailing)
@@ -74,6 +74,18 @@ internal static class ConsoleReport
         }
 
         console.MarkupLine(CultureInfo.InvariantCulture, $"{outcome.TestCount} tests, {RunCounts(outcome)}, {outcome.Duration.TotalSeconds:0.0} s, seed [bold]{outcome.Seed}[/] (replay with --seed {outcome.Seed}).");
+    }
+
+    /// <summary>
+    /// Writes a command for the user to run on one line, never wrapped to the console's width (a wrapped command does
+    /// not work when pasted): straight to the console's writer, in cyan where the console shows colours.
+    /// </summary>
+    internal static void WriteCommand(IAnsiConsole console, string label, string command)
+    {
+        console.Markup(Markup.Escape(label));
+        var writer = console.Profile.Out.Writer;
+        writer.WriteLine(console.Profile.Capabilities.Ansi ? $"\u001b[36m{command}\u001b[0m" : command);
+        writer.Flush();
     }
 
     /// <summary>"12 runs: 7 survey, 4 diagnosis, 1 bisection".</summary>
