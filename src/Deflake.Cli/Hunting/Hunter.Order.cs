@@ -108,12 +108,65 @@ internal sealed partial class Hunter
 
         var first = result.Polluters[0];
         var polluter = string.Join(" + ", first);
+        var named = $"{(before.Count == 1 ? "the replay of the two" : $"bisection ({Bisector.RunCount(result.Runs)})")} names {polluter}";
+        var evidence = await ConfirmAsync(victim, result.Polluters, steps, cancellationToken).ConfigureAwait(false);
+        if (!evidence.Confirmed)
+        {
+            // Not blamed: a victim that fails at random is no polluter's victim, however the bisection fell.
+            return new Finding(victim, FlakeCause.Nondeterministic, null,
+                $"Failed after {prefix.Describe}, and {named}, but {evidence.Shortfall}: no polluter is named. It {OrderEvidence.FailureRate(victim, _runs)}.",
+                SmallestFailingRun(victim)?.Reproduce ?? prefix.Run.Reproduce, steps) { Message = message };
+        }
+
         var reproduce = runner.ReproduceCommand(new RunRequest("reproduce", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. first, victim]));
         var others = result.Polluters.Skip(1).Select(p => string.Join(" + ", p)).ToArray();
         return new Finding(victim, FlakeCause.TestOrder, polluter,
             string.Create(CultureInfo.InvariantCulture,
-                $"Passes alone; fails after {prefix.Describe}; {(before.Count == 1 ? "the replay of the two" : $"bisection ({Bisector.RunCount(result.Runs)})")} names {polluter}{(others.Length > 0 ? $", and independently {string.Join(", ", others)}" : string.Empty)}."),
+                $"Passes alone; fails after {prefix.Describe}; {named}{(others.Length > 0 ? $", and independently {string.Join(", ", others)}" : string.Empty)}. Over this hunt's runs it {evidence.Summary}."),
             reproduce, steps)
         { OtherPolluters = others, Message = message };
     }
+
+    /// <summary>
+    /// Confirms "fails after the first of <paramref name="polluters"/>, passes alone" by repetition (<see cref="OrderEvidence.Confirmations"/>
+    /// times each; every run of the hunt counts for "alone" and against the polluter, only the runs made here for "after"),
+    /// alone and after the polluter in turn, the half
+    /// seen fewer times first; stops at the first run that disagrees (it fails alone, or passes after the polluter).
+    /// Chaos suspects ride along after the victim, as in the other runs of an order case.
+    /// </summary>
+    private async Task<OrderEvidence> ConfirmAsync(string victim, IReadOnlyList<IReadOnlyList<string>> polluters, List<string> steps, CancellationToken cancellationToken)
+    {
+        const int k = OrderEvidence.Confirmations;
+        var polluter = polluters[0];
+        var from = _runs.Count;
+        var evidence = OrderEvidence.Of(victim, polluter, _runs, polluters.Skip(1), from);
+        var made = 0;
+        while (evidence.Contradiction is null && !evidence.Confirmed)
+        {
+            var alone = evidence.PassedAlone < k && (evidence.PassedAlone <= evidence.FailedAfter || evidence.FailedAfter >= k);
+            var request = new RunRequest(alone ? "confirm: alone" : "confirm: after the polluter", RunOrderKind.List, "none", options.Seed, Parallel: false,
+                alone ? [victim] : [.. polluter, victim]);
+            var (run, note) = await RunCarryingAsync(request, victim, $"a confirmation run for {victim}", cancellationToken).ConfigureAwait(false);
+            made++;
+            steps.Add($"confirm, {(alone ? "alone" : $"after {string.Join(" + ", polluter)}")}: {Outcome(run, victim)}");
+            if (note is not null)
+            {
+                steps.Add(note);
+            }
+
+            evidence = OrderEvidence.Of(victim, polluter, _runs, polluters.Skip(1), from);
+            if (run.FailedTest(victim) == alone)
+            {
+                break;
+            }
+        }
+
+        steps.Add(string.Create(CultureInfo.InvariantCulture,
+            $"confirmation ({Bisector.RunCount(made)} made for it): passed alone {evidence.PassedAlone}, failed after {string.Join(" + ", polluter)} {evidence.FailedAfter} times (needs {k} each){(evidence.Contradiction is { } c ? $"; passed after it in '{c.Request.Name}'" : string.Empty)}"));
+        return evidence;
+    }
+
+    /// <summary>The run with the fewest tests in which the test failed without chaos on itself: the smallest replay of its failure.</summary>
+    private RunResult? SmallestFailingRun(string test)
+        => _runs.Where(r => r.FailedTest(test) && r.Request.ChaosOf(test) == "none").OrderBy(r => r.Tests.Count).FirstOrDefault();
 }

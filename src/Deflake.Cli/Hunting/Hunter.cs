@@ -83,6 +83,12 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
                 continue;
             }
 
+            if (finding.Cause == FlakeCause.Nondeterministic && !finding.Evidence.Contains(" without chaos.", StringComparison.Ordinal))
+            {
+                // How often it failed, over every run so far: the one number a nondeterministic test can be judged by.
+                finding = finding with { Evidence = $"{finding.Evidence} It {OrderEvidence.FailureRate(victim, _runs)}." };
+            }
+
             findings.Add(finding);
             _explained[victim] = finding;
             _progress.Found(finding);

@@ -18,15 +18,19 @@ namespace Deflake.Cli.Hunting;
 /// <para>
 /// A run in which the victim passed after the polluter contradicts the hypothesis, unless something else was
 /// different: a test ran between the polluter and the victim that never ran between them in a run where it failed (it
-/// may clean up what the polluter left).
+/// may clean up what the polluter left). So does a run one at a time in which it failed with no polluter before it
+/// (the polluter and any other, independent polluters the bisection found): something else breaks it.
 /// </para>
 /// </remarks>
 internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Polluter, int PassedAlone, int FailedAfter, RunResult? Contradiction)
 {
     /// <summary>
-    /// How many times each half of the hypothesis must be seen before a polluter is named: the victim passing alone,
-    /// and failing after the polluter. A test that fails at random with probability f shows both k times with
-    /// probability (1 − f)^k · f^k ≤ 4^−k: 1 in 64 for 3, on top of the bisection that named the polluter.
+    /// How many times each half of the hypothesis must be seen before a polluter is named: the victim passing alone
+    /// (any run counts), and failing after the polluter in runs made after the polluter was named. Those that named it
+    /// do not count: the survey runs and the bisection steps that failed are why it was named, so a test that fails at
+    /// random would "confirm" any polluter with them. A test that fails at random with probability f passes the fresh
+    /// runs with probability at most (1 − f)^a · f^3 (a: the runs alone made), and every run one at a time where it fails
+    /// without the polluter before it, or passes right after it, rules the polluter out.
     /// </summary>
     public const int Confirmations = 3;
 
@@ -34,18 +38,29 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
     public bool Confirmed => Contradiction is null && PassedAlone >= Confirmations && FailedAfter >= Confirmations;
 
     /// <summary>Reads every run for the hypothesis.</summary>
-    public static OrderEvidence Of(string victim, IReadOnlyList<string> polluter, IEnumerable<RunResult> runs)
+    /// <param name="victim">The test that fails.</param>
+    /// <param name="polluter">The test (or tests, together) named as what breaks it.</param>
+    /// <param name="runs">Every run so far.</param>
+    /// <param name="otherPolluters">Independent other polluters found: a failure after one of them is explained too.</param>
+    /// <param name="confirmingFrom">
+    /// The index in <paramref name="runs"/> of the first run made after the polluter was named: only from there on does a
+    /// failure after it confirm it (0: every run counts, for ledgers fed by hand).
+    /// </param>
+    public static OrderEvidence Of(string victim, IReadOnlyList<string> polluter, IEnumerable<RunResult> runs, IEnumerable<IReadOnlyList<string>>? otherPolluters = null, int confirmingFrom = 0)
     {
         ArgumentNullException.ThrowIfNull(polluter);
-        var observations = runs.Select(r => Observe(r, victim, polluter)).OfType<Observation>().ToArray();
+        ArgumentNullException.ThrowIfNull(runs);
+        var all = (otherPolluters ?? []).Prepend(polluter).ToArray();
+        var observations = runs.Select((r, i) => Observe(r, victim, polluter, all) is { } o ? o with { Fresh = i >= confirmingFrom } : null).OfType<Observation>().ToArray();
         // The tests seen between the polluter and the victim in runs where it failed after the polluter.
         var betweenWhenFailed = observations.Where(o => !o.Passed && o.After && !o.Run.Request.Parallel)
             .SelectMany(o => o.Between).ToHashSet(StringComparer.Ordinal);
-        var contradiction = observations.FirstOrDefault(o => o.Passed && o.After && o.Between.All(betweenWhenFailed.Contains))?.Run;
+        var contradiction = observations.FirstOrDefault(o => (o.Passed && o.After && o.Between.All(betweenWhenFailed.Contains))
+            || (!o.Passed && !o.Explained && !o.Run.Request.Parallel))?.Run;
         var sequential = observations.Where(o => !o.Run.Request.Parallel).ToArray();
         return new OrderEvidence(victim, polluter,
             sequential.Count(o => o.Passed && o.Before.Count == 0),
-            sequential.Count(o => !o.Passed && o.After),
+            sequential.Count(o => !o.Passed && o.After && o.Fresh),
             contradiction);
     }
 
@@ -59,18 +74,24 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
 
     /// <summary>Why no polluter is named, for the evidence: which half is missing, or which run contradicts.</summary>
     public string Shortfall => Contradiction is { } run
-        ? $"in '{run.Request.Name}' it passed after {string.Join(" + ", Polluter)}{(run.Request.Parallel ? " (in its collection)" : string.Empty)}"
-        : string.Create(CultureInfo.InvariantCulture, $"it passed alone {PassedAlone} and failed after {string.Join(" + ", Polluter)} {FailedAfter} of the {Confirmations} times each needs");
+        ? run.FailedTest(Victim)
+            ? $"in '{run.Request.Name}' it failed without {string.Join(" + ", Polluter)} before it"
+            : $"in '{run.Request.Name}' it passed after {string.Join(" + ", Polluter)}{(run.Request.Parallel ? " (in its collection)" : string.Empty)}"
+        : string.Create(CultureInfo.InvariantCulture, $"it passed alone {PassedAlone} and failed after {string.Join(" + ", Polluter)} (in runs made after it was named) {FailedAfter} of the {Confirmations} times each needs");
 
     /// <summary>The runs' part in the evidence: "passed alone 3 times, failed after P 4 times, never passed after it".</summary>
     public string Summary => string.Create(CultureInfo.InvariantCulture,
-        $"passed alone {Times(PassedAlone)} and failed after {string.Join(" + ", Polluter)} {Times(FailedAfter)}, never passed after it");
+        $"passed alone {Times(PassedAlone)}, failed after {string.Join(" + ", Polluter)} {Times(FailedAfter)} in runs made after it was named, and never passed after it nor failed one at a time without it");
 
     private static string Times(int n) => n == 1 ? "once" : string.Create(CultureInfo.InvariantCulture, $"{n} times");
 
-    private sealed record Observation(RunResult Run, bool Passed, IReadOnlyList<string> Before, bool After, IReadOnlyList<string> Between);
+    private sealed record Observation(RunResult Run, bool Passed, IReadOnlyList<string> Before, bool After, IReadOnlyList<string> Between, bool Explained)
+    {
+        /// <summary>Made after the polluter was named: it can confirm it.</summary>
+        public bool Fresh { get; init; } = true;
+    }
 
-    private static Observation? Observe(RunResult run, string victim, IReadOnlyList<string> polluter)
+    private static Observation? Observe(RunResult run, string victim, IReadOnlyList<string> polluter, IReadOnlyList<IReadOnlyList<string>> all)
     {
         var outcome = run.OutcomeOf(victim);
         if (outcome is null || run.Request.ChaosOf(victim) != "none")
@@ -86,7 +107,7 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
 
         var after = polluter.All(before.Contains);
         var last = after ? polluter.Max(p => IndexOf(before, p)) : -1;
-        return new Observation(run, outcome.Passed, before, after, after ? before.Skip(last + 1).ToArray() : []);
+        return new Observation(run, outcome.Passed, before, after, after ? before.Skip(last + 1).ToArray() : [], all.Any(set => set.All(before.Contains)));
     }
 
     private static int IndexOf(IReadOnlyList<string> tests, string test)
