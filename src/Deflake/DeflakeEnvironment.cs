@@ -39,6 +39,15 @@ public static class DeflakeEnvironment
     /// <summary>What a test process started with <see cref="StartGate"/> writes to standard error once its settings are applied.</summary>
     public const string StartGatePassedLine = "Deflake: start gate passed";
 
+    /// <summary>
+    /// Path of a file the test process appends what it did with Deflake databases to, one line each: <c>process</c>
+    /// (Deflake.Xunit's orderers are set up: the process reports), <c>pool&lt;TAB&gt;modes</c> when a pool starts, and
+    /// <c>rent&lt;TAB&gt;modes</c> when a pool hands out its first database (modes as <c>DEFLAKE_CHAOS</c> spells them).
+    /// <c>deflake hunt</c> sets it per run, so that it can tell a chaos run that checked nothing (no test used a Deflake
+    /// database) from one that found nothing. Unset (the default): nothing is written.
+    /// </summary>
+    public const string Activity = "DEFLAKE_ACTIVITY";
+
     /// <summary><c>1</c>: keep the database of a failed test and print how to connect to it.</summary>
     public const string KeepFailed = "DEFLAKE_KEEP_FAILED";
 
@@ -98,6 +107,36 @@ public static class DeflakeEnvironment
         }
 
         return ParseChaosTests(text);
+    }
+
+    private static readonly Lock ActivityLock = new();
+
+    /// <summary>
+    /// Appends a line to the <see cref="Activity"/> file, when it is set; does nothing otherwise. Cheap enough for once
+    /// per pool and once per process, not for every rent.
+    /// </summary>
+    /// <param name="line">The line, without a line break.</param>
+    /// <exception cref="DeflakeConfigurationException">The file cannot be written.</exception>
+    public static void ReportActivity(string line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        var path = Environment.GetEnvironmentVariable(Activity);
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return;
+        }
+
+        try
+        {
+            lock (ActivityLock)
+            {
+                File.AppendAllText(path, line + "\n");
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new DeflakeConfigurationException(Activity, $"names '{path}', which cannot be written ({ex.Message.TrimEnd('.')}). Unset it, or name a file in a writable folder.");
+        }
     }
 
     /// <summary>

@@ -26,11 +26,11 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
 {
     /// <summary>
     /// How many times each half of the hypothesis must be seen before a polluter is named: the victim passing alone
-    /// (any run counts), and failing after the polluter in runs made after the polluter was named. Those that named it
-    /// do not count: the survey runs and the bisection steps that failed are why it was named, so a test that fails at
-    /// random would "confirm" any polluter with them. A test that fails at random with probability f passes the fresh
-    /// runs with probability at most (1 − f)^a · f^3 (a: the runs alone made), and every run one at a time where it fails
-    /// without the polluter before it, or passes right after it, rules the polluter out.
+    /// (any run counts: none is chosen by the polluter), and failing after the polluter in runs made after it was named
+    /// (the survey runs and bisection steps that failed are why it was named, so a test that fails at random would
+    /// "confirm" any polluter with them). A test failing at random with probability f shows both with probability
+    /// (1 − f)^3 · f^3 ≤ 1/64; and every run one at a time where it fails without the polluter before it, or passes
+    /// right after it, rules the polluter out.
     /// </summary>
     public const int Confirmations = 3;
 

@@ -150,7 +150,12 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
         }
 
         var document = XDocument.Load(xml);
-        return new RunResult(request, ParseResults(document), result.Duration, ReproduceCommand(request)) { Discovered = CountTests(document) };
+        var activity = ActivityPath(number);
+        return new RunResult(request, ParseResults(document), result.Duration, ReproduceCommand(request))
+        {
+            Discovered = CountTests(document),
+            Activity = File.Exists(activity) ? DatabaseActivity.Parse(await File.ReadAllLinesAsync(activity, cancellationToken).ConfigureAwait(false)) : null,
+        };
     }
 
     /// <summary>Kills the processes started ahead and still waiting, if any; the runner can run again.</summary>
@@ -215,15 +220,20 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
             await File.WriteAllLinesAsync(chaosFile, testChaos.Select(p => $"{p.Value}\t{p.Key}"), cancellationToken).ConfigureAwait(false);
         }
 
-        return Environment(request, orderFile, chaosFile);
+        var environment = Environment(request, orderFile, chaosFile);
+        environment[DeflakeEnvironment.Activity] = ActivityPath(number);
+        return environment;
     }
 
     private string XmlPath(int number) => Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"run-{number:D4}.xml"));
 
+    /// <summary>The run's <c>DEFLAKE_ACTIVITY</c> file: what its test process did with Deflake databases.</summary>
+    private string ActivityPath(int number) => Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"activity-{number:D4}.txt"));
+
     /// <summary>Whether a file name is one this runner writes in its work folder: order, chaos and results files.</summary>
     internal static bool IsWorkFile(string fileName) => WorkFileName().IsMatch(fileName);
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"^(order-\d{4,}\.txt|chaos-\d{4,}\.txt|run-\d{4,}\.xml)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(order-\d{4,}\.txt|chaos-\d{4,}\.txt|activity-\d{4,}\.txt|run-\d{4,}\.xml)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex WorkFileName();
 
     private List<string> Arguments(bool parallel, int number) => [assemblyPath, .. RunnerArguments(_xunitSeed ?? 0, parallel), "-noLogo", "-noColor", "-xml", XmlPath(number)];
@@ -298,6 +308,7 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
         [DeflakeEnvironment.Chaos] = request?.Chaos,
         [DeflakeEnvironment.ChaosTests] = chaosFile,
         [DeflakeEnvironment.Seed] = request?.Seed.ToString(CultureInfo.InvariantCulture),
+        [DeflakeEnvironment.Activity] = null,
         [DeflakeEnvironment.Order] = orderFile ?? request?.Order switch
         {
             RunOrderKind.Random => "random",

@@ -27,6 +27,7 @@ public sealed class TestOrderSetting
     private static readonly Lazy<TestOrderSetting> Current = new(() =>
     {
         StartGate.Pass();
+        DeflakeEnvironment.ReportActivity("process");
         return FromEnvironment(Environment.GetEnvironmentVariable);
     });
 

@@ -78,6 +78,14 @@ public sealed class HuntOnTheFlakySampleTests
 
         if (ChaosModesImplemented)
         {
+            // Every chaos run reached a database: both modes were checked, and the console says so.
+            Assert.Equal(["identities", "rows"], root.GetProperty("checkedModes").EnumerateArray().Select(m => m.GetString()));
+            Assert.Empty(root.GetProperty("uncheckedModes").EnumerateArray());
+            Assert.All(root.GetProperty("runs").EnumerateArray().Where(r => r.GetProperty("mode").GetString() != "none"),
+                r => Assert.True(r.GetProperty("chaosReached").GetBoolean()));
+            Assert.Contains("Chaos modes checked: identities, rows.", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("nothing was checked", output, StringComparison.Ordinal);
+
             // 000: ids of two tables mixed up; 001: rows read without ORDER BY.
             Assert.Equal("identity-alignment", findings[IdMixUp].Cause);
             Assert.Contains("DEFLAKE_CHAOS=identities", findings[IdMixUp].Reproduce, StringComparison.Ordinal);
