@@ -39,6 +39,15 @@ public static class DeflakeEnvironment
     /// <summary>What a test process started with <see cref="StartGate"/> writes to standard error once its settings are applied.</summary>
     public const string StartGatePassedLine = "Deflake: start gate passed";
 
+    /// <summary>
+    /// Path of a file the test process appends what it did with Deflake databases to, one line each: <c>process</c>
+    /// (Deflake.Xunit's orderers are set up: the process reports), <c>pool&lt;TAB&gt;modes</c> when a pool starts, and
+    /// <c>rent&lt;TAB&gt;modes</c> when a pool hands out its first database (modes as <c>DEFLAKE_CHAOS</c> spells them).
+    /// <c>deflake hunt</c> sets it per run, so that it can tell a chaos run that checked nothing (no test used a Deflake
+    /// database) from one that found nothing. Unset (the default): nothing is written.
+    /// </summary>
+    public const string Activity = "DEFLAKE_ACTIVITY";
+
     /// <summary><c>1</c>: keep the database of a failed test and print how to connect to it.</summary>
     public const string KeepFailed = "DEFLAKE_KEEP_FAILED";
 
@@ -100,14 +109,65 @@ public static class DeflakeEnvironment
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = File.ReadAllText(ResolveFile(path, Environment.GetEnvironmentVariable));
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            throw new DeflakeConfigurationException(ChaosTests, $"names '{path}', which cannot be read: {ex.Message}");
+            throw new DeflakeConfigurationException(ChaosTests, $"names '{path}', which cannot be read ({ex.Message.TrimEnd('.')}). Set it to the absolute path of a file of 'modes<TAB>test id' lines, or unset it.");
         }
 
         return ParseChaosTests(text);
+    }
+
+    private static readonly Lock ActivityLock = new();
+
+    /// <summary>
+    /// Appends a line to the <see cref="Activity"/> file, when it is set; does nothing otherwise. Cheap enough for once
+    /// per pool and once per process, not for every rent.
+    /// </summary>
+    /// <param name="line">The line, without a line break.</param>
+    /// <exception cref="DeflakeConfigurationException">The file cannot be written.</exception>
+    public static void ReportActivity(string line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        var path = Environment.GetEnvironmentVariable(Activity);
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return;
+        }
+
+        try
+        {
+            lock (ActivityLock)
+            {
+                File.AppendAllText(path, line + "\n");
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new DeflakeConfigurationException(Activity, $"names '{path}', which cannot be written ({ex.Message.TrimEnd('.')}). Unset it, or name a file in a writable folder.");
+        }
+    }
+
+    /// <summary>
+    /// Where a file a <c>DEFLAKE_*</c> setting names is. Test runners may run tests in another folder than the one the
+    /// shell started them in (xUnit v3 runs them in the assembly's output folder), so a relative path that is not
+    /// found in the current folder is looked up in the shell's (<c>PWD</c>, which POSIX shells export). Absolute
+    /// paths, and relative ones found in neither place, are returned as they are.
+    /// </summary>
+    /// <param name="path">The path the setting names.</param>
+    /// <param name="getVariable">Reads an environment variable (<c>PWD</c>).</param>
+    public static string ResolveFile(string path, Func<string, string?> getVariable)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(getVariable);
+        if (Path.IsPathRooted(path) || File.Exists(path) || getVariable("PWD") is not { Length: > 0 } shellDirectory || !Path.IsPathRooted(shellDirectory))
+        {
+            return path;
+        }
+
+        var fromShell = Path.Combine(shellDirectory, path);
+        return File.Exists(fromShell) ? fromShell : path;
     }
 
     /// <summary>Parses the lines of a <c>DEFLAKE_CHAOS_TESTS</c> file: <c>modes&lt;TAB&gt;test id</c>.</summary>

@@ -37,6 +37,7 @@ public sealed class TestDatabasePool : IAsyncDisposable
     private Task[] _fillers = [];
     private Task[] _returners = [];
     private int _disposed;
+    private int _rentReported;
 
     private TestDatabasePool(IDatabaseEngine engine, ResolvedOptions options, ILogger logger)
     {
@@ -166,6 +167,7 @@ public sealed class TestDatabasePool : IAsyncDisposable
         // 20% more rent + dispose per second than 2 and 1. Both stay within MaxDatabases (the slots).
         var fillerCount = Math.Clamp(Math.Min(o.PoolSize, 2 * Environment.ProcessorCount), 1, 4);
         var returnerCount = Math.Clamp(fillerCount / 2, 1, 2);
+        DeflakeEnvironment.ReportActivity($"pool\t{ChaosModeNames.Format(o.Chaos)}");
         _fillers = Enumerable.Range(0, fillerCount).Select(_ => Task.Run(FillAsync, CancellationToken.None)).ToArray();
         _returners = Enumerable.Range(0, returnerCount).Select(_ => Task.Run(ReturnLoopAsync, CancellationToken.None)).ToArray();
     }
@@ -212,6 +214,12 @@ public sealed class TestDatabasePool : IAsyncDisposable
         }
 
         _rented[clone.Name] = clone;
+        if (Interlocked.Exchange(ref _rentReported, 1) == 0)
+        {
+            // Once per pool: whoever started this process (deflake hunt) learns that a test used a database under these modes.
+            DeflakeEnvironment.ReportActivity($"rent\t{ChaosModeNames.Format(_options.Chaos)}");
+        }
+
         return new TestDatabase(this, clone);
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Deflake.Cli.Hunting;
+using Deflake.Cli.Reporting;
 using Deflake.Cli.Running;
 using Spectre.Console;
 
@@ -82,7 +83,7 @@ internal sealed class BisectCommand(CommandContext context)
             {
                 case BisectionVerdict.FailsAlone:
                     console.MarkupLine($"{Markup.Escape(settings.Victim)} fails alone: it is [bold]not order-dependent[/] (try deflake hunt for its cause).");
-                    console.MarkupLine($"reproduce: [cyan]{Markup.Escape(runner.ReproduceCommand(new RunRequest("alone", RunOrderKind.Default, "none", seed, false, [settings.Victim])))}[/]");
+                    ConsoleReport.WriteCommand(console, "reproduce: ", runner.ReproduceCommand(new RunRequest("alone", RunOrderKind.Default, "none", seed, false, [settings.Victim])));
                     return ExitCodes.Clean;
                 case BisectionVerdict.NotReproduced:
                     console.MarkupLine($"{Markup.Escape(settings.Victim)} passed after all {candidates.Length} other tests: [bold]no polluter[/] found ({Bisector.RunCount(result.Runs)}).");
@@ -91,7 +92,7 @@ internal sealed class BisectCommand(CommandContext context)
                     foreach (var polluter in result.Polluters)
                     {
                         console.MarkupLine($"polluter: [yellow bold]{Markup.Escape(string.Join(" + ", polluter))}[/]");
-                        console.MarkupLine($"reproduce: [cyan]{Markup.Escape(runner.ReproduceCommand(new RunRequest("reproduce", RunOrderKind.List, "none", seed, false, [.. polluter, settings.Victim])))}[/]");
+                        ConsoleReport.WriteCommand(console, "reproduce: ", runner.ReproduceCommand(new RunRequest("reproduce", RunOrderKind.List, "none", seed, false, [.. polluter, settings.Victim])));
                     }
 
                     console.MarkupLine($"{Bisector.RunCount(result.Runs)}, seed {seed}.");

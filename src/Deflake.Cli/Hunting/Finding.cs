@@ -63,4 +63,16 @@ internal sealed record HuntOutcome(
     IReadOnlyList<Finding> Findings,
     IReadOnlyList<string> AlwaysFailing,
     DateTimeOffset Started,
-    TimeSpan Duration);
+    TimeSpan Duration)
+{
+    /// <summary>
+    /// The chaos modes under which no test used a Deflake database (the test processes said so): nothing was checked
+    /// under them, and the hunt must not claim them.
+    /// </summary>
+    public IReadOnlyList<string> UncheckedModes => Modes
+        .Where(m => Runs.Any(r => r.Request.Chaos == m && r.ChaosReached == false) && !Runs.Any(r => r.Request.Chaos == m && r.ChaosReached == true))
+        .ToArray();
+
+    /// <summary>The chaos modes the hunt checked: all but <see cref="UncheckedModes"/> (a process that does not report counts as checked).</summary>
+    public IReadOnlyList<string> CheckedModes => Modes.Except(UncheckedModes, StringComparer.Ordinal).ToArray();
+}

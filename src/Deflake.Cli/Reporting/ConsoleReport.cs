@@ -22,7 +22,17 @@ internal sealed class ConsoleProgress(IAnsiConsole console) : IHuntProgress
         var failed = run.Failed == 0 ? "[green]0 failed[/]" : $"[red]{run.Failed} failed[/]";
         if (survey)
         {
-            console.MarkupLine(CultureInfo.InvariantCulture, $"  {(run.Failed == 0 ? "[green]✓[/]" : "[red]✗[/]")} {Markup.Escape(run.Request.Name),-18} {run.Passed,4} passed  {failed}  [grey]{seconds} s[/]");
+            var line = string.Create(CultureInfo.InvariantCulture, $"  {(run.Failed == 0 ? "[green]✓[/]" : "[red]✗[/]")} {Markup.Escape(run.Request.Name),-18} {run.Passed,4} passed  {failed}  [grey]{seconds} s[/]");
+            if (run.ChaosReached == false && run.Activity?.NothingChecked is { } why)
+            {
+                // On the run's own line, unwrapped: the line that says the mode was run says it checked nothing.
+                console.Markup(line + "  ");
+                ConsoleReport.WriteCommand(console, string.Empty, $"{run.Request.Name}: {why}", "33");
+            }
+            else
+            {
+                console.MarkupLine(line);
+            }
         }
         else
         {
@@ -48,6 +58,7 @@ internal static class ConsoleReport
         if (outcome.Findings.Count == 0 && outcome.AlwaysFailing.Count == 0)
         {
             console.MarkupLine(CultureInfo.InvariantCulture, $"[green bold]No flaky tests[/] among {outcome.TestCount} tests in {RunCounts(outcome)} ({outcome.Duration.TotalSeconds:0.0} s, seed {outcome.Seed}).");
+            WriteChecked(console, outcome);
             return;
         }
 
@@ -65,7 +76,7 @@ internal static class ConsoleReport
         {
             console.MarkupLine($"[bold]{Markup.Escape(finding.Test)}[/] [grey]({Markup.Escape(finding.Cause)})[/]");
             console.MarkupLine($"  [grey]{Markup.Escape(finding.Evidence)}[/]");
-            console.MarkupLine($"  reproduce: [cyan]{Markup.Escape(finding.Reproduce)}[/]");
+            WriteCommand(console, "  reproduce: ", finding.Reproduce);
         }
 
         foreach (var test in outcome.AlwaysFailing)
@@ -74,6 +85,35 @@ internal static class ConsoleReport
         }
 
         console.MarkupLine(CultureInfo.InvariantCulture, $"{outcome.TestCount} tests, {RunCounts(outcome)}, {outcome.Duration.TotalSeconds:0.0} s, seed [bold]{outcome.Seed}[/] (replay with --seed {outcome.Seed}).");
+        WriteChecked(console, outcome);
+    }
+
+    /// <summary>Which chaos modes the hunt checked, and which it could not (no test used a Deflake database under them).</summary>
+    private static void WriteChecked(IAnsiConsole console, HuntOutcome outcome)
+    {
+        if (outcome.Modes.Count == 0)
+        {
+            return;
+        }
+
+        var notChecked = outcome.UncheckedModes;
+        var checkedModes = outcome.CheckedModes;
+        console.MarkupLine(notChecked.Count == 0
+            ? $"Chaos modes checked: {Markup.Escape(string.Join(", ", checkedModes))}."
+            : $"Chaos modes checked: {(checkedModes.Count == 0 ? "none" : Markup.Escape(string.Join(", ", checkedModes)))}; [yellow]not checked: {Markup.Escape(string.Join(", ", notChecked))}[/] (no test used a Deflake database under {(notChecked.Count == 1 ? "it" : "them")}).");
+    }
+
+    /// <summary>
+    /// Writes a command for the user to run on one line, never wrapped to the console's width (a wrapped command does
+    /// not work when pasted): straight to the console's writer, in cyan (or the ANSI <paramref name="colour"/> code) where
+    /// the console shows colours.
+    /// </summary>
+    internal static void WriteCommand(IAnsiConsole console, string label, string command, string colour = "36")
+    {
+        console.Markup(Markup.Escape(label));
+        var writer = console.Profile.Out.Writer;
+        writer.WriteLine(console.Profile.Capabilities.Ansi ? $"\u001b[{colour}m{command}\u001b[0m" : command);
+        writer.Flush();
     }
 
     /// <summary>"12 runs: 7 survey, 4 diagnosis, 1 bisection".</summary>

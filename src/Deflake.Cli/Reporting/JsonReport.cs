@@ -27,10 +27,15 @@ internal static class JsonReport
         IReadOnlyList<string> Modes,
         IReadOnlyList<Run> Runs,
         IReadOnlyList<Item> Findings,
-        IReadOnlyList<string> AlwaysFailing);
+        IReadOnlyList<string> AlwaysFailing,
+        IReadOnlyList<string> CheckedModes,
+        IReadOnlyList<string> UncheckedModes);
 
-    /// <summary>One run: <c>mode</c> is the chaos mode (<c>none</c> without chaos).</summary>
-    internal sealed record Run(string Name, string Mode, string Order, bool Parallel, int Seed, int Passed, int Failed, double Duration, bool Survey, IReadOnlyList<string> FailedTests);
+    /// <summary>
+    /// One run: <c>mode</c> is the chaos mode (<c>none</c> without chaos); <c>chaosReached</c>, for a run under chaos,
+    /// whether a test used a Deflake database under it (false: nothing was checked; null: no chaos, or not reported).
+    /// </summary>
+    internal sealed record Run(string Name, string Mode, string Order, bool Parallel, int Seed, int Passed, int Failed, double Duration, bool Survey, IReadOnlyList<string> FailedTests, bool? ChaosReached);
 
     /// <summary>One finding.</summary>
     internal sealed record Item(string Test, string Cause, string? Polluter, string Evidence, string Reproduce, IReadOnlyList<string> OtherPolluters, string? Message, IReadOnlyList<string> Steps);
@@ -41,10 +46,10 @@ internal static class JsonReport
         ArgumentNullException.ThrowIfNull(outcome);
         var runs = outcome.Runs.Select((r, i) => new Run(
             r.Request.Name, r.Request.Chaos, r.Request.OrderName, r.Request.Parallel, r.Request.Seed, r.Passed, r.Failed,
-            Math.Round(r.Duration.TotalSeconds, 3), i < outcome.SurveyRunCount, r.Tests.Where(t => !t.Passed).Select(t => t.TestId).ToArray())).ToArray();
+            Math.Round(r.Duration.TotalSeconds, 3), i < outcome.SurveyRunCount, r.Tests.Where(t => !t.Passed).Select(t => t.TestId).ToArray(), r.ChaosReached)).ToArray();
         return new Document(outcome.Seed, outcome.Project, outcome.Started, Math.Round(outcome.Duration.TotalSeconds, 3), outcome.TestCount, outcome.Modes, runs,
             outcome.Findings.Select(f => new Item(f.Test, f.Cause, f.Polluter, f.Evidence, f.Reproduce, f.OtherPolluters, f.Message, f.Steps)).ToArray(),
-            outcome.AlwaysFailing);
+            outcome.AlwaysFailing, outcome.CheckedModes, outcome.UncheckedModes);
     }
 
     /// <summary>Serialises a hunt.</summary>

@@ -30,6 +30,21 @@ internal static class Shell
         return text.ToString();
     }
 
+    /// <summary>
+    /// A file in the folder the command runs in, as an absolute path the shell expands when it runs the line
+    /// (<c>"$PWD/name"</c>): a test process that changes its folder still finds it. The name must need no quoting.
+    /// </summary>
+    public static string InCurrentDirectory(string fileName)
+    {
+        ArgumentNullException.ThrowIfNull(fileName);
+        if (Quote(fileName) != fileName || fileName.Contains('/', StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"'{fileName}' is not a plain file name.", nameof(fileName));
+        }
+
+        return $"\"$PWD/{fileName}\"";
+    }
+
     /// <summary>A path as short as it can be: relative to the current directory when below it.</summary>
     public static string DisplayPath(string path)
     {

@@ -85,6 +85,15 @@ internal sealed record RunResult(RunRequest Request, IReadOnlyList<TestOutcome> 
     /// </summary>
     public int? Discovered { get; init; }
 
+    /// <summary>What the test process reported about Deflake databases (<c>DEFLAKE_ACTIVITY</c>); null when it reported nothing.</summary>
+    public DatabaseActivity? Activity { get; init; }
+
+    /// <summary>
+    /// For a run under chaos: true when a test used a Deflake database under chaos, false when the process reported
+    /// that none did (nothing was checked), null when unknown (no chaos, or a process that does not report).
+    /// </summary>
+    public bool? ChaosReached => Request.Chaos == "none" ? null : Activity?.RentedUnderChaos;
+
     /// <summary>How many tests passed.</summary>
     public int Passed => Tests.Count(t => t.Passed);
 
@@ -115,6 +124,34 @@ internal sealed record RunResult(RunRequest Request, IReadOnlyList<TestOutcome> 
     /// <summary>The tests that started before <paramref name="testId"/> in this run, in order.</summary>
     public IReadOnlyList<string> RanBefore(string testId)
         => Tests.TakeWhile(t => t.TestId != testId).Select(t => t.TestId).ToArray();
+}
+
+/// <summary>
+/// What a test process did with Deflake databases, from its <c>DEFLAKE_ACTIVITY</c> file: the chaos modes of the pools it
+/// started, and of those that handed out a database (one entry per pool; <c>none</c> without chaos).
+/// </summary>
+internal sealed record DatabaseActivity(IReadOnlyList<string> Pools, IReadOnlyList<string> Rents)
+{
+    /// <summary>A test rented a database from a pool under some chaos mode.</summary>
+    public bool RentedUnderChaos => Rents.Any(m => m != "none");
+
+    /// <summary>Why a run under chaos checked nothing, for its line on the console; null when it checked something.</summary>
+    public string? NothingChecked => RentedUnderChaos ? null
+        : Pools.Count == 0 ? "no test used a Deflake database — nothing was checked"
+        : "a Deflake pool started, but no test rented a database from it — nothing was checked";
+
+    /// <summary>Reads the file's lines (<c>process</c>, <c>pool&lt;TAB&gt;modes</c>, <c>rent&lt;TAB&gt;modes</c>); null when nothing reported.</summary>
+    public static DatabaseActivity? Parse(IReadOnlyList<string> lines)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        if (lines.Count == 0)
+        {
+            return null;
+        }
+
+        string[] Of(string kind) => lines.Select(l => l.Split('\t')).Where(p => p.Length == 2 && p[0] == kind).Select(p => p[1].Trim()).ToArray();
+        return new DatabaseActivity(Of("pool"), Of("rent"));
+    }
 }
 
 /// <summary>Runs a built test assembly. The xUnit v3 runner is the real one; tests use synthetic suites.</summary>

@@ -150,7 +150,12 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
         }
 
         var document = XDocument.Load(xml);
-        return new RunResult(request, ParseResults(document), result.Duration, ReproduceCommand(request)) { Discovered = CountTests(document) };
+        var activity = ActivityPath(number);
+        return new RunResult(request, ParseResults(document), result.Duration, ReproduceCommand(request))
+        {
+            Discovered = CountTests(document),
+            Activity = File.Exists(activity) ? DatabaseActivity.Parse(await File.ReadAllLinesAsync(activity, cancellationToken).ConfigureAwait(false)) : null,
+        };
     }
 
     /// <summary>Kills the processes started ahead and still waiting, if any; the runner can run again.</summary>
@@ -215,49 +220,69 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
             await File.WriteAllLinesAsync(chaosFile, testChaos.Select(p => $"{p.Value}\t{p.Key}"), cancellationToken).ConfigureAwait(false);
         }
 
-        return Environment(request, orderFile, chaosFile);
+        var environment = Environment(request, orderFile, chaosFile);
+        environment[DeflakeEnvironment.Activity] = ActivityPath(number);
+        return environment;
     }
 
     private string XmlPath(int number) => Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"run-{number:D4}.xml"));
 
+    /// <summary>The run's <c>DEFLAKE_ACTIVITY</c> file: what its test process did with Deflake databases.</summary>
+    private string ActivityPath(int number) => Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"activity-{number:D4}.txt"));
+
     /// <summary>Whether a file name is one this runner writes in its work folder: order, chaos and results files.</summary>
     internal static bool IsWorkFile(string fileName) => WorkFileName().IsMatch(fileName);
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"^(order-\d{4,}\.txt|chaos-\d{4,}\.txt|run-\d{4,}\.xml)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(order-\d{4,}\.txt|chaos-\d{4,}\.txt|activity-\d{4,}\.txt|run-\d{4,}\.xml)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex WorkFileName();
 
     private List<string> Arguments(bool parallel, int number) => [assemblyPath, .. RunnerArguments(_xunitSeed ?? 0, parallel), "-noLogo", "-noColor", "-xml", XmlPath(number)];
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// The command works from any folder: the assembly is named by its absolute path, and the order and chaos files it
+    /// writes are handed over as <c>"$PWD/…"</c>, which the shell makes absolute (xUnit v3 runs tests in the
+    /// assembly's output folder, where a relative path would not be found). A run of some tests also passes each as
+    /// <c>-method</c>, so that only they run even where the order file is not honoured.
+    /// </remarks>
     public string ReproduceCommand(RunRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var environment = new List<KeyValuePair<string, string>>();
+        var environment = new List<string>();
         if (request.Chaos != "none")
         {
-            environment.Add(new(DeflakeEnvironment.Chaos, request.Chaos));
+            environment.Add($"{DeflakeEnvironment.Chaos}={Shell.Quote(request.Chaos)}");
         }
 
-        environment.Add(new(DeflakeEnvironment.Seed, request.Seed.ToString(CultureInfo.InvariantCulture)));
+        environment.Add($"{DeflakeEnvironment.Seed}={request.Seed.ToString(CultureInfo.InvariantCulture)}");
         var prefix = string.Empty;
         if (request.TestChaos is { Count: > 0 } testChaos)
         {
-            prefix = $"printf '%s\\t%s\\n' {string.Join(' ', testChaos.SelectMany(p => new[] { Shell.Quote(p.Value), Shell.Quote(p.Key) }))} > deflake-chaos.txt && ";
-            environment.Add(new(DeflakeEnvironment.ChaosTests, "deflake-chaos.txt"));
+            prefix = $"printf '%s\\t%s\\n' {string.Join(' ', testChaos.SelectMany(p => new[] { Shell.Quote(p.Value), Shell.Quote(p.Key) }))} > {ChaosFileName} && ";
+            environment.Add($"{DeflakeEnvironment.ChaosTests}={Shell.InCurrentDirectory(ChaosFileName)}");
         }
 
+        var filters = new List<string>();
         if (request.Tests is not null)
         {
-            prefix += $"printf '%s\\n' {string.Join(' ', request.Tests.Select(Shell.Quote))} > deflake-order.txt && ";
-            environment.Add(new(DeflakeEnvironment.Order, "deflake-order.txt"));
+            prefix += $"printf '%s\\n' {string.Join(' ', request.Tests.Select(Shell.Quote))} > {OrderFileName} && ";
+            environment.Add($"{DeflakeEnvironment.Order}={Shell.InCurrentDirectory(OrderFileName)}");
+            filters.AddRange(request.Tests.Distinct(StringComparer.Ordinal).SelectMany(t => new[] { "-method", t }));
         }
         else if (request.Order is RunOrderKind.Random or RunOrderKind.Reverse)
         {
-            environment.Add(new(DeflakeEnvironment.Order, request.Order == RunOrderKind.Random ? "random" : "reverse"));
+            environment.Add($"{DeflakeEnvironment.Order}={(request.Order == RunOrderKind.Random ? "random" : "reverse")}");
         }
 
-        return prefix + Shell.Join(environment, ["dotnet", Shell.DisplayPath(assemblyPath), .. RunnerArguments(_xunitSeed ?? request.Seed, request.Parallel)]);
+        IEnumerable<string> words = ["dotnet", Path.GetFullPath(assemblyPath), .. RunnerArguments(_xunitSeed ?? request.Seed, request.Parallel), .. filters];
+        return prefix + string.Join(' ', environment.Append(string.Join(' ', words.Select(Shell.Quote))));
     }
+
+    /// <summary>The file a printed <c>reproduce</c> command writes the order of its tests to, in the shell's folder.</summary>
+    internal const string OrderFileName = "deflake-order.txt";
+
+    /// <summary>The file a printed <c>reproduce</c> command writes its per-test chaos modes to, in the shell's folder.</summary>
+    internal const string ChaosFileName = "deflake-chaos.txt";
 
     private static IEnumerable<string> RunnerArguments(int seed, bool parallel)
     {
@@ -283,6 +308,7 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
         [DeflakeEnvironment.Chaos] = request?.Chaos,
         [DeflakeEnvironment.ChaosTests] = chaosFile,
         [DeflakeEnvironment.Seed] = request?.Seed.ToString(CultureInfo.InvariantCulture),
+        [DeflakeEnvironment.Activity] = null,
         [DeflakeEnvironment.Order] = orderFile ?? request?.Order switch
         {
             RunOrderKind.Random => "random",

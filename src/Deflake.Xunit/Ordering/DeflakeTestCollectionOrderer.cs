@@ -13,11 +13,22 @@ namespace Deflake.Xunit.Ordering;
 public sealed class DeflakeTestCollectionOrderer : ITestCollectionOrderer
 {
     private readonly TestOrderSetting _setting;
+    private readonly DeflakeConfigurationException? _error;
 
-    /// <summary>Creates the orderer for this process's <c>DEFLAKE_ORDER</c>.</summary>
+    /// <summary>
+    /// Creates the orderer for this process's <c>DEFLAKE_ORDER</c>. A setting that cannot be used (a file that cannot
+    /// be read) is reported when xUnit asks for the order, not here: xUnit only logs an orderer that fails to construct
+    /// and silently falls back to its own order, while one that fails to order stops the run with the error.
+    /// </summary>
     public DeflakeTestCollectionOrderer()
-        : this(TestOrderSetting.FromProcessEnvironment)
+        : this(TestOrderSetting.OfProcess())
     {
+    }
+
+    /// <summary>Creates the orderer for a setting as read, or the error that makes it unusable (thrown when ordering).</summary>
+    internal DeflakeTestCollectionOrderer((TestOrderSetting Setting, DeflakeConfigurationException? Error) read)
+    {
+        (_setting, _error) = read;
     }
 
     /// <summary>Creates the orderer for a given setting.</summary>
@@ -44,6 +55,11 @@ public sealed class DeflakeTestCollectionOrderer : ITestCollectionOrderer
         where TTestCollection : ITestCollection
     {
         ArgumentNullException.ThrowIfNull(testCollections);
+        if (_error is not null)
+        {
+            throw _error;
+        }
+
         return _setting.Kind switch
         {
             TestOrderKind.Random => TestOrdering.Random(testCollections, _setting.Seed, c => StableName(c), c => c.UniqueID),

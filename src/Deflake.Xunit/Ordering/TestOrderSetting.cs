@@ -27,6 +27,7 @@ public sealed class TestOrderSetting
     private static readonly Lazy<TestOrderSetting> Current = new(() =>
     {
         StartGate.Pass();
+        DeflakeEnvironment.ReportActivity("process");
         return FromEnvironment(Environment.GetEnvironmentVariable);
     });
 
@@ -42,7 +43,24 @@ public sealed class TestOrderSetting
     public static TestOrderSetting Default { get; } = new(TestOrderKind.Default, 0, null, []);
 
     /// <summary>The setting of this process, read once from the environment.</summary>
+    /// <exception cref="DeflakeConfigurationException"><c>DEFLAKE_ORDER</c> names a file that cannot be read, or a setting is malformed.</exception>
     public static TestOrderSetting FromProcessEnvironment => Current.Value;
+
+    /// <summary>The setting of this process, or the error that makes it unusable (then the setting is <see cref="Default"/>).</summary>
+    internal static (TestOrderSetting Setting, DeflakeConfigurationException? Error) OfProcess() => Read(() => Current.Value);
+
+    /// <summary>A setting as read, or the error that makes it unusable (then the setting is <see cref="Default"/>).</summary>
+    internal static (TestOrderSetting Setting, DeflakeConfigurationException? Error) Read(Func<TestOrderSetting> read)
+    {
+        try
+        {
+            return (read(), null);
+        }
+        catch (DeflakeConfigurationException ex)
+        {
+            return (Default, ex);
+        }
+    }
 
     /// <summary>Which order.</summary>
     public TestOrderKind Kind { get; }
@@ -96,19 +114,20 @@ public sealed class TestOrderSetting
             return Reverse();
         }
 
+        var path = DeflakeEnvironment.ResolveFile(order, getVariable);
         string[] lines;
         try
         {
-            lines = File.ReadAllLines(order);
+            lines = File.ReadAllLines(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             throw new DeflakeConfigurationException(DeflakeEnvironment.Order,
                 string.Create(CultureInfo.InvariantCulture,
-                    $"'{order}' is neither 'random' nor 'reverse' nor a readable file of test ids ({ex.Message})."));
+                    $"'{order}' is neither 'random' nor 'reverse' nor a readable file of test ids ({ex.Message.TrimEnd('.')}). Set it to 'random', 'reverse', or the absolute path of a file listing one test id a line."));
         }
 
-        return List(ParseTestList(lines), Path.GetFullPath(order));
+        return List(ParseTestList(lines), Path.GetFullPath(path));
     }
 
     /// <summary>Parses the lines of a test list: one test id a line; blank lines and lines starting with <c>#</c> are ignored.</summary>

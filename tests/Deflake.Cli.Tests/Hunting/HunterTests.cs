@@ -252,6 +252,67 @@ public sealed class HunterTests
     }
 
     [Fact]
+    public async Task A_victim_that_passed_right_after_the_test_in_a_survey_run_is_not_blamed_on_it()
+    {
+        // It fails after the polluter one at a time, except in 'reverse', where the polluter runs right before it and it
+        // passes: nothing else differs, so "polluted by it" is contradicted however often the other runs agree.
+        var runner = new SyntheticRunner()
+            .Add("A.Ok")
+            .Add(Victim, (r, before) => !r.Parallel && before.Contains(Polluter) && r.Name != "reverse")
+            .Add(Polluter)
+            .Add("B.Ok");
+
+        var outcome = await new Hunter(runner, new HuntOptions(7, 3, [], "Shop")).HuntAsync(TestContext.Current.CancellationToken);
+
+        var reverse = outcome.Runs.Single(r => r.Request.Name == "reverse");
+        Assert.Equal([Polluter], reverse.RanBefore(Victim).Skip(reverse.RanBefore(Victim).Count - 1)); // right before it there
+        Assert.True(reverse.PassedTest(Victim));
+        var finding = Assert.Single(outcome.Findings);
+        Assert.Equal((Victim, FlakeCause.Nondeterministic, (string?)null), (finding.Test, finding.Cause, finding.Polluter));
+        Assert.Contains($"in 'reverse' it passed after {Polluter}", finding.Evidence, StringComparison.Ordinal);
+        var ran = outcome.Runs.Count(r => r.OutcomeOf(Victim) is not null);
+        var failed = outcome.Runs.Count(r => r.FailedTest(Victim));
+        Assert.Contains($"failed {failed} of {ran} runs without chaos", finding.Evidence, StringComparison.Ordinal);
+        Assert.InRange(failed, 1, ran - 1);
+    }
+
+    [Theory]
+    [InlineData(0.3)]
+    [InlineData(0.5)]
+    [InlineData(0.7)]
+    public async Task A_test_that_fails_at_random_never_gets_a_polluter(double failureRate)
+    {
+        var blamed = new List<string>();
+        var found = 0;
+        foreach (var seed in Enumerable.Range(1, 15))
+        {
+            var random = new Random(seed);
+            var runner = new SyntheticRunner();
+            foreach (var i in Enumerable.Range(0, 6))
+            {
+                runner.Add($"Class{i}.Ok");
+            }
+
+            runner.Add("Clock.Sometimes", (_, _) => random.NextDouble() < failureRate);
+
+            var outcome = await new Hunter(runner, new HuntOptions(seed, 3, [], "S")).HuntAsync(TestContext.Current.CancellationToken);
+
+            foreach (var finding in outcome.Findings)
+            {
+                found++;
+                Assert.Equal("Clock.Sometimes", finding.Test);
+                if (finding.Polluter is not null || finding.Cause == FlakeCause.TestOrder)
+                {
+                    blamed.Add($"seed {seed}: {finding.Cause} {finding.Polluter}: {finding.Evidence}");
+                }
+            }
+        }
+
+        Assert.True(found >= 10, $"only {found} of 15 hunts found the random test");
+        Assert.Empty(blamed);
+    }
+
+    [Fact]
     public async Task A_victim_whose_own_collection_shows_the_polluter_is_replayed_with_it_and_not_bisected()
     {
         // The polluter shares the victim's class and runs before it in the default order; in random orders many
@@ -271,7 +332,11 @@ public sealed class HunterTests
         var diagnosis = Diagnosis(runner, outcome);
         Assert.Contains(diagnosis, r => r.Order == Running.RunOrderKind.List && r.Tests is ["Shared.Leaves_a_row", "Shared.Expects_no_rows"]);
         Assert.DoesNotContain(diagnosis, r => r.Name == "bisect");
-        Assert.InRange(diagnosis.Count, 1, 2); // the replay of the two, and the run alone unless the survey showed it
+        // The replay of the two, and the run alone unless the survey showed it; then the confirmation runs, until it
+        // passed alone and failed after the polluter 3 times each, counting the survey.
+        Assert.InRange(diagnosis.Count(r => !r.Name.StartsWith("confirm", StringComparison.Ordinal)), 1, 2);
+        Assert.InRange(diagnosis.Count(r => r.Name.StartsWith("confirm", StringComparison.Ordinal)), OrderEvidence.Confirmations, 2 * OrderEvidence.Confirmations - 1);
+        Assert.Contains("passed alone 3 times", finding.Evidence, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -295,14 +360,17 @@ public sealed class HunterTests
         // The victim's run alone carries both suspects after it, each under its own mode; the process itself runs
         // without chaos, so the victim does too. No shared chaos run, no run alone under a mode.
         var diagnosis = Diagnosis(runner, outcome);
-        var alone = Assert.Single(diagnosis, r => r.Tests![0] == Victim);
+        var alone = Assert.Single(diagnosis, r => r.Tests![0] == Victim && !r.Name.StartsWith("confirm", StringComparison.Ordinal));
         Assert.Equal(("none", false, RunOrderKind.List), (alone.Chaos, alone.Parallel, alone.Order));
         Assert.Equal([Unordered, IdMixUp], alone.Tests!.Skip(1));
         Assert.Equal("identities", alone.TestChaos![IdMixUp]);
         Assert.Equal("rows", alone.TestChaos[Unordered]);
         Assert.False(alone.TestChaos.ContainsKey(Victim));
         Assert.DoesNotContain(diagnosis, r => r.Chaos != "none");
-        Assert.Equal(2, diagnosis.Count); // the run alone (with the riders), the replay of the two
+        // The run alone (with the riders), the replay of the two, and the runs that confirm it: 3 after the polluter
+        // (the runs that named it do not count), alone in turn until it passed alone 3 times.
+        Assert.Equal(2, diagnosis.Count(r => !r.Name.StartsWith("confirm", StringComparison.Ordinal)));
+        Assert.Equal(OrderEvidence.Confirmations, diagnosis.Count(r => r.Name == "confirm: after the polluter"));
 
         var idMixUp = Assert.Single(outcome.Findings, f => f.Test == IdMixUp);
         Assert.Contains(idMixUp.Steps, s => s.Contains($"in the bisection's run alone of {Victim}", StringComparison.Ordinal) && s.Contains("inferred", StringComparison.Ordinal));
@@ -337,7 +405,8 @@ public sealed class HunterTests
         Assert.Equal([Victim, IdMixUp], carrier.Tests);
         Assert.Equal(("none", "identities"), (carrier.Chaos, carrier.TestChaos![IdMixUp]));
         Assert.DoesNotContain(diagnosis, r => r.Chaos != "none");
-        Assert.Equal(2, diagnosis.Count); // the victim's run alone (with the rider), the replay of its collection
+        // The victim's run alone (with the rider), the replay of its collection, then the runs that confirm it.
+        Assert.Equal(2, diagnosis.Count(r => !r.Name.StartsWith("confirm", StringComparison.Ordinal)));
         Assert.Contains($"it failed in the bisection's run alone of {Victim}", idMixUp.Evidence, StringComparison.Ordinal);
     }
 
@@ -393,8 +462,11 @@ public sealed class HunterTests
 
         // Two chaos runs alone, one pair run for the two racers, the order victim's replay and bisection, the
         // nondeterministic test's reruns: before, every suspect also ran alone and the suite was rerun twice.
+        // The order victim's polluter is then confirmed: at most 3 runs after it and 2 alone beyond the bisection's.
         Assert.Equal(7, outcome.SurveyRunCount);
-        Assert.InRange(outcome.Runs.Count - outcome.SurveyRunCount, 4, 11);
+        var confirmations = outcome.Runs.Count(r => r.Request.Name.StartsWith("confirm", StringComparison.Ordinal));
+        Assert.InRange(confirmations, OrderEvidence.Confirmations, 2 * OrderEvidence.Confirmations - 1);
+        Assert.InRange(outcome.Runs.Count - outcome.SurveyRunCount - confirmations, 4, 11);
     }
 
     [Fact]

@@ -144,4 +144,46 @@ public sealed class TestOrderingTests
 
         Assert.Contains("DEFLAKE_ORDER", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void An_unreadable_order_file_lets_the_orderers_be_made_and_fails_the_ordering_with_a_one_line_error()
+    {
+        // xUnit logs an orderer whose constructor throws as a diagnostic and runs its own order: the error must come
+        // when xUnit asks for the order, which stops the run.
+        var read = TestOrderSetting.Read(() => TestOrderSetting.FromEnvironment(name => name == "DEFLAKE_ORDER" ? "no-such-file.txt" : null));
+        var caseOrderer = new DeflakeTestCaseOrderer(read);
+        var collectionOrderer = new DeflakeTestCollectionOrderer(read);
+
+        var error = Assert.Throws<DeflakeConfigurationException>(() => caseOrderer.OrderTestCases(Array.Empty<global::Xunit.v3.IXunitTestCase>()));
+        Assert.Throws<DeflakeConfigurationException>(() => collectionOrderer.OrderTestCollections(Array.Empty<global::Xunit.v3.IXunitTestCollection>()));
+
+        Assert.Equal(DeflakeEnvironment.Order, error.Setting);
+        Assert.DoesNotContain("\n", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'no-such-file.txt' is neither 'random' nor 'reverse' nor a readable file of test ids", error.Message, StringComparison.Ordinal);
+        Assert.Contains("absolute path", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_relative_order_file_not_found_in_the_current_folder_is_read_from_the_shells_folder()
+    {
+        var folder = Directory.CreateTempSubdirectory("deflake-pwd-").FullName;
+        try
+        {
+            File.WriteAllLines(Path.Combine(folder, "deflake-order-relative.txt"), ["A.One", "B.Two"]);
+
+            var setting = TestOrderSetting.FromEnvironment(name => name switch
+            {
+                "DEFLAKE_ORDER" => "deflake-order-relative.txt",
+                "PWD" => folder,
+                _ => null,
+            });
+
+            Assert.Equal(new[] { "A.One", "B.Two" }, setting.TestIds);
+            Assert.Equal(Path.Combine(folder, "deflake-order-relative.txt"), setting.FilePath);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }

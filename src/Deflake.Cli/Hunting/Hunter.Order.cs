@@ -1,0 +1,172 @@
+using System.Globalization;
+using Deflake.Cli.Running;
+
+namespace Deflake.Cli.Hunting;
+
+/// <summary>The hunt's order cases: replays of the tests that ran before a victim, bisection to the polluter, and its confirmation.</summary>
+internal sealed partial class Hunter
+{
+    /// <summary>Tests that ran one at a time before the victim in <paramref name="Run"/>, where it failed.</summary>
+    internal sealed record Prefix(RunResult Run, IReadOnlyList<string> Before, string What)
+    {
+        public string Describe => Before.Count == 1
+            ? $"the test {What} in '{Run.Request.Name}' ({Before[0]})"
+            : $"the {Before.Count} tests {What} in '{Run.Request.Name}'";
+    }
+
+    /// <summary>Replays the tests that ran before the victim, then it; if it fails, bisects. Null: no replay failed.</summary>
+    private async Task<Finding?> OrderAsync(string victim, IEnumerable<Prefix> prefixes, bool knownPassesAlone, List<string> steps, string? message, CancellationToken cancellationToken)
+    {
+        // The bisection will need a run alone (unless the survey showed it): when chaos suspects can ride along after
+        // the victim there, make it first, so that it is their check too (a run that happens anyway).
+        if (!knownPassesAlone && RidersFor([victim]).Count > 0)
+        {
+            var aloneRequest = new RunRequest("bisect: alone", RunOrderKind.List, "none", options.Seed, Parallel: false, [victim]);
+            var (alone, note) = await RunCarryingAsync(aloneRequest, victim, $"the bisection's run alone of {victim}", cancellationToken).ConfigureAwait(false);
+            steps.Add($"alone (the bisection's run alone, made before the replay so that chaos suspects ride along): {Outcome(alone, victim)}");
+            steps.Add(note!);
+            if (alone.FailedTest(victim))
+            {
+                return new Finding(victim, FlakeCause.Nondeterministic, null,
+                    $"Failed after {prefixes.First().Describe}, but it fails alone too, while it passed in other runs: it fails with nothing changed.",
+                    runner.ReproduceCommand(aloneRequest), steps) { Message = message };
+            }
+
+            knownPassesAlone = true;
+        }
+
+        // The fewest tests before the victim first: the cheapest bisection.
+        foreach (var prefix in prefixes.Where(p => p.Before.Count > 0).OrderBy(p => p.Before.Count).Take(3))
+        {
+            var replayRequest = new RunRequest($"replay of {prefix.Run.Request.Name}", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. prefix.Before, victim]);
+            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the replay of '{prefix.Run.Request.Name}' for {victim}", cancellationToken).ConfigureAwait(false);
+            steps.Add($"{prefix.Describe}, then it, one at a time: {Outcome(replay, victim)}");
+            if (note is not null)
+            {
+                steps.Add(note);
+            }
+
+            if (!replay.FailedTest(victim))
+            {
+                continue;
+            }
+
+            return await BisectAsync(victim, prefix, knownPassesAlone, steps, message, cancellationToken).ConfigureAwait(false);
+        }
+
+        return null;
+    }
+
+    private async Task<Finding> BisectAsync(string victim, Prefix prefix, bool knownPassesAlone, List<string> steps, string? message, CancellationToken cancellationToken)
+    {
+        var before = prefix.Before;
+        _progress.Status($"bisecting {before.Count} tests for the polluter of {victim}");
+        // The survey's hint: tests that ran before it, without chaos, in a run where it passed (one at a time, or in
+        // its own collection in a parallel run) are unlikely polluters; the bisection runs the others first.
+        var cleared = _survey.Where(r => r.Request.Chaos == "none" && r.Request.TestChaos is null && r.PassedTest(victim))
+            .SelectMany(r => r.Request.Parallel ? r.RanBeforeInCollection(victim) : r.RanBefore(victim))
+            .Where(before.Contains)
+            .ToHashSet(StringComparer.Ordinal);
+        if (cleared.Count > 0 && cleared.Count < before.Count)
+        {
+            steps.Add($"bisection tries first the {before.Count - cleared.Count} of the {before.Count} tests no survey run shows it passing after");
+        }
+
+        var riderNotes = new List<string>();
+        var bisector = new Bisector(async (subset, ct) =>
+        {
+            // Chaos suspects not checked yet can ride along here too, after the victim (nothing after it changes its result).
+            var request = new RunRequest(subset.Count == 0 ? "bisect: alone" : "bisect", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. subset, victim]);
+            var (run, note) = await RunCarryingAsync(request, victim, $"a bisection run for {victim} ({subset.Count} tests before it)", ct,
+                $"in a bisection run ({subset.Count} tests, then it)").ConfigureAwait(false);
+            if (note is not null)
+            {
+                riderNotes.Add(note);
+            }
+
+            return run.FailedTest(victim);
+        })
+        {
+            Unlikely = cleared,
+        };
+        var result = await bisector.BisectAsync(before, knownPassesAlone, knownFailsAfterAll: true, cancellationToken).ConfigureAwait(false);
+        steps.AddRange(result.Steps);
+        steps.AddRange(riderNotes);
+        if (result.Verdict == BisectionVerdict.FailsAlone)
+        {
+            return new Finding(victim, FlakeCause.Nondeterministic, null,
+                $"Failed after {prefix.Describe}, but it fails alone too, while it passed in other runs: it fails with nothing changed.",
+                runner.ReproduceCommand(new RunRequest("alone", RunOrderKind.List, "none", options.Seed, Parallel: false, [victim])), steps) { Message = message };
+        }
+
+        if (result.Verdict != BisectionVerdict.Polluted)
+        {
+            return new Finding(victim, FlakeCause.Nondeterministic, null,
+                $"Failed after {prefix.Describe}, but bisection could not make it fail again ({Bisector.RunCount(result.Runs)}).",
+                prefix.Run.Reproduce, steps) { Message = message };
+        }
+
+        var first = result.Polluters[0];
+        var polluter = string.Join(" + ", first);
+        var named = $"{(before.Count == 1 ? "the replay of the two" : $"bisection ({Bisector.RunCount(result.Runs)})")} names {polluter}";
+        var evidence = await ConfirmAsync(victim, result.Polluters, steps, cancellationToken).ConfigureAwait(false);
+        if (!evidence.Confirmed)
+        {
+            // Not blamed: a victim that fails at random is no polluter's victim, however the bisection fell.
+            return new Finding(victim, FlakeCause.Nondeterministic, null,
+                $"Failed after {prefix.Describe}, and {named}, but {evidence.Shortfall}: no polluter is named. It {OrderEvidence.FailureRate(victim, _runs)}.",
+                SmallestFailingRun(victim)?.Reproduce ?? prefix.Run.Reproduce, steps) { Message = message };
+        }
+
+        var reproduce = runner.ReproduceCommand(new RunRequest("reproduce", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. first, victim]));
+        var others = result.Polluters.Skip(1).Select(p => string.Join(" + ", p)).ToArray();
+        return new Finding(victim, FlakeCause.TestOrder, polluter,
+            string.Create(CultureInfo.InvariantCulture,
+                $"Passes alone; fails after {prefix.Describe}; {named}{(others.Length > 0 ? $", and independently {string.Join(", ", others)}" : string.Empty)}. Over this hunt's runs it {evidence.Summary}."),
+            reproduce, steps)
+        { OtherPolluters = others, Message = message };
+    }
+
+    /// <summary>
+    /// Confirms "fails after the first of <paramref name="polluters"/>, passes alone" by repetition (<see cref="OrderEvidence.Confirmations"/>
+    /// times each; every run of the hunt counts for "alone" and against the polluter, only the runs made here for "after"),
+    /// alone and after the polluter in turn, the half
+    /// seen fewer times first; stops at the first run that disagrees (it fails alone, or passes after the polluter).
+    /// Chaos suspects ride along after the victim, as in the other runs of an order case.
+    /// </summary>
+    private async Task<OrderEvidence> ConfirmAsync(string victim, IReadOnlyList<IReadOnlyList<string>> polluters, List<string> steps, CancellationToken cancellationToken)
+    {
+        const int k = OrderEvidence.Confirmations;
+        var polluter = polluters[0];
+        var from = _runs.Count;
+        var evidence = OrderEvidence.Of(victim, polluter, _runs, polluters.Skip(1), from);
+        var made = 0;
+        while (evidence.Contradiction is null && !evidence.Confirmed)
+        {
+            var alone = evidence.PassedAlone < k && (evidence.PassedAlone <= evidence.FailedAfter || evidence.FailedAfter >= k);
+            var request = new RunRequest(alone ? "confirm: alone" : "confirm: after the polluter", RunOrderKind.List, "none", options.Seed, Parallel: false,
+                alone ? [victim] : [.. polluter, victim]);
+            var (run, note) = await RunCarryingAsync(request, victim, $"a confirmation run for {victim}", cancellationToken).ConfigureAwait(false);
+            made++;
+            steps.Add($"confirm, {(alone ? "alone" : $"after {string.Join(" + ", polluter)}")}: {Outcome(run, victim)}");
+            if (note is not null)
+            {
+                steps.Add(note);
+            }
+
+            evidence = OrderEvidence.Of(victim, polluter, _runs, polluters.Skip(1), from);
+            if (run.FailedTest(victim) == alone)
+            {
+                break;
+            }
+        }
+
+        steps.Add(string.Create(CultureInfo.InvariantCulture,
+            $"confirmation ({Bisector.RunCount(made)} made for it): passed alone {evidence.PassedAlone}, failed after {string.Join(" + ", polluter)} {evidence.FailedAfter} times (needs {k} each){(evidence.Contradiction is { } c ? $"; passed after it in '{c.Request.Name}'" : string.Empty)}"));
+        return evidence;
+    }
+
+    /// <summary>The run with the fewest tests in which the test failed without chaos on itself: the smallest replay of its failure.</summary>
+    private RunResult? SmallestFailingRun(string test)
+        => _runs.Where(r => r.FailedTest(test) && r.Request.ChaosOf(test) == "none").OrderBy(r => r.Tests.Count).FirstOrDefault();
+}

@@ -1,0 +1,125 @@
+using System.Globalization;
+using Deflake.Cli.Running;
+
+namespace Deflake.Cli.Hunting;
+
+/// <summary>
+/// What every run of a hunt says about one hypothesis: "<c>Victim</c> fails when <c>Polluter</c> (one test, or a set
+/// that only pollutes together) ran before it in the same process, and passes otherwise". A pure function of the runs,
+/// so the rule is the same for the survey and the diagnosis runs, and unit tests can feed it runs by hand.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Observations are the runs in which the victim ran without chaos on itself, and none of the tests before it ran
+/// under chaos. One at a time, "before" is every test that ran before it in the process; in a parallel run only the
+/// tests of its own collection are surely before it (they run one at a time), so a parallel run can contradict the
+/// hypothesis but not confirm it (a collision may explain its failure).
+/// </para>
+/// <para>
+/// A run in which the victim passed after the polluter contradicts the hypothesis, unless something else was
+/// different: a test ran between the polluter and the victim that never ran between them in a run where it failed (it
+/// may clean up what the polluter left). So does a run one at a time in which it failed with no polluter before it
+/// (the polluter and any other, independent polluters the bisection found): something else breaks it.
+/// </para>
+/// </remarks>
+internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Polluter, int PassedAlone, int FailedAfter, RunResult? Contradiction)
+{
+    /// <summary>
+    /// How many times each half of the hypothesis must be seen before a polluter is named: the victim passing alone
+    /// (any run counts: none is chosen by the polluter), and failing after the polluter in runs made after it was named
+    /// (the survey runs and bisection steps that failed are why it was named, so a test that fails at random would
+    /// "confirm" any polluter with them). A test failing at random with probability f shows both with probability
+    /// (1 − f)^3 · f^3 ≤ 1/64; and every run one at a time where it fails without the polluter before it, or passes
+    /// right after it, rules the polluter out.
+    /// </summary>
+    public const int Confirmations = 3;
+
+    /// <summary>Both halves seen <see cref="Confirmations"/> times, and no run contradicts.</summary>
+    public bool Confirmed => Contradiction is null && PassedAlone >= Confirmations && FailedAfter >= Confirmations;
+
+    /// <summary>Reads every run for the hypothesis.</summary>
+    /// <param name="victim">The test that fails.</param>
+    /// <param name="polluter">The test (or tests, together) named as what breaks it.</param>
+    /// <param name="runs">Every run so far.</param>
+    /// <param name="otherPolluters">Independent other polluters found: a failure after one of them is explained too.</param>
+    /// <param name="confirmingFrom">
+    /// The index in <paramref name="runs"/> of the first run made after the polluter was named: only from there on does a
+    /// failure after it confirm it (0: every run counts, for ledgers fed by hand).
+    /// </param>
+    public static OrderEvidence Of(string victim, IReadOnlyList<string> polluter, IEnumerable<RunResult> runs, IEnumerable<IReadOnlyList<string>>? otherPolluters = null, int confirmingFrom = 0)
+    {
+        ArgumentNullException.ThrowIfNull(polluter);
+        ArgumentNullException.ThrowIfNull(runs);
+        var all = (otherPolluters ?? []).Prepend(polluter).ToArray();
+        var observations = runs.Select((r, i) => Observe(r, victim, polluter, all) is { } o ? o with { Fresh = i >= confirmingFrom } : null).OfType<Observation>().ToArray();
+        // The tests seen between the polluter and the victim in runs where it failed after the polluter.
+        var betweenWhenFailed = observations.Where(o => !o.Passed && o.After && !o.Run.Request.Parallel)
+            .SelectMany(o => o.Between).ToHashSet(StringComparer.Ordinal);
+        var contradiction = observations.FirstOrDefault(o => (o.Passed && o.After && o.Between.All(betweenWhenFailed.Contains))
+            || (!o.Passed && !o.Explained && !o.Run.Request.Parallel))?.Run;
+        var sequential = observations.Where(o => !o.Run.Request.Parallel).ToArray();
+        return new OrderEvidence(victim, polluter,
+            sequential.Count(o => o.Passed && o.Before.Count == 0),
+            sequential.Count(o => !o.Passed && o.After && o.Fresh),
+            contradiction);
+    }
+
+    /// <summary>"failed 3 of 9 runs": how often it failed in the runs where it ran without chaos on itself.</summary>
+    public static string FailureRate(string victim, IEnumerable<RunResult> runs)
+    {
+        var plain = runs.Where(r => r.OutcomeOf(victim) is not null && r.Request.ChaosOf(victim) == "none").ToArray();
+        var failed = plain.Count(r => r.FailedTest(victim));
+        return string.Create(CultureInfo.InvariantCulture, $"failed {failed} of {plain.Length} run{(plain.Length == 1 ? string.Empty : "s")} without chaos");
+    }
+
+    /// <summary>Why no polluter is named, for the evidence: which half is missing, or which run contradicts.</summary>
+    public string Shortfall => Contradiction is { } run
+        ? run.FailedTest(Victim)
+            ? $"in '{run.Request.Name}' it failed without {string.Join(" + ", Polluter)} before it"
+            : $"in '{run.Request.Name}' it passed after {string.Join(" + ", Polluter)}{(run.Request.Parallel ? " (in its collection)" : string.Empty)}"
+        : string.Create(CultureInfo.InvariantCulture, $"it passed alone {PassedAlone} and failed after {string.Join(" + ", Polluter)} (in runs made after it was named) {FailedAfter} of the {Confirmations} times each needs");
+
+    /// <summary>The runs' part in the evidence: "passed alone 3 times, failed after P 4 times, never passed after it".</summary>
+    public string Summary => string.Create(CultureInfo.InvariantCulture,
+        $"passed alone {Times(PassedAlone)}, failed after {string.Join(" + ", Polluter)} {Times(FailedAfter)} in runs made after it was named, and never passed after it nor failed one at a time without it");
+
+    private static string Times(int n) => n == 1 ? "once" : string.Create(CultureInfo.InvariantCulture, $"{n} times");
+
+    private sealed record Observation(RunResult Run, bool Passed, IReadOnlyList<string> Before, bool After, IReadOnlyList<string> Between, bool Explained)
+    {
+        /// <summary>Made after the polluter was named: it can confirm it.</summary>
+        public bool Fresh { get; init; } = true;
+    }
+
+    private static Observation? Observe(RunResult run, string victim, IReadOnlyList<string> polluter, IReadOnlyList<IReadOnlyList<string>> all)
+    {
+        var outcome = run.OutcomeOf(victim);
+        if (outcome is null || run.Request.ChaosOf(victim) != "none")
+        {
+            return null;
+        }
+
+        var before = run.Request.Parallel ? run.RanBeforeInCollection(victim) : run.RanBefore(victim);
+        if (before.Any(t => run.Request.ChaosOf(t) != "none"))
+        {
+            return null;
+        }
+
+        var after = polluter.All(before.Contains);
+        var last = after ? polluter.Max(p => IndexOf(before, p)) : -1;
+        return new Observation(run, outcome.Passed, before, after, after ? before.Skip(last + 1).ToArray() : [], all.Any(set => set.All(before.Contains)));
+    }
+
+    private static int IndexOf(IReadOnlyList<string> tests, string test)
+    {
+        for (var i = 0; i < tests.Count; i++)
+        {
+            if (string.Equals(tests[i], test, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+}

@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using System.Xml.Linq;
+
+namespace Deflake.Cli.Tests.EndToEnd;
+
+/// <summary>Runs a printed <c>reproduce</c> command as a user would: <c>bash -c</c>, in a folder of the caller's choosing.</summary>
+internal static class Replay
+{
+    /// <summary>What a replay ran: each test's outcome (true: passed), the tests in the order they started, the exit code.</summary>
+    public sealed record Result(int ExitCode, IReadOnlyDictionary<string, bool> Outcomes, IReadOnlyList<string> Started, string Output);
+
+    /// <summary>
+    /// Runs the command with <c>-xml FILE</c> appended (the only change: it adds a results file), in
+    /// <paramref name="workingDirectory"/>, with no DEFLAKE_* variable inherited.
+    /// </summary>
+    public static async Task<Result> RunAsync(string command, string workingDirectory)
+    {
+        var xml = Path.Combine(workingDirectory, $"results-{Guid.NewGuid():N}.xml");
+        var info = new ProcessStartInfo("bash") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"{command} -xml {xml}");
+        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("DEFLAKE_", StringComparison.Ordinal)).ToArray())
+        {
+            info.Environment.Remove(name);
+        }
+
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        var text = await output + await error;
+        var tests = File.Exists(xml)
+            ? XDocument.Load(xml).Descendants("test")
+                .Select(t => (Id: $"{(string?)t.Attribute("type")}.{(string?)t.Attribute("method")}", Passed: (string?)t.Attribute("result") == "Pass", Start: (string?)t.Attribute("start-rtf")))
+                .OrderBy(t => t.Start, StringComparer.Ordinal)
+                .ToArray()
+            : [];
+        return new Result(process.ExitCode,
+            tests.GroupBy(t => t.Id, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.All(t => t.Passed), StringComparer.Ordinal),
+            tests.Select(t => t.Id).Distinct(StringComparer.Ordinal).ToArray(),
+            text);
+    }
+
+    /// <summary>The tests a command names in its order file (<c>printf '%s\n' A B &gt; deflake-order.txt</c>), in that order.</summary>
+    public static string[] NamedTests(string command)
+    {
+        const string Start = "printf '%s\\n' ";
+        var start = command.IndexOf(Start, StringComparison.Ordinal);
+        Assert.True(start >= 0, $"no order file in: {command}");
+        var end = command.IndexOf(" > ", start, StringComparison.Ordinal);
+        return command[(start + Start.Length)..end].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    /// <summary>The command without <paramref name="test"/>: neither in its order file nor as a <c>-method</c> filter.</summary>
+    public static string Without(string command, string test)
+        => command.Replace($" -method {test}", string.Empty, StringComparison.Ordinal).Replace($" {test} ", " ", StringComparison.Ordinal);
+}
