@@ -66,6 +66,12 @@ public static class DeflakeEnvironment
     /// </summary>
     public const string PostgresDataDirectory = "DEFLAKE_POSTGRES_DATA_DIR";
 
+    /// <summary>
+    /// Where SQLite file clones live: <c>auto</c> (default: memory, <c>/dev/shm</c>, when available, else the cache
+    /// directory), <c>memory</c>, <c>disk</c> (the cache directory), or an absolute folder. Templates stay in the cache.
+    /// </summary>
+    public const string SqliteCloneDirectory = "DEFLAKE_SQLITE_CLONE_DIR";
+
     /// <summary>Admin connection string of a MariaDB/MySQL server; unset: a throwaway local server.</summary>
     public const string MariaDb = "DEFLAKE_MARIADB";
 

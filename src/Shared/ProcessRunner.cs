@@ -4,7 +4,7 @@ namespace Deflake.Internal;
 
 /// <summary>
 /// Runs a short-lived tool and captures its output; never leaves the caller's stdio to a child. One source file, compiled
-/// into each engine that starts a local server (Deflake.Postgres, Deflake.MariaDb).
+/// into each engine that starts a local server (Deflake.Postgres, Deflake.MariaDb), and into Deflake.Sqlite (a file check).
 /// </summary>
 internal static class ProcessRunner
 {

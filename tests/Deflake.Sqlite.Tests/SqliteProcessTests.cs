@@ -1,3 +1,4 @@
+using System.Globalization;
 using Deflake.Contract;
 using Microsoft.Data.Sqlite;
 
@@ -44,13 +45,17 @@ public sealed class SqliteProcessTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task After_a_kill_9_the_next_pool_removes_the_dead_processes_clones_and_nothing_else()
+    [Theory]
+    [InlineData("auto")]
+    [InlineData("disk")]
+    public async Task After_a_kill_9_the_next_pool_removes_the_dead_processes_clones_and_nothing_else(string cloneDirectory)
     {
-        using var host = TestHostProcess.Start("sqlite-hold-clones", [_directory]);
+        using var host = TestHostProcess.Start("sqlite-hold-clones", [_directory], new Dictionary<string, string> { ["DEFLAKE_SQLITE_CLONE_DIR"] = cloneDirectory });
         var ready = host.WaitForLine("READY ", TimeSpan.FromSeconds(60)).Split(' ');
         var orphans = ready[1..];
         Assert.All(orphans, path => Assert.True(File.Exists(path)));
+        var inMemory = cloneDirectory == "auto" && OperatingSystem.IsLinux() && Directory.Exists("/dev/shm");
+        Assert.All(orphans, path => Assert.StartsWith(inMemory ? "/dev/shm/deflake-" : Path.Combine(_directory, "clones"), path, StringComparison.Ordinal));
         host.KillHard();
 
         // Foreign files: never Deflake's to delete.
@@ -61,11 +66,11 @@ public sealed class SqliteProcessTests : IDisposable
         await File.WriteAllTextAsync(foreignInClones, "mine", TestContext.Current.CancellationToken);
 
         // A live pool in this process: its clones must survive another pool's collection.
-        await using var live = await CreatePoolAsync();
+        await using var live = await CreatePoolAsync(cloneDirectory);
         await using var liveDatabase = await live.RentAsync(TestContext.Current.CancellationToken);
         var livePath = new SqliteConnectionStringBuilder(liveDatabase.ConnectionString).DataSource;
 
-        await using var next = await CreatePoolAsync();
+        await using var next = await CreatePoolAsync(cloneDirectory);
 
         Assert.True(live.OrphansRemoved + next.OrphansRemoved >= 2, $"removed {live.OrphansRemoved} + {next.OrphansRemoved}");
         Assert.All(orphans, path => Assert.False(File.Exists(path), $"{path} should have been collected"));
@@ -108,8 +113,110 @@ public sealed class SqliteProcessTests : IDisposable
         Assert.False(File.Exists(Path.Combine(withForeignFile, "owner.lock.0123456789ab.new")));
     }
 
-    private Task<TestDatabasePool> CreatePoolAsync() =>
-        TestDatabasePool.CreateAsync(new SqliteEngine(new SqliteEngineOptions { Directory = _directory }), new TestDatabaseOptions
+    [Fact]
+    public async Task The_memory_clones_of_a_dead_process_whose_directory_was_deleted_are_collected_by_any_other_directorys_pool()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux() && Directory.Exists("/dev/shm"), "needs Linux's /dev/shm");
+        var gone = Path.Combine(_directory, "deleted-cache");
+        using var host = TestHostProcess.Start("sqlite-hold-clones", [gone], new Dictionary<string, string> { ["DEFLAKE_SQLITE_CLONE_DIR"] = "auto" });
+        var orphans = host.WaitForLine("READY ", TimeSpan.FromSeconds(60)).Split(' ')[1..];
+        var memoryFolder = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(orphans[0])))!;
+        Assert.Equal(SqliteCloneFolders.FolderName(gone), Path.GetFileName(memoryFolder));
+        host.KillHard();
+        Directory.Delete(gone, recursive: true);
+
+        // Not Deflake's: stays, and keeps its folder.
+        var foreign = Path.Combine(memoryFolder, "clones", "someone-else", "data.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(foreign)!);
+        await File.WriteAllTextAsync(foreign, "mine", TestContext.Current.CancellationToken);
+        try
+        {
+            await using var other = await CreatePoolAsync("auto", Path.Combine(_directory, "other-cache"));
+
+            Assert.True(other.OrphansRemoved >= 2, $"removed {other.OrphansRemoved}");
+            Assert.All(orphans, path => Assert.False(File.Exists(path), $"{path} should have been collected"));
+            Assert.False(Directory.Exists(Path.GetDirectoryName(orphans[0])), "the dead owner's folder should be gone");
+            Assert.True(File.Exists(foreign));
+        }
+        finally
+        {
+            Directory.Delete(memoryFolder, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("auto")]
+    [InlineData("disk")]
+    public async Task Pools_starting_while_pools_of_other_processes_stop_never_fail_to_start(string cloneDirectory)
+    {
+        // Issue 17: a start collecting orphans met a peer removing its own folder at that moment and crashed.
+        // 4 processes × 2 loops × 20 cycles: 160 starts, each collecting while the others stop.
+        const int Processes = 4, Parallel = 2, Cycles = 20;
+        var go = Path.Combine(_directory, "go");
+        Directory.CreateDirectory(_directory);
+        var hosts = Enumerable.Range(0, Processes).Select(_ => TestHostProcess.Start("sqlite-start-stop",
+            [_directory, go, Cycles.ToString(CultureInfo.InvariantCulture), Parallel.ToString(CultureInfo.InvariantCulture)],
+            new Dictionary<string, string> { ["DEFLAKE_SQLITE_CLONE_DIR"] = cloneDirectory })).ToList();
+        try
+        {
+            await File.WriteAllTextAsync(go, "go", TestContext.Current.CancellationToken);
+            var runs = new List<(int Starts, int Failed, long From, long To)>();
+            foreach (var host in hosts)
+            {
+                Assert.Equal(0, await host.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+                var fields = host.WaitForLine("DONE ", TimeSpan.FromSeconds(5)).Split(' ')[1..]
+                    .Select(f => long.Parse(f[(f.IndexOf('=', StringComparison.Ordinal) + 1)..], CultureInfo.InvariantCulture)).ToArray();
+                runs.Add(((int)fields[0], (int)fields[1], fields[2], fields[3]));
+            }
+
+            Assert.Equal(string.Empty, string.Concat(hosts.Select(h => h.Errors)));
+            Assert.All(runs, r => Assert.Equal(0, r.Failed));
+            Assert.Equal(Processes * Parallel * Cycles, runs.Sum(r => r.Starts));
+            // They ran at the same time: every process started before any had finished.
+            Assert.True(runs.Max(r => r.From) < runs.Min(r => r.To), "the processes' start/stop loops did not overlap");
+            var clones = cloneDirectory == "disk" || !Directory.Exists("/dev/shm")
+                ? Path.Combine(_directory, "clones")
+                : Path.Combine("/dev/shm", "deflake-" + Environment.UserName, SqliteCloneFolders.FolderName(_directory), "clones");
+            Assert.True(!Directory.Exists(clones) || Directory.GetFiles(clones, "deflake_*", SearchOption.AllDirectories).Length == 0, $"clones left in {clones}");
+        }
+        finally
+        {
+            hosts.ForEach(h => h.Dispose());
+        }
+    }
+
+    [Fact]
+    public void An_owner_folder_that_vanished_after_it_was_listed_is_skipped()
+    {
+        // What a start sees when a peer ends at that moment: the folder was listed, and is gone when examined.
+        var vanished = Path.Combine(_directory, "clones", "vanished-owner");
+
+        Assert.Equal(0, SqliteEngine.RemoveIfDead(vanished));
+        SqliteEngine.RemoveUnfinishedOwnerFolder(vanished);
+        Assert.Equal(0, SqliteEngine.RemoveClonesOfClaimedOwner(vanished));
+        Assert.False(Directory.Exists(vanished), "nothing is made for a folder that is gone");
+    }
+
+    [Fact]
+    public void A_dead_owners_folder_is_emptied_and_removed_while_a_live_owners_is_not()
+    {
+        var clones = Path.Combine(_directory, "clones");
+        var dead = Directory.CreateDirectory(Path.Combine(clones, "dead-owner")).FullName;
+        File.WriteAllText(Path.Combine(dead, "owner.lock"), "");
+        File.WriteAllText(Path.Combine(dead, "deflake_x_1.db"), "");
+        var live = Directory.CreateDirectory(Path.Combine(clones, "live-owner")).FullName;
+        using var held = Deflake.Coordination.CrossProcessLock.TryCreateHeld(Path.Combine(live, "owner.lock"))!;
+        File.WriteAllText(Path.Combine(live, "deflake_x_2.db"), "");
+
+        Assert.Equal(1, SqliteEngine.RemoveIfDead(dead));
+        Assert.Equal(0, SqliteEngine.RemoveIfDead(live));
+
+        Assert.False(Directory.Exists(dead));
+        Assert.True(File.Exists(Path.Combine(live, "deflake_x_2.db")));
+    }
+
+    private Task<TestDatabasePool> CreatePoolAsync(string cloneDirectory = "auto", string? directory = null) =>
+        TestDatabasePool.CreateAsync(new SqliteEngine(new SqliteEngineOptions { Directory = directory ?? _directory, CloneDirectory = cloneDirectory }), new TestDatabaseOptions
         {
             Schema = SchemaSource.FromDelegate("crash", "1", async (connection, ct) =>
             {

@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Deflake.Internal;
+
+namespace Deflake.Sqlite;
+
+/// <summary>
+/// Where an engine's file clones go (see <see cref="SqliteEngineOptions.CloneDirectory"/>): <c>clones</c> in the
+/// engine's directory (disk), or <c>sqlite-HASH/clones</c> in memory (<c>/dev/shm/deflake-USER</c>) or in a chosen
+/// folder, HASH naming the engine's directory. A <c>root</c> note in <c>sqlite-HASH</c> names that directory, so the
+/// folder of a directory that no longer exists can be recognised and collected.
+/// </summary>
+internal static class SqliteCloneFolders
+{
+    /// <summary>In <c>sqlite-HASH</c>: the engine directory whose clones it holds.</summary>
+    public const string RootNoteFile = "root";
+
+    /// <summary>Per-user memory folders this process found to be its user's own (the check runs a shell once).</summary>
+    private static readonly ConcurrentDictionary<string, bool> VerifiedUserFolders = new(StringComparer.Ordinal);
+
+    /// <summary>The clones folder chosen, why there, and whether it is a <c>sqlite-HASH/clones</c> folder (not disk).</summary>
+    public sealed record Choice(string Clones, string Reason, bool Separate);
+
+    /// <summary><c>sqlite-HASH</c>: HASH names the engine directory, so two directories never share clone folders.</summary>
+    public static string FolderName(string root)
+        => "sqlite-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(root)), 0, 4);
+
+    /// <summary>
+    /// Decides where clones go and creates the folder. Memory unavailable under <c>auto</c> falls back to disk (the
+    /// reason says why); under <c>memory</c>, or a folder that cannot be created, it is a configuration error.
+    /// </summary>
+    public static async Task<Choice> ChooseAsync(SqliteEngineOptions options, string root, CancellationToken cancellationToken)
+    {
+        var disk = Path.Combine(root, "clones");
+        if (options.CloneMode == SqliteCloneMode.Memory)
+        {
+            return new Choice(disk, "in-memory clones make no files", false);
+        }
+
+        var location = options.ResolveCloneLocation();
+        switch (location.Kind)
+        {
+            case CloneLocationKind.Disk:
+                return new Choice(disk, $"on disk ({location.Setting}=disk)", false);
+            case CloneLocationKind.Folder:
+                try
+                {
+                    return new Choice(Prepare(location.Folder!, root), $"in {location.Folder} ({location.Setting})", true);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    throw new DeflakeConfigurationException(location.Setting,
+                        $"cannot create a clones folder in '{location.Folder}' ({ex.Message}); set it to a writable local folder, or to auto.", ex);
+                }
+
+            default:
+                var (user, whyNot) = await TryMemoryUserFolderAsync(options, cancellationToken).ConfigureAwait(false);
+                if (user is not null)
+                {
+                    try
+                    {
+                        var clones = Prepare(user, root);
+                        return new Choice(clones, location.Kind == CloneLocationKind.Memory ? $"in memory ({location.Setting}=memory)" : "in memory", true);
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                    {
+                        whyNot = $"'{user}' is not writable ({ex.Message})";
+                    }
+                }
+
+                if (location.Kind == CloneLocationKind.Memory)
+                {
+                    throw new DeflakeConfigurationException(location.Setting,
+                        $"asks for clones in memory, but {whyNot}; free memory there, or set it to auto (falls back to disk) or disk.");
+                }
+
+                return new Choice(disk, $"on disk: {whyNot} (set {DeflakeEnvironment.SqliteCloneDirectory} to choose)", false);
+        }
+    }
+
+    /// <summary>Makes <c>PARENT/sqlite-HASH/clones</c> (private to the user) with its root note; returns the clones folder.</summary>
+    private static string Prepare(string parent, string root)
+    {
+        var folder = Path.Combine(parent, FolderName(root));
+        var clones = Path.Combine(folder, "clones");
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(clones);
+        }
+        else
+        {
+            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Directory.CreateDirectory(clones, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        // Rewritten at every start (after the clones folder exists, so a collector that removes an empty folder
+        // together with its note cannot leave this one without it).
+        File.WriteAllText(Path.Combine(folder, RootNoteFile), root);
+        return clones;
+    }
+
+    /// <summary>
+    /// <c>/dev/shm/deflake-USER</c> when the in-memory file system is there, has room, and that folder is this
+    /// user's own (not a link): it sits in a world-writable place. Null and why not, otherwise.
+    /// </summary>
+    private static async Task<(string? Folder, string WhyNot)> TryMemoryUserFolderAsync(SqliteEngineOptions options, CancellationToken cancellationToken)
+    {
+        var root = options.MemoryFileSystem;
+        if (OperatingSystem.IsWindows() || !Directory.Exists(root))
+        {
+            return (null, $"there is no {root} (in-memory file system) here");
+        }
+
+        long free;
+        try
+        {
+            free = new DriveInfo(root).AvailableFreeSpace;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return (null, $"the free space of {root} is unknown ({ex.Message})");
+        }
+
+        if (free < options.MemoryMinimumFreeBytes)
+        {
+            return (null, string.Create(CultureInfo.InvariantCulture,
+                $"{root} has {free >> 20} MB free, under the {options.MemoryMinimumFreeBytes >> 20} MB it needs"));
+        }
+
+        var user = Path.Combine(root, "deflake-" + SafeName(Environment.UserName));
+        try
+        {
+            // Made private when new; an existing one keeps its mode (a throwaway PostgreSQL server run as another user
+            // by root may need to pass through it).
+            Directory.CreateDirectory(user, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return (null, $"{root} is not writable ({ex.Message})");
+        }
+
+        if (!VerifiedUserFolders.ContainsKey(user))
+        {
+            var owned = await ProcessRunner.RunAsync("/bin/sh", ["-c", "test -d \"$0\" && test ! -L \"$0\" && test -O \"$0\"", user],
+                TimeSpan.FromSeconds(10), cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (owned.ExitCode != 0)
+            {
+                return (null, $"'{user}' is not a folder of this user's own");
+            }
+
+            VerifiedUserFolders[user] = true;
+        }
+
+        return (user, "");
+    }
+
+    /// <summary>The root a <c>sqlite-HASH</c> folder's note names; null when there is none or it cannot be read.</summary>
+    public static string? ReadRootNote(string folder)
+    {
+        try
+        {
+            var text = File.ReadAllText(Path.Combine(folder, RootNoteFile)).Trim();
+            return text.Length > 0 ? text : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Removes <c>sqlite-HASH/clones</c>, then its note and the folder, each only if empty: nothing is left when
+    /// no owner folder (live or not yet collected) and nothing foreign is in it.
+    /// </summary>
+    public static void RemoveIfEmpty(string clones)
+    {
+        var folder = Path.GetDirectoryName(clones)!;
+        try
+        {
+            Directory.Delete(clones, recursive: false);
+            if (Directory.EnumerateFileSystemEntries(folder).All(e => Path.GetFileName(e) == RootNoteFile))
+            {
+                File.Delete(Path.Combine(folder, RootNoteFile));
+                Directory.Delete(folder, recursive: false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // In use (an owner folder appeared), already gone, or holds something else: left as it is.
+        }
+    }
+
+    private static string SafeName(string name)
+    {
+        var safe = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '_').ToArray());
+        return safe.Length == 0 || safe.StartsWith('.') ? "user" + safe : safe;
+    }
+}
