@@ -432,6 +432,9 @@ public sealed class PostgresEngine : IDatabaseEngine
     }
 
     /// <inheritdoc />
+    public bool RestoresClones => true;
+
+    /// <inheritdoc />
     public async Task<RestoreResult> RestoreCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(database);

@@ -70,6 +70,12 @@ public interface IDatabaseEngine : IAsyncDisposable
         => Task.FromResult(RestoreResult.NotRestored($"the {Kind} engine does not restore databases in place"));
 
     /// <summary>
+    /// Whether <see cref="RestoreCloneAsync"/> can restore at all. False (the default): the pool never asks, and gives every
+    /// test a new clone as it would with recycling off. PostgreSQL implements it.
+    /// </summary>
+    bool RestoresClones => false;
+
+    /// <summary>
     /// The ADO.NET provider whose connections <see cref="SchemaSource.ApplyAsync"/> receives (for example
     /// <c>SqliteFactory.Instance</c>). The pool hands it to <see cref="SchemaSource.ComputeFingerprintAsync(SchemaContext, CancellationToken)"/>
     /// through <see cref="SchemaContext.ProviderFactory"/>, so a source can compute its digest on an unopened connection

@@ -30,7 +30,9 @@ public sealed class TestDatabasePool : IAsyncDisposable
     private long _created;
     private long _recycled;
     private long _dropped;
+    private readonly bool _recycle;
     private int _returning;
+    private int _creating;
     private int _waiting;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<string, EngineDatabase> _rented = new(StringComparer.Ordinal);
@@ -46,6 +48,7 @@ public sealed class TestDatabasePool : IAsyncDisposable
         _logger = logger;
         _slots = new SemaphoreSlim(options.MaxDatabases, options.MaxDatabases);
         _demand = new SemaphoreSlim(options.PoolSize, int.MaxValue);
+        _recycle = options.Recycle && engine.RestoresClones;
         Template = null!;
         ServerVersion = string.Empty;
     }
@@ -68,8 +71,11 @@ public sealed class TestDatabasePool : IAsyncDisposable
     /// <summary>Whether failed tests' databases are kept.</summary>
     public bool KeepFailed => _options.KeepFailed;
 
-    /// <summary>Whether returned databases are recycled (see <see cref="TestDatabaseOptions.Recycle"/>).</summary>
-    public bool Recycle => _options.Recycle;
+    /// <summary>
+    /// Whether returned databases are recycled: <see cref="TestDatabaseOptions.Recycle"/> is on and the engine can restore
+    /// databases in place (<see cref="IDatabaseEngine.RestoresClones"/>).
+    /// </summary>
+    public bool Recycle => _recycle;
 
     /// <summary>What the pool has done so far: clones made, databases recycled, databases dropped.</summary>
     public TestDatabasePoolStatistics Statistics => new(
@@ -184,7 +190,7 @@ public sealed class TestDatabasePool : IAsyncDisposable
             // Without recycling every rent is replaced by a new clone. With it, returned databases come back: a new clone
             // is made only when the ready queue runs dry and no returned database is on its way back, so the pool grows
             // to the suite's parallelism and stops there.
-            if (!_options.Recycle || (_ready.Reader.Count == 0 && Volatile.Read(ref _returning) == 0))
+            if (!_recycle || (_ready.Reader.Count == 0 && OnTheirWay() == 0))
             {
                 _demand.Release();
             }
@@ -194,7 +200,7 @@ public sealed class TestDatabasePool : IAsyncDisposable
             // A restore takes milliseconds, a new clone a hundred or more: wait for a returning database when one is
             // on its way for this renter, and ask for a new clone only when none is.
             var waiting = Interlocked.Increment(ref _waiting);
-            if (!_options.Recycle || waiting > Volatile.Read(ref _returning))
+            if (!_recycle || waiting > OnTheirWay())
             {
                 _demand.Release();
             }
@@ -223,6 +229,9 @@ public sealed class TestDatabasePool : IAsyncDisposable
         return new TestDatabase(this, clone);
     }
 
+    /// <summary>Databases that will reach the ready queue without a new request: returning ones, and clones asked for or being made.</summary>
+    private int OnTheirWay() => Volatile.Read(ref _returning) + Volatile.Read(ref _creating) + _demand.CurrentCount;
+
     internal System.Data.Common.DbConnection CreateConnection(EngineDatabase clone) => _engine.CreateConnection(clone);
 
     internal async ValueTask<string?> ReturnAsync(EngineDatabase clone, bool keep)
@@ -246,14 +255,14 @@ public sealed class TestDatabasePool : IAsyncDisposable
             }
         }
 
-        if (_options.Recycle)
+        if (_recycle)
         {
             Interlocked.Increment(ref _returning);
         }
 
         if (!_returned.Writer.TryWrite(clone))
         {
-            if (_options.Recycle)
+            if (_recycle)
             {
                 Interlocked.Decrement(ref _returning);
             }
@@ -273,20 +282,31 @@ public sealed class TestDatabasePool : IAsyncDisposable
             while (!token.IsCancellationRequested)
             {
                 await _demand.WaitAsync(token).ConfigureAwait(false);
-                await _slots.WaitAsync(token).ConfigureAwait(false);
+                Interlocked.Increment(ref _creating);
                 EngineDatabase clone;
                 try
                 {
-                    clone = await _engine.CreateCloneAsync(Template, token).ConfigureAwait(false);
+                    await _slots.WaitAsync(token).ConfigureAwait(false);
+                    try
+                    {
+                        clone = await _engine.CreateCloneAsync(Template, token).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        _slots.Release();
+                        throw;
+                    }
                 }
                 catch
                 {
-                    _slots.Release();
+                    Interlocked.Decrement(ref _creating);
                     throw;
                 }
 
                 Interlocked.Increment(ref _created);
-                if (!_ready.Writer.TryWrite(clone))
+                var delivered = _ready.Writer.TryWrite(clone);
+                Interlocked.Decrement(ref _creating);
+                if (!delivered)
                 {
                     await DropQuietlyAsync(clone).ConfigureAwait(false);
                     return;
@@ -314,7 +334,7 @@ public sealed class TestDatabasePool : IAsyncDisposable
     {
         await foreach (var clone in _returned.Reader.ReadAllAsync().ConfigureAwait(false))
         {
-            if (_options.Recycle && !_stopping.IsCancellationRequested)
+            if (_recycle && !_stopping.IsCancellationRequested)
             {
                 var restored = await TryRestoreAsync(clone).ConfigureAwait(false) && _ready.Writer.TryWrite(clone);
                 if (!restored)
