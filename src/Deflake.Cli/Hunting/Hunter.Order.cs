@@ -89,7 +89,7 @@ internal sealed partial class Hunter
         var polluter = string.Join(" + ", first);
         var named = $"{(before.Count == 1 ? "the replay of the two" : $"bisection ({Bisector.RunCount(result.Runs)})")} names {polluter}";
         var found = result.Polluters.ToList();
-        await MorePollutersAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
+        await MorePollutersAsync(victim, found, before, steps, cancellationToken).ConfigureAwait(false);
         var evidence = await ConfirmAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
         if (!evidence.Confirmed)
         {
@@ -100,7 +100,16 @@ internal sealed partial class Hunter
         }
 
         var reproduce = runner.ReproduceCommand(new RunRequest("reproduce", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. first, victim]));
-        var others = await ConfirmOthersAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
+        var confirmedOthers = await ConfirmOthersAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
+        if (confirmedOthers.Count < found.Count - 1 && OrderEvidence.Of(victim, first, _runs, confirmedOthers).Contradiction is { } contradiction)
+        {
+            // A failure that only a polluter now left out explained: the named ones do not explain every run.
+            return new Finding(victim, FlakeCause.Nondeterministic, null,
+                $"Failed after {prefix.Describe}, and {named}, but in '{contradiction.Request.Name}' it failed with none of the confirmed polluters before it: no polluter is named. It {OrderEvidence.FailureRate(victim, _runs)}.",
+                SmallestFailingRun(victim)?.Reproduce ?? prefix.Run.Reproduce, steps) { Message = message };
+        }
+
+        var others = confirmedOthers.Select(p => string.Join(" + ", p)).ToArray();
         return new Finding(victim, FlakeCause.TestOrder, polluter,
             string.Create(CultureInfo.InvariantCulture,
                 $"Passes alone; fails after {prefix.Describe}; {named}{(others.Length > 0 ? $", and independently {string.Join(", ", others)}" : string.Empty)}. Over this hunt's runs it {evidence.Summary}."),

@@ -56,26 +56,43 @@ internal sealed partial class Hunter
     }
 
     /// <summary>
-    /// Adds to <paramref name="found"/> the polluters of the runs one at a time in which the victim failed with none of
-    /// <paramref name="found"/> before it (its run alone is known to pass: the bisection that found them saw it).
+    /// Adds to <paramref name="found"/> the polluters left: first those of the runs one at a time in which the victim
+    /// failed with none of <paramref name="found"/> before it; then, once, the tests that ran before it in any run one
+    /// at a time where it failed that nothing has checked yet (not in <paramref name="bisected"/>, the list the first
+    /// bisection searched, nor cleared by a survey run where it passed after them): "does it still fail without the
+    /// polluters found?". Its run alone is known to pass: the bisection that found them saw it.
     /// </summary>
-    private async Task MorePollutersAsync(string victim, List<IReadOnlyList<string>> found, List<string> steps, CancellationToken cancellationToken)
+    private async Task MorePollutersAsync(string victim, List<IReadOnlyList<string>> found, IReadOnlyList<string> bisected, List<string> steps, CancellationToken cancellationToken)
     {
         var tried = new HashSet<string>(StringComparer.Ordinal);
+        var checkedTests = new HashSet<string>(bisected, StringComparer.Ordinal);
+        var stillFailsAsked = false;
         for (var replays = 0; replays < MorePollutersReplays && found.Count < MaxPolluters; replays++)
         {
             var next = UnexplainedFailures(victim, found).FirstOrDefault(p => tried.Add(string.Join('\n', p.Before)));
-            if (next is null)
+            string what;
+            if (next is not null)
+            {
+                what = $"it failed in '{next.Run.Request.Name}' with no polluter found before it; {next.Describe} (polluters found removed)";
+            }
+            else if (!stillFailsAsked && Unchecked(victim, found, checkedTests) is { Count: > 0 } rest)
+            {
+                stillFailsAsked = true;
+                next = new Prefix(_runs[^1], rest, "not checked yet");
+                what = $"does it still fail without the polluters found? the {rest.Count} test{(rest.Count == 1 ? string.Empty : "s")} that ran before it where it failed, one at a time, and nothing has cleared";
+            }
+            else
             {
                 steps.Add(replays == 0
-                    ? "other polluters: none needed; in every run one at a time where it failed, a polluter found ran before it"
+                    ? "other polluters: none left to look for; in every run one at a time where it failed a polluter found ran before it, and every test before it there was bisected or cleared by a survey run"
                     : "other polluters: every run one at a time where it failed is now explained");
                 return;
             }
 
-            var replayRequest = new RunRequest($"replay of {next.Run.Request.Name} without the polluters found", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. next.Before, victim]);
-            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the replay of '{next.Run.Request.Name}' for {victim}", cancellationToken).ConfigureAwait(false);
-            steps.Add($"another polluter? it failed in '{next.Run.Request.Name}' with no polluter found before it; {next.Describe} (polluters found removed), then it: {Outcome(replay, victim)}");
+            checkedTests.UnionWith(next.Before);
+            var replayRequest = new RunRequest("replay without the polluters found", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. next.Before, victim]);
+            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the search for more polluters of {victim}", cancellationToken).ConfigureAwait(false);
+            steps.Add($"another polluter? {what}, then it: {Outcome(replay, victim)}");
             if (note is not null)
             {
                 steps.Add(note);
@@ -96,6 +113,24 @@ internal sealed partial class Hunter
         }
     }
 
+    /// <summary>
+    /// The tests that ran before the victim in runs one at a time, without chaos, where it failed, in the order of the
+    /// longest such run first, minus the polluters found, the tests already checked, and those a survey run saw it pass
+    /// after (one at a time, no chaos).
+    /// </summary>
+    private List<string> Unchecked(string victim, IReadOnlyList<IReadOnlyList<string>> found, HashSet<string> checkedTests)
+    {
+        var cleared = _survey.Where(r => r.Request.Chaos == "none" && r.Request.TestChaos is null && !r.Request.Parallel && r.PassedTest(victim))
+            .SelectMany(r => r.RanBefore(victim)).ToHashSet(StringComparer.Ordinal);
+        return _runs.Where(r => !r.Request.Parallel && r.FailedTest(victim) && r.Request.ChaosOf(victim) == "none")
+            .Select(r => r.RanBefore(victim))
+            .OrderByDescending(before => before.Count)
+            .SelectMany(before => before)
+            .Distinct(StringComparer.Ordinal)
+            .Where(t => !checkedTests.Contains(t) && !cleared.Contains(t) && !found.Any(set => set.Contains(t, StringComparer.Ordinal)))
+            .ToList();
+    }
+
     /// <summary>The runs one at a time, without chaos, in which it failed with none of <paramref name="found"/> before it: the tests before it, found polluters removed, fewest first.</summary>
     private Prefix[] UnexplainedFailures(string victim, IReadOnlyList<IReadOnlyList<string>> found)
         => _runs.Where(r => !r.Request.Parallel && r.FailedTest(victim) && r.Request.ChaosOf(victim) == "none")
@@ -108,26 +143,25 @@ internal sealed partial class Hunter
             .ToArray();
 
     /// <summary>
-    /// Confirms each polluter after the first (already confirmed) the way the first was; returns those confirmed, as
-    /// names. One that is not is left out, and its steps say why.
+    /// Confirms each polluter after the first (already confirmed) the way the first was; returns those confirmed. One
+    /// that is not is left out, and its steps say why.
     /// </summary>
-    private async Task<string[]> ConfirmOthersAsync(string victim, List<IReadOnlyList<string>> found, List<string> steps, CancellationToken cancellationToken)
+    private async Task<List<IReadOnlyList<string>>> ConfirmOthersAsync(string victim, List<IReadOnlyList<string>> found, List<string> steps, CancellationToken cancellationToken)
     {
-        var confirmed = new List<string>();
+        var confirmed = new List<IReadOnlyList<string>>();
         for (var i = 1; i < found.Count; i++)
         {
             var evidence = await ConfirmAsync(victim, [found[i], .. found.Where((_, j) => j != i)], steps, cancellationToken).ConfigureAwait(false);
-            var name = string.Join(" + ", found[i]);
             if (evidence.Confirmed)
             {
-                confirmed.Add(name);
+                confirmed.Add(found[i]);
             }
             else
             {
-                steps.Add($"polluter {name} not named: {evidence.Shortfall}");
+                steps.Add($"polluter {string.Join(" + ", found[i])} not named: {evidence.Shortfall}");
             }
         }
 
-        return [.. confirmed];
+        return confirmed;
     }
 }

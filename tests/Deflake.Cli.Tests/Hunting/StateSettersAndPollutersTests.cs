@@ -93,6 +93,38 @@ public sealed class StateSettersAndPollutersTests
     }
 
     [Fact]
+    public async Task A_second_polluter_that_only_ever_ran_alongside_the_first_is_found_by_checking_the_victim_without_the_first()
+    {
+        // The first seed whose survey is the case: every run one at a time where it failed had the same polluter
+        // before it, so no failure is left unexplained; the other shows only when it is run without that one.
+        foreach (var seed in Enumerable.Range(1, 80))
+        {
+            var runner = WithOthers(new SyntheticRunner(), 10)
+                .Add(OrdersPolluter)
+                .Add(RefundsPolluter)
+                .Add(TwiceVictim, (_, before) => before.Contains(OrdersPolluter) || before.Contains(RefundsPolluter));
+
+            var outcome = await new Hunter(runner, new HuntOptions(seed, HuntOptions.DefaultRandomOrders, [], "Shop")).HuntAsync(TestContext.Current.CancellationToken);
+
+            var failures = outcome.Runs.Take(outcome.SurveyRunCount).Where(r => !r.Request.Parallel && r.FailedTest(TwiceVictim)).Select(r => r.RanBefore(TwiceVictim)).ToArray();
+            var always = new[] { OrdersPolluter, RefundsPolluter }.Where(p => failures.All(f => f.Contains(p))).ToArray();
+            if (always.Length != 1)
+            {
+                continue;
+            }
+
+            var finding = Assert.Single(outcome.Findings);
+            Assert.Equal([OrdersPolluter, RefundsPolluter], finding.Polluters.Order(StringComparer.Ordinal));
+            var check = Assert.Single(outcome.Runs, r => r.Request.Name == "replay without the polluters found");
+            Assert.DoesNotContain(always[0], check.Request.Tests!);
+            Assert.True(check.FailedTest(TwiceVictim));
+            return;
+        }
+
+        Assert.Fail("no seed from 1 to 80 gave a survey where one polluter ran before every failure");
+    }
+
+    [Fact]
     public async Task The_search_for_more_polluters_costs_no_run_when_every_failure_is_explained()
     {
         var runner = WithOthers(new SyntheticRunner(), 10)
@@ -104,6 +136,6 @@ public sealed class StateSettersAndPollutersTests
         var finding = Assert.Single(outcome.Findings);
         Assert.Equal([OrdersPolluter], finding.Polluters);
         Assert.DoesNotContain(outcome.Runs, r => r.Request.Name.Contains("without the polluters found", StringComparison.Ordinal));
-        Assert.Contains(finding.Steps, s => s.StartsWith("other polluters: none needed", StringComparison.Ordinal));
+        Assert.Contains(finding.Steps, s => s.StartsWith("other polluters: none left to look for", StringComparison.Ordinal));
     }
 }
