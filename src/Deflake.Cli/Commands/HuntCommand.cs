@@ -24,14 +24,14 @@ internal sealed class HuntCommand(CommandContext context)
 
     private static readonly Option<int> RunsOption = new("--runs")
     {
-        Description = "How many seeded random orders to run (besides baseline, reverse and one run per chaos mode).",
-        DefaultValueFactory = _ => 3,
+        Description = "How many seeded random orders to run (besides baseline, reverse and one run per chaos mode); default 5: a test failing 30% of the time is then missed in 4% of hunts.",
+        DefaultValueFactory = _ => HuntOptions.DefaultRandomOrders,
     };
 
     private static readonly Option<string[]> ModesOption = new("--modes")
     {
         Description = "Chaos modes to run under: identities, rows, all, none (comma-separated or repeated).",
-        DefaultValueFactory = _ => ["identities", "rows"],
+        DefaultValueFactory = _ => [.. HuntOptions.DefaultModes],
         AllowMultipleArgumentsPerToken = true,
     };
 

@@ -51,6 +51,12 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
     /// </summary>
     public IReadOnlySet<string> Unlikely { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The outcomes' words in the steps: what the victim did when the predicate held, and when it did not. "failed" and
+    /// "passed" when searching for polluters; swapped when searching for state-setters (the predicate is "it passes after").
+    /// </summary>
+    public (string Hit, string Miss) Words { get; init; } = ("failed", "passed");
+
     private int _runs;
     private int _runsToFirst;
     private readonly List<string> _steps = [];
@@ -223,13 +229,13 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
         var key = string.Join('\n', before);
         if (_known.TryGetValue(key, out var known))
         {
-            _steps.Add($"victim {label}: {(known.Fails ? "failed" : "passed")} ({(known.Run == 0 ? "known before bisection" : $"run {known.Run}")}, not run again)");
+            _steps.Add($"victim {label}: {(known.Fails ? Words.Hit : Words.Miss)} ({(known.Run == 0 ? "known before bisection" : $"run {known.Run}")}, not run again)");
             return known.Fails;
         }
 
         _runs++;
         var fails = await failsAfter(before, cancellationToken).ConfigureAwait(false);
-        _steps.Add($"run {_runs}: victim {label}: {(fails ? "failed" : "passed")}");
+        _steps.Add($"run {_runs}: victim {label}: {(fails ? Words.Hit : Words.Miss)}");
         _known[key] = (fails, _runs);
         return fails;
     }

@@ -36,7 +36,7 @@ internal static class FlakeCause
     {
         IdentityAlignment => "The test mixes up ids of different tables; it only passed because their identities counted alike. Use the id of the row you mean.",
         RowOrder => "The test relies on the order of rows from a query without ORDER BY. Add ORDER BY, or compare without order.",
-        TestOrder => "Another test leaves data or state behind that this test sees. Give each test its own database, or clean up the shared state.",
+        TestOrder => "Another test leaves data or state behind that this test sees (or, for a brittle test, sets up what it needs). Give each test its own database, and let each test set up what it needs.",
         ParallelCollision => "The test collides with a test running at the same time on shared state (one-time setup, a shared account or row). Isolate it, or lease the shared resource.",
         _ => "The test fails now and then with nothing changed: time, randomness, timing or an outside service.",
     };
@@ -50,6 +50,31 @@ internal sealed record Finding(string Test, string Cause, string? Polluter, stri
 
     /// <summary>The failure message seen.</summary>
     public string? Message { get; init; }
+
+    /// <summary>
+    /// For <see cref="FlakeCause.TestOrder"/>: <see cref="TestOrderRole.Polluted"/> (it fails after its polluters) or
+    /// <see cref="TestOrderRole.Brittle"/> (it fails alone and passes only after its state-setters); null for other causes.
+    /// </summary>
+    public string? Role { get; init; }
+
+    /// <summary>Every polluter, <see cref="Polluter"/> first, then <see cref="OtherPolluters"/> (empty unless polluted).</summary>
+    public IReadOnlyList<string> Polluters => Polluter is null || Cause != FlakeCause.TestOrder ? [] : [Polluter, .. OtherPolluters];
+
+    /// <summary>For a brittle test: the tests that, run before it, make it pass (each one alone does; the first confirmed).</summary>
+    public IReadOnlyList<string> StateSetters { get; init; } = [];
+
+    /// <summary>For a brittle test: the first of <see cref="StateSetters"/>, the one confirmed by repetition; otherwise null.</summary>
+    public string? StateSetter => StateSetters.Count > 0 ? StateSetters[0] : null;
+}
+
+/// <summary>The <c>role</c> of a test-order finding in the report.</summary>
+internal static class TestOrderRole
+{
+    /// <summary>It passes alone and fails after another test, its polluter, left something behind.</summary>
+    public const string Polluted = "polluted";
+
+    /// <summary>It fails alone and passes only after another test, its state-setter, set something up for it.</summary>
+    public const string Brittle = "brittle";
 }
 
 /// <summary>What a hunt found, with every run it made.</summary>

@@ -27,6 +27,11 @@ internal sealed partial class Hunter
             steps.Add(note!);
             if (alone.FailedTest(victim))
             {
+                if (await StateSetterAsync(victim, steps, message, cancellationToken).ConfigureAwait(false) is { } brittle)
+                {
+                    return brittle;
+                }
+
                 return new Finding(victim, FlakeCause.Nondeterministic, null,
                     $"Failed after {prefixes.First().Describe}, but it fails alone too, while it passed in other runs: it fails with nothing changed.",
                     runner.ReproduceCommand(aloneRequest), steps) { Message = message };
@@ -60,40 +65,14 @@ internal sealed partial class Hunter
     private async Task<Finding> BisectAsync(string victim, Prefix prefix, bool knownPassesAlone, List<string> steps, string? message, CancellationToken cancellationToken)
     {
         var before = prefix.Before;
-        _progress.Status($"bisecting {before.Count} tests for the polluter of {victim}");
-        // The survey's hint: tests that ran before it, without chaos, in a run where it passed (one at a time, or in
-        // its own collection in a parallel run) are unlikely polluters; the bisection runs the others first.
-        var cleared = _survey.Where(r => r.Request.Chaos == "none" && r.Request.TestChaos is null && r.PassedTest(victim))
-            .SelectMany(r => r.Request.Parallel ? r.RanBeforeInCollection(victim) : r.RanBefore(victim))
-            .Where(before.Contains)
-            .ToHashSet(StringComparer.Ordinal);
-        if (cleared.Count > 0 && cleared.Count < before.Count)
-        {
-            steps.Add($"bisection tries first the {before.Count - cleared.Count} of the {before.Count} tests no survey run shows it passing after");
-        }
-
-        var riderNotes = new List<string>();
-        var bisector = new Bisector(async (subset, ct) =>
-        {
-            // Chaos suspects not checked yet can ride along here too, after the victim (nothing after it changes its result).
-            var request = new RunRequest(subset.Count == 0 ? "bisect: alone" : "bisect", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. subset, victim]);
-            var (run, note) = await RunCarryingAsync(request, victim, $"a bisection run for {victim} ({subset.Count} tests before it)", ct,
-                $"in a bisection run ({subset.Count} tests, then it)").ConfigureAwait(false);
-            if (note is not null)
-            {
-                riderNotes.Add(note);
-            }
-
-            return run.FailedTest(victim);
-        })
-        {
-            Unlikely = cleared,
-        };
-        var result = await bisector.BisectAsync(before, knownPassesAlone, knownFailsAfterAll: true, cancellationToken).ConfigureAwait(false);
-        steps.AddRange(result.Steps);
-        steps.AddRange(riderNotes);
+        var result = await BisectPrefixAsync(victim, before, knownPassesAlone, steps, cancellationToken).ConfigureAwait(false);
         if (result.Verdict == BisectionVerdict.FailsAlone)
         {
+            if (await StateSetterAsync(victim, steps, message, cancellationToken).ConfigureAwait(false) is { } brittle)
+            {
+                return brittle;
+            }
+
             return new Finding(victim, FlakeCause.Nondeterministic, null,
                 $"Failed after {prefix.Describe}, but it fails alone too, while it passed in other runs: it fails with nothing changed.",
                 runner.ReproduceCommand(new RunRequest("alone", RunOrderKind.List, "none", options.Seed, Parallel: false, [victim])), steps) { Message = message };
@@ -109,7 +88,9 @@ internal sealed partial class Hunter
         var first = result.Polluters[0];
         var polluter = string.Join(" + ", first);
         var named = $"{(before.Count == 1 ? "the replay of the two" : $"bisection ({Bisector.RunCount(result.Runs)})")} names {polluter}";
-        var evidence = await ConfirmAsync(victim, result.Polluters, steps, cancellationToken).ConfigureAwait(false);
+        var found = result.Polluters.ToList();
+        await MorePollutersAsync(victim, found, before, steps, cancellationToken).ConfigureAwait(false);
+        var evidence = await ConfirmAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
         if (!evidence.Confirmed)
         {
             // Not blamed: a victim that fails at random is no polluter's victim, however the bisection fell.
@@ -119,32 +100,43 @@ internal sealed partial class Hunter
         }
 
         var reproduce = runner.ReproduceCommand(new RunRequest("reproduce", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. first, victim]));
-        var others = result.Polluters.Skip(1).Select(p => string.Join(" + ", p)).ToArray();
+        var confirmedOthers = await ConfirmOthersAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
+        if (confirmedOthers.Count < found.Count - 1 && OrderEvidence.Of(victim, first, _runs, confirmedOthers).Contradiction is { } contradiction)
+        {
+            // A failure that only a polluter now left out explained: the named ones do not explain every run.
+            return new Finding(victim, FlakeCause.Nondeterministic, null,
+                $"Failed after {prefix.Describe}, and {named}, but in '{contradiction.Request.Name}' it failed with none of the confirmed polluters before it: no polluter is named. It {OrderEvidence.FailureRate(victim, _runs)}.",
+                SmallestFailingRun(victim)?.Reproduce ?? prefix.Run.Reproduce, steps) { Message = message };
+        }
+
+        var others = confirmedOthers.Select(p => string.Join(" + ", p)).ToArray();
         return new Finding(victim, FlakeCause.TestOrder, polluter,
             string.Create(CultureInfo.InvariantCulture,
                 $"Passes alone; fails after {prefix.Describe}; {named}{(others.Length > 0 ? $", and independently {string.Join(", ", others)}" : string.Empty)}. Over this hunt's runs it {evidence.Summary}."),
             reproduce, steps)
-        { OtherPolluters = others, Message = message };
+        { OtherPolluters = others, Message = message, Role = TestOrderRole.Polluted };
     }
 
     /// <summary>
     /// Confirms "fails after the first of <paramref name="polluters"/>, passes alone" by repetition (<see cref="OrderEvidence.Confirmations"/>
     /// times each; every run of the hunt counts for "alone" and against the polluter, only the runs made here for "after"),
-    /// alone and after the polluter in turn, the half
-    /// seen fewer times first; stops at the first run that disagrees (it fails alone, or passes after the polluter).
-    /// Chaos suspects ride along after the victim, as in the other runs of an order case.
+    /// alone and after the polluter in turn, the half seen fewer times first; stops at the first run that disagrees (it
+    /// fails alone, or passes after the polluter). <paramref name="brittle"/>: confirms "fails alone, passes after the
+    /// first of them" (state-setters) the same way. Chaos suspects ride along after the victim, as in the other runs of
+    /// an order case.
     /// </summary>
-    private async Task<OrderEvidence> ConfirmAsync(string victim, IReadOnlyList<IReadOnlyList<string>> polluters, List<string> steps, CancellationToken cancellationToken)
+    private async Task<OrderEvidence> ConfirmAsync(string victim, IReadOnlyList<IReadOnlyList<string>> polluters, List<string> steps, CancellationToken cancellationToken, bool brittle = false)
     {
         const int k = OrderEvidence.Confirmations;
         var polluter = polluters[0];
         var from = _runs.Count;
-        var evidence = OrderEvidence.Of(victim, polluter, _runs, polluters.Skip(1), from);
+        var evidence = OrderEvidence.Of(victim, polluter, _runs, polluters.Skip(1), from, brittle);
         var made = 0;
+        var (aloneWord, afterWord) = brittle ? ("failed", "passed") : ("passed", "failed");
         while (evidence.Contradiction is null && !evidence.Confirmed)
         {
             var alone = evidence.PassedAlone < k && (evidence.PassedAlone <= evidence.FailedAfter || evidence.FailedAfter >= k);
-            var request = new RunRequest(alone ? "confirm: alone" : "confirm: after the polluter", RunOrderKind.List, "none", options.Seed, Parallel: false,
+            var request = new RunRequest(alone ? "confirm: alone" : brittle ? "confirm: after the state-setter" : "confirm: after the polluter", RunOrderKind.List, "none", options.Seed, Parallel: false,
                 alone ? [victim] : [.. polluter, victim]);
             var (run, note) = await RunCarryingAsync(request, victim, $"a confirmation run for {victim}", cancellationToken).ConfigureAwait(false);
             made++;
@@ -154,15 +146,16 @@ internal sealed partial class Hunter
                 steps.Add(note);
             }
 
-            evidence = OrderEvidence.Of(victim, polluter, _runs, polluters.Skip(1), from);
-            if (run.FailedTest(victim) == alone)
+            evidence = OrderEvidence.Of(victim, polluter, _runs, polluters.Skip(1), from, brittle);
+            var expectedToFail = brittle ? alone : !alone;
+            if (run.FailedTest(victim) != expectedToFail)
             {
                 break;
             }
         }
 
         steps.Add(string.Create(CultureInfo.InvariantCulture,
-            $"confirmation ({Bisector.RunCount(made)} made for it): passed alone {evidence.PassedAlone}, failed after {string.Join(" + ", polluter)} {evidence.FailedAfter} times (needs {k} each){(evidence.Contradiction is { } c ? $"; passed after it in '{c.Request.Name}'" : string.Empty)}"));
+            $"confirmation ({Bisector.RunCount(made)} made for it): {aloneWord} alone {evidence.PassedAlone}, {afterWord} after {string.Join(" + ", polluter)} {evidence.FailedAfter} times (needs {k} each){(evidence.Contradiction is { } c ? $"; contradicted by '{c.Request.Name}'" : string.Empty)}"));
         return evidence;
     }
 

@@ -21,6 +21,13 @@ namespace Deflake.Cli.Hunting;
 /// may clean up what the polluter left). So does a run one at a time in which it failed with no polluter before it
 /// (the polluter and any other, independent polluters the bisection found): something else breaks it.
 /// </para>
+/// <para>
+/// The brittle hypothesis (<see cref="Brittle"/>) is the mirror image: "<c>Victim</c> passes when its state-setter ran
+/// before it, and fails otherwise". It is read by the same rules with passed and failed swapped: <c>PassedAlone</c>
+/// then counts the runs where it failed alone, <c>FailedAfter</c> the fresh runs where it passed after the setter; a
+/// run where it failed after the setter (nothing else different), or passed one at a time with no setter before it,
+/// contradicts it.
+/// </para>
 /// </remarks>
 internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Polluter, int PassedAlone, int FailedAfter, RunResult? Contradiction)
 {
@@ -34,6 +41,9 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
     /// </summary>
     public const int Confirmations = 3;
 
+    /// <summary>The brittle hypothesis: <c>Polluter</c> is a state-setter, and the counts are of failures alone and passes after it.</summary>
+    public bool Brittle { get; init; }
+
     /// <summary>Both halves seen <see cref="Confirmations"/> times, and no run contradicts.</summary>
     public bool Confirmed => Contradiction is null && PassedAlone >= Confirmations && FailedAfter >= Confirmations;
 
@@ -46,12 +56,13 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
     /// The index in <paramref name="runs"/> of the first run made after the polluter was named: only from there on does a
     /// failure after it confirm it (0: every run counts, for ledgers fed by hand).
     /// </param>
-    public static OrderEvidence Of(string victim, IReadOnlyList<string> polluter, IEnumerable<RunResult> runs, IEnumerable<IReadOnlyList<string>>? otherPolluters = null, int confirmingFrom = 0)
+    /// <param name="brittle">Read the brittle hypothesis: <paramref name="polluter"/> is a state-setter, what makes it pass.</param>
+    public static OrderEvidence Of(string victim, IReadOnlyList<string> polluter, IEnumerable<RunResult> runs, IEnumerable<IReadOnlyList<string>>? otherPolluters = null, int confirmingFrom = 0, bool brittle = false)
     {
         ArgumentNullException.ThrowIfNull(polluter);
         ArgumentNullException.ThrowIfNull(runs);
         var all = (otherPolluters ?? []).Prepend(polluter).ToArray();
-        var observations = runs.Select((r, i) => Observe(r, victim, polluter, all) is { } o ? o with { Fresh = i >= confirmingFrom } : null).OfType<Observation>().ToArray();
+        var observations = runs.Select((r, i) => Observe(r, victim, polluter, all, brittle) is { } o ? o with { Fresh = i >= confirmingFrom } : null).OfType<Observation>().ToArray();
         // The tests seen between the polluter and the victim in runs where it failed after the polluter.
         var betweenWhenFailed = observations.Where(o => !o.Passed && o.After && !o.Run.Request.Parallel)
             .SelectMany(o => o.Between).ToHashSet(StringComparer.Ordinal);
@@ -61,7 +72,8 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
         return new OrderEvidence(victim, polluter,
             sequential.Count(o => o.Passed && o.Before.Count == 0),
             sequential.Count(o => !o.Passed && o.After && o.Fresh),
-            contradiction);
+            contradiction)
+        { Brittle = brittle };
     }
 
     /// <summary>"failed 3 of 9 runs": how often it failed in the runs where it ran without chaos on itself.</summary>
@@ -73,14 +85,23 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
     }
 
     /// <summary>Why no polluter is named, for the evidence: which half is missing, or which run contradicts.</summary>
-    public string Shortfall => Contradiction is { } run
+    public string Shortfall => Brittle ? BrittleShortfall : Contradiction is { } run
         ? run.FailedTest(Victim)
             ? $"in '{run.Request.Name}' it failed without {string.Join(" + ", Polluter)} before it"
             : $"in '{run.Request.Name}' it passed after {string.Join(" + ", Polluter)}{(run.Request.Parallel ? " (in its collection)" : string.Empty)}"
         : string.Create(CultureInfo.InvariantCulture, $"it passed alone {PassedAlone} and failed after {string.Join(" + ", Polluter)} (in runs made after it was named) {FailedAfter} of the {Confirmations} times each needs");
 
+    private string BrittleShortfall => Contradiction is { } run
+        ? run.FailedTest(Victim)
+            ? $"in '{run.Request.Name}' it failed after {string.Join(" + ", Polluter)}{(run.Request.Parallel ? " (in its collection)" : string.Empty)}"
+            : $"in '{run.Request.Name}' it passed without {string.Join(" + ", Polluter)} before it"
+        : string.Create(CultureInfo.InvariantCulture, $"it failed alone {PassedAlone} and passed after {string.Join(" + ", Polluter)} (in runs made after it was named) {FailedAfter} of the {Confirmations} times each needs");
+
     /// <summary>The runs' part in the evidence: "passed alone 3 times, failed after P 4 times, never passed after it".</summary>
-    public string Summary => string.Create(CultureInfo.InvariantCulture,
+    public string Summary => Brittle
+        ? string.Create(CultureInfo.InvariantCulture,
+            $"failed alone {Times(PassedAlone)}, passed after {string.Join(" + ", Polluter)} {Times(FailedAfter)} in runs made after it was named, and never failed after it nor passed one at a time without it")
+        : string.Create(CultureInfo.InvariantCulture,
         $"passed alone {Times(PassedAlone)}, failed after {string.Join(" + ", Polluter)} {Times(FailedAfter)} in runs made after it was named, and never passed after it nor failed one at a time without it");
 
     private static string Times(int n) => n == 1 ? "once" : string.Create(CultureInfo.InvariantCulture, $"{n} times");
@@ -91,7 +112,7 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
         public bool Fresh { get; init; } = true;
     }
 
-    private static Observation? Observe(RunResult run, string victim, IReadOnlyList<string> polluter, IReadOnlyList<IReadOnlyList<string>> all)
+    private static Observation? Observe(RunResult run, string victim, IReadOnlyList<string> polluter, IReadOnlyList<IReadOnlyList<string>> all, bool brittle)
     {
         var outcome = run.OutcomeOf(victim);
         if (outcome is null || run.Request.ChaosOf(victim) != "none")
@@ -107,7 +128,8 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
 
         var after = polluter.All(before.Contains);
         var last = after ? polluter.Max(p => IndexOf(before, p)) : -1;
-        return new Observation(run, outcome.Passed, before, after, after ? before.Skip(last + 1).ToArray() : [], all.Any(set => set.All(before.Contains)));
+        // Brittle: the hypothesis's "good" outcome is failing (alone), its "bad" one passing (after the setter).
+        return new Observation(run, outcome.Passed != brittle, before, after, after ? before.Skip(last + 1).ToArray() : [], all.Any(set => set.All(before.Contains)));
     }
 
     private static int IndexOf(IReadOnlyList<string> tests, string test)

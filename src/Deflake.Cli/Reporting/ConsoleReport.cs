@@ -44,7 +44,8 @@ internal sealed class ConsoleProgress(IAnsiConsole console) : IHuntProgress
     public void Found(Finding finding)
     {
         var relation = finding.Cause == FlakeCause.ParallelCollision ? "with" : "after";
-        var polluter = finding.Polluter is null ? string.Empty : $" {relation} [yellow]{Markup.Escape(finding.Polluter)}[/]";
+        var polluter = finding.Polluter is not null ? $" {relation} [yellow]{Markup.Escape(string.Join(", ", finding.Polluters.DefaultIfEmpty(finding.Polluter)))}[/]"
+            : finding.StateSetter is not null ? $" (brittle: passes only after [yellow]{Markup.Escape(string.Join(", ", finding.StateSetters))}[/])" : string.Empty;
         console.MarkupLine($"  [bold]→[/] {Markup.Escape(finding.Test)}: [bold]{Markup.Escape(finding.Cause)}[/]{polluter}");
     }
 }
@@ -68,7 +69,7 @@ internal static class ConsoleReport
         table.AddColumn("polluter");
         foreach (var finding in outcome.Findings)
         {
-            table.AddRow(Markup.Escape(finding.Test), $"[bold]{Markup.Escape(finding.Cause)}[/]", Markup.Escape(finding.Polluter ?? "-"));
+            table.AddRow(Markup.Escape(finding.Test), $"[bold]{Markup.Escape(finding.Cause)}[/]", Markup.Escape(finding.Polluter ?? (finding.StateSetter is { } setter ? $"(brittle) needs {setter}" : "-")));
         }
 
         console.Write(table);

@@ -38,6 +38,17 @@ internal static class HtmlReport
                 var (ns, name) = SplitId(finding.Test);
                 html.Append("<article class=\"finding\"><div class=\"head\"><span class=\"cause c-").Append(E(finding.Cause)).Append("\">").Append(E(finding.Cause)).Append("</span>")
                     .Append("<h3><span class=\"ns\">").Append(E(ns)).Append("</span>").Append(E(name)).Append("</h3></div>");
+                if (finding.StateSetter is not null)
+                {
+                    html.Append("<p class=\"polluter\">brittle: fails alone, passes after <code>").Append(E(finding.StateSetter)).Append("</code>");
+                    foreach (var other in finding.StateSetters.Skip(1))
+                    {
+                        html.Append(" or after <code>").Append(E(other)).Append("</code>");
+                    }
+
+                    html.Append("</p>");
+                }
+
                 if (finding.Polluter is not null)
                 {
                     var relation = finding.Cause == FlakeCause.ParallelCollision ? "collides with" : "polluted by";

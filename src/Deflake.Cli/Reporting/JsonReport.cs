@@ -37,8 +37,13 @@ internal static class JsonReport
     /// </summary>
     internal sealed record Run(string Name, string Mode, string Order, bool Parallel, int Seed, int Passed, int Failed, double Duration, bool Survey, IReadOnlyList<string> FailedTests, bool? ChaosReached);
 
-    /// <summary>One finding.</summary>
-    internal sealed record Item(string Test, string Cause, string? Polluter, string Evidence, string Reproduce, IReadOnlyList<string> OtherPolluters, string? Message, IReadOnlyList<string> Steps);
+    /// <summary>
+    /// One finding. For <c>test-order</c>, <c>role</c> is <c>polluted</c> (<c>polluter</c> is the first of
+    /// <c>polluters</c>, every test that breaks it on its own) or <c>brittle</c> (it fails alone; <c>stateSetter</c> is
+    /// the first of <c>stateSetters</c>, the tests that make it pass; <c>polluter</c> is null); null for other causes.
+    /// </summary>
+    internal sealed record Item(string Test, string Cause, string? Polluter, string Evidence, string Reproduce, IReadOnlyList<string> OtherPolluters, string? Message, IReadOnlyList<string> Steps,
+        string? Role, IReadOnlyList<string> Polluters, string? StateSetter, IReadOnlyList<string> StateSetters);
 
     /// <summary>Builds the document of a hunt.</summary>
     public static Document From(HuntOutcome outcome)
@@ -48,7 +53,8 @@ internal static class JsonReport
             r.Request.Name, r.Request.Chaos, r.Request.OrderName, r.Request.Parallel, r.Request.Seed, r.Passed, r.Failed,
             Math.Round(r.Duration.TotalSeconds, 3), i < outcome.SurveyRunCount, r.Tests.Where(t => !t.Passed).Select(t => t.TestId).ToArray(), r.ChaosReached)).ToArray();
         return new Document(outcome.Seed, outcome.Project, outcome.Started, Math.Round(outcome.Duration.TotalSeconds, 3), outcome.TestCount, outcome.Modes, runs,
-            outcome.Findings.Select(f => new Item(f.Test, f.Cause, f.Polluter, f.Evidence, f.Reproduce, f.OtherPolluters, f.Message, f.Steps)).ToArray(),
+            outcome.Findings.Select(f => new Item(f.Test, f.Cause, f.Polluter, f.Evidence, f.Reproduce, f.OtherPolluters, f.Message, f.Steps,
+                f.Role, f.Polluters, f.StateSetter, f.StateSetters)).ToArray(),
             outcome.AlwaysFailing, outcome.CheckedModes, outcome.UncheckedModes);
     }
 

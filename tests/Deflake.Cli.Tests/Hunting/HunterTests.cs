@@ -367,9 +367,11 @@ public sealed class HunterTests
         Assert.Equal("rows", alone.TestChaos[Unordered]);
         Assert.False(alone.TestChaos.ContainsKey(Victim));
         Assert.DoesNotContain(diagnosis, r => r.Chaos != "none");
-        // The run alone (with the riders), the replay of the two, and the runs that confirm it: 3 after the polluter
+        // The run alone (with the riders), the replay of the two, the check that it passes without the polluter after
+        // the other tests it failed after (issue 15: every polluter), and the runs that confirm it: 3 after the polluter
         // (the runs that named it do not count), alone in turn until it passed alone 3 times.
-        Assert.Equal(2, diagnosis.Count(r => !r.Name.StartsWith("confirm", StringComparison.Ordinal)));
+        Assert.Equal(3, diagnosis.Count(r => !r.Name.StartsWith("confirm", StringComparison.Ordinal)));
+        Assert.Single(diagnosis, r => r.Name == "replay without the polluters found" && !r.Tests!.Contains(Polluter));
         Assert.Equal(OrderEvidence.Confirmations, diagnosis.Count(r => r.Name == "confirm: after the polluter"));
 
         var idMixUp = Assert.Single(outcome.Findings, f => f.Test == IdMixUp);

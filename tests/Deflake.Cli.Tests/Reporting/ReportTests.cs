@@ -33,6 +33,34 @@ public sealed class ReportTests
     }
 
     [Fact]
+    public async Task The_json_report_names_every_polluter_and_a_brittle_tests_state_setter_keeping_the_old_fields()
+    {
+        var runner = new SyntheticRunner();
+        foreach (var i in Enumerable.Range(0, 10))
+        {
+            runner.Add($"Shop.Other{i:D2}.Ok");
+        }
+
+        runner.Add("Shop.Orders.Leaves_an_order").Add("Shop.Refunds.Leaves_a_refund").Add("Shop.Seed.Seeds_the_catalog")
+            .Add("Shop.Reports.Expects_nothing", (_, before) => before.Contains("Shop.Orders.Leaves_an_order") || before.Contains("Shop.Refunds.Leaves_a_refund"))
+            .Add("Shop.Catalog.Lists_seeded_products", (_, before) => !before.Contains("Shop.Seed.Seeds_the_catalog"));
+        var outcome = await new Hunter(runner, new HuntOptions(4, HuntOptions.DefaultRandomOrders, [], "samples/Shop")).HuntAsync(TestContext.Current.CancellationToken);
+
+        var root = JsonDocument.Parse(JsonReport.Serialize(outcome)).RootElement;
+
+        JsonContract.AssertValid(root);
+        var findings = root.GetProperty("findings").EnumerateArray().ToDictionary(f => f.GetProperty("test").GetString()!);
+        var polluted = findings["Shop.Reports.Expects_nothing"];
+        Assert.Equal("polluted", polluted.GetProperty("role").GetString());
+        Assert.Single(polluted.GetProperty("otherPolluters").EnumerateArray());
+        Assert.Equal(["Shop.Orders.Leaves_an_order", "Shop.Refunds.Leaves_a_refund"], polluted.GetProperty("polluters").EnumerateArray().Select(p => p.GetString()).Order(StringComparer.Ordinal));
+        var brittle = findings["Shop.Catalog.Lists_seeded_products"];
+        Assert.Equal(("test-order", "brittle", "Shop.Seed.Seeds_the_catalog"), (brittle.GetProperty("cause").GetString(), brittle.GetProperty("role").GetString(), brittle.GetProperty("stateSetter").GetString()));
+        Assert.Equal(JsonValueKind.Null, brittle.GetProperty("polluter").ValueKind);
+        Assert.Contains("Shop.Seed.Seeds_the_catalog", HtmlReport.Render(outcome), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_html_report_is_one_self_contained_page_with_every_finding_escaped()
     {
         var outcome = await HuntAsync();
@@ -76,6 +104,13 @@ internal static class JsonContract
             Assert.True(finding.GetProperty("polluter").ValueKind is JsonValueKind.String or JsonValueKind.Null);
             Assert.False(string.IsNullOrWhiteSpace(finding.GetProperty("evidence").GetString()));
             Assert.False(string.IsNullOrWhiteSpace(finding.GetProperty("reproduce").GetString()));
+            // Issue 15's additions: every polluter (the first is `polluter`), and a brittle test's state-setter.
+            var role = finding.GetProperty("role");
+            var polluters = finding.GetProperty("polluters").EnumerateArray().Select(p => p.GetString()).ToArray();
+            Assert.True(role.ValueKind == JsonValueKind.Null ? finding.GetProperty("cause").GetString() != "test-order" : role.GetString() is "polluted" or "brittle");
+            Assert.Equal(role.ValueKind == JsonValueKind.String && role.GetString() == "polluted" ? [finding.GetProperty("polluter").GetString()] : [], polluters.Take(1));
+            Assert.Equal(role.ValueKind == JsonValueKind.String && role.GetString() == "brittle", finding.GetProperty("stateSetter").ValueKind == JsonValueKind.String);
+            Assert.True(finding.GetProperty("stateSetters").GetArrayLength() >= 0);
         }
     }
 }

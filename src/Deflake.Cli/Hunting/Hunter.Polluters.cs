@@ -1,0 +1,167 @@
+using Deflake.Cli.Running;
+
+namespace Deflake.Cli.Hunting;
+
+/// <summary>
+/// Every polluter of a victim, not only the one in the first failing list: after a bisection names some, every run
+/// one at a time (no chaos) in which the victim failed with none of them before it shows that something else breaks
+/// it; the tests before it there (found polluters removed) are replayed and bisected in turn, until no such run is
+/// left or the bounds are reached (<see cref="MaxPolluters"/> polluters, <see cref="MorePollutersReplays"/> further
+/// replays). Each further polluter is confirmed like the first before it is named.
+/// </summary>
+internal sealed partial class Hunter
+{
+    /// <summary>The most polluters named for one victim (also the bisector's bound inside one list).</summary>
+    internal const int MaxPolluters = 3;
+
+    /// <summary>The most further failing runs replayed, looking for polluters beyond those already found.</summary>
+    internal const int MorePollutersReplays = 3;
+
+    /// <summary>Bisects <paramref name="before"/> (known to make the victim fail) for its polluters, the survey's hint guiding the halving.</summary>
+    private async Task<BisectionResult> BisectPrefixAsync(string victim, IReadOnlyList<string> before, bool knownPassesAlone, List<string> steps, CancellationToken cancellationToken)
+    {
+        _progress.Status($"bisecting {before.Count} tests for the polluter of {victim}");
+        // The survey's hint: tests that ran before it, without chaos, in a run where it passed (one at a time, or in
+        // its own collection in a parallel run) are unlikely polluters; the bisection runs the others first.
+        var cleared = _survey.Where(r => r.Request.Chaos == "none" && r.Request.TestChaos is null && r.PassedTest(victim))
+            .SelectMany(r => r.Request.Parallel ? r.RanBeforeInCollection(victim) : r.RanBefore(victim))
+            .Where(before.Contains)
+            .ToHashSet(StringComparer.Ordinal);
+        if (cleared.Count > 0 && cleared.Count < before.Count)
+        {
+            steps.Add($"bisection tries first the {before.Count - cleared.Count} of the {before.Count} tests no survey run shows it passing after");
+        }
+
+        var riderNotes = new List<string>();
+        var bisector = new Bisector(async (subset, ct) =>
+        {
+            // Chaos suspects not checked yet can ride along here too, after the victim (nothing after it changes its result).
+            var request = new RunRequest(subset.Count == 0 ? "bisect: alone" : "bisect", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. subset, victim]);
+            var (run, note) = await RunCarryingAsync(request, victim, $"a bisection run for {victim} ({subset.Count} tests before it)", ct,
+                $"in a bisection run ({subset.Count} tests, then it)").ConfigureAwait(false);
+            if (note is not null)
+            {
+                riderNotes.Add(note);
+            }
+
+            return run.FailedTest(victim);
+        }, MaxPolluters)
+        {
+            Unlikely = cleared,
+        };
+        var result = await bisector.BisectAsync(before, knownPassesAlone, knownFailsAfterAll: true, cancellationToken).ConfigureAwait(false);
+        steps.AddRange(result.Steps);
+        steps.AddRange(riderNotes);
+        return result;
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="found"/> the polluters left: first those of the runs one at a time in which the victim
+    /// failed with none of <paramref name="found"/> before it; then, once, the tests that ran before it in any run one
+    /// at a time where it failed that nothing has checked yet (not in <paramref name="bisected"/>, the list the first
+    /// bisection searched, nor cleared by a survey run where it passed after them): "does it still fail without the
+    /// polluters found?". Its run alone is known to pass: the bisection that found them saw it.
+    /// </summary>
+    private async Task MorePollutersAsync(string victim, List<IReadOnlyList<string>> found, IReadOnlyList<string> bisected, List<string> steps, CancellationToken cancellationToken)
+    {
+        var tried = new HashSet<string>(StringComparer.Ordinal);
+        var checkedTests = new HashSet<string>(bisected, StringComparer.Ordinal);
+        var stillFailsAsked = false;
+        for (var replays = 0; replays < MorePollutersReplays && found.Count < MaxPolluters; replays++)
+        {
+            var next = UnexplainedFailures(victim, found).FirstOrDefault(p => tried.Add(string.Join('\n', p.Before)));
+            string what;
+            if (next is not null)
+            {
+                what = $"it failed in '{next.Run.Request.Name}' with no polluter found before it; {next.Describe} (polluters found removed)";
+            }
+            else if (!stillFailsAsked && Unchecked(victim, found, checkedTests) is { Count: > 0 } rest)
+            {
+                stillFailsAsked = true;
+                next = new Prefix(_runs[^1], rest, "not checked yet");
+                what = $"does it still fail without the polluters found? the {rest.Count} test{(rest.Count == 1 ? string.Empty : "s")} that ran before it where it failed, one at a time, and nothing has cleared";
+            }
+            else
+            {
+                steps.Add(replays == 0
+                    ? "other polluters: none left to look for; in every run one at a time where it failed a polluter found ran before it, and every test before it there was bisected or cleared by a survey run"
+                    : "other polluters: every run one at a time where it failed is now explained");
+                return;
+            }
+
+            checkedTests.UnionWith(next.Before);
+            var replayRequest = new RunRequest("replay without the polluters found", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. next.Before, victim]);
+            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the search for more polluters of {victim}", cancellationToken).ConfigureAwait(false);
+            steps.Add($"another polluter? {what}, then it: {Outcome(replay, victim)}");
+            if (note is not null)
+            {
+                steps.Add(note);
+            }
+
+            if (!replay.FailedTest(victim))
+            {
+                continue;
+            }
+
+            var result = await BisectPrefixAsync(victim, next.Before, knownPassesAlone: true, steps, cancellationToken).ConfigureAwait(false);
+            found.AddRange(result.Polluters.Take(MaxPolluters - found.Count));
+        }
+
+        if (found.Count >= MaxPolluters || UnexplainedFailures(victim, found).Length > 0)
+        {
+            steps.Add($"other polluters: search stopped at its bound ({MaxPolluters} polluters, {MorePollutersReplays} further replays)");
+        }
+    }
+
+    /// <summary>
+    /// The tests that ran before the victim in runs one at a time, without chaos, where it failed, in the order of the
+    /// longest such run first, minus the polluters found, the tests already checked, and those a survey run saw it pass
+    /// after (one at a time, no chaos).
+    /// </summary>
+    private List<string> Unchecked(string victim, IReadOnlyList<IReadOnlyList<string>> found, HashSet<string> checkedTests)
+    {
+        var cleared = _survey.Where(r => r.Request.Chaos == "none" && r.Request.TestChaos is null && !r.Request.Parallel && r.PassedTest(victim))
+            .SelectMany(r => r.RanBefore(victim)).ToHashSet(StringComparer.Ordinal);
+        return _runs.Where(r => !r.Request.Parallel && r.FailedTest(victim) && r.Request.ChaosOf(victim) == "none")
+            .Select(r => r.RanBefore(victim))
+            .OrderByDescending(before => before.Count)
+            .SelectMany(before => before)
+            .Distinct(StringComparer.Ordinal)
+            .Where(t => !checkedTests.Contains(t) && !cleared.Contains(t) && !found.Any(set => set.Contains(t, StringComparer.Ordinal)))
+            .ToList();
+    }
+
+    /// <summary>The runs one at a time, without chaos, in which it failed with none of <paramref name="found"/> before it: the tests before it, found polluters removed, fewest first.</summary>
+    private Prefix[] UnexplainedFailures(string victim, IReadOnlyList<IReadOnlyList<string>> found)
+        => _runs.Where(r => !r.Request.Parallel && r.FailedTest(victim) && r.Request.ChaosOf(victim) == "none")
+            .Select(r => (Run: r, Before: r.RanBefore(victim)))
+            .Where(x => x.Before.All(t => x.Run.Request.ChaosOf(t) == "none") && !found.Any(set => set.All(x.Before.Contains)))
+            .Select(x => new Prefix(x.Run, x.Before.Where(t => !found.Any(set => set.Contains(t, StringComparer.Ordinal))).ToArray(), "that ran before it"))
+            .Where(p => p.Before.Count > 0)
+            .DistinctBy(p => string.Join('\n', p.Before), StringComparer.Ordinal)
+            .OrderBy(p => p.Before.Count)
+            .ToArray();
+
+    /// <summary>
+    /// Confirms each polluter after the first (already confirmed) the way the first was; returns those confirmed. One
+    /// that is not is left out, and its steps say why.
+    /// </summary>
+    private async Task<List<IReadOnlyList<string>>> ConfirmOthersAsync(string victim, List<IReadOnlyList<string>> found, List<string> steps, CancellationToken cancellationToken)
+    {
+        var confirmed = new List<IReadOnlyList<string>>();
+        for (var i = 1; i < found.Count; i++)
+        {
+            var evidence = await ConfirmAsync(victim, [found[i], .. found.Where((_, j) => j != i)], steps, cancellationToken).ConfigureAwait(false);
+            if (evidence.Confirmed)
+            {
+                confirmed.Add(found[i]);
+            }
+            else
+            {
+                steps.Add($"polluter {string.Join(" + ", found[i])} not named: {evidence.Shortfall}");
+            }
+        }
+
+        return confirmed;
+    }
+}
