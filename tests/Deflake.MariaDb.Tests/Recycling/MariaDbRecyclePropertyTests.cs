@@ -38,7 +38,8 @@ public sealed class MariaDbRecyclePropertyTests
             for (var i = 0; i <= Cases; i++)
             {
                 var database = await pool.RentAsync(Token);
-                await using (database)
+                var steps = new List<string>();
+                try
                 {
                     string state;
                     await using (var connection = await database.OpenConnectionAsync(Token))
@@ -54,9 +55,17 @@ public sealed class MariaDbRecyclePropertyTests
                         break;
                     }
 
-                    var steps = new List<string>();
+                    history.Add("");
                     await RunRandomTestAsync(database, random, leaked, steps);
-                    history.Add(string.Join("; ", steps));
+                    history[^1] = string.Join("; ", steps);
+                }
+                catch (Exception ex) when (ex is not Xunit.Sdk.XunitException)
+                {
+                    throw new InvalidOperationException($"Seed {seed} ({chaos}), case {i}: {ex.Message}; replay with {SeedVariable}={seed}. Steps so far: {string.Join("; ", steps)}", ex);
+                }
+                finally
+                {
+                    await database.DisposeAsync();
                 }
             }
 
@@ -66,7 +75,14 @@ public sealed class MariaDbRecyclePropertyTests
         {
             foreach (var connection in leaked)
             {
-                await connection.DisposeAsync();
+                try
+                {
+                    await connection.DisposeAsync();
+                }
+                catch (Exception ex) when (ex is MySqlException or IOException)
+                {
+                    // Killed by the restore, as it should be.
+                }
             }
         }
     }
@@ -87,6 +103,9 @@ public sealed class MariaDbRecyclePropertyTests
     private static async Task RunRandomTestAsync(TestDatabase database, Random random, List<MySqlConnection> leaked, List<string> steps)
     {
         await using var connection = await database.OpenConnectionAsync(Token);
+        // The test's own connections may lock each other out (one left inside a transaction): fail fast, as a step.
+        const string FailFast = "SET SESSION lock_wait_timeout = 1, innodb_lock_wait_timeout = 1";
+        await ExecuteAsync(connection, FailFast);
         var count = random.Next(1, 7);
         for (var s = 0; s < count; s++)
         {
@@ -119,6 +138,7 @@ public sealed class MariaDbRecyclePropertyTests
                 var other = new MySqlConnection(database.ConnectionString);
                 await other.OpenAsync(Token);
                 leaked.Add(other);
+                await ExecuteAsync(other, FailFast);
                 await TryAsync(other, sql == "LEAK-IDLE"
                     ? $"INSERT INTO notes VALUES ('l{n}', 'left open'); SET @deflake_leak = {n}"
                     : $"START TRANSACTION; INSERT INTO parents (name) VALUES ('t{n}'); UPDATE events SET what = 'locked'; SELECT * FROM notes FOR UPDATE");
