@@ -103,7 +103,7 @@ public class MariaDbRentBenchmarks
         return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
     }
 
-    private static string BuildSchema()
+    internal static string BuildSchema()
     {
         var sql = new StringBuilder();
         for (var t = 1; t <= BenchSchema.Tables; t++)

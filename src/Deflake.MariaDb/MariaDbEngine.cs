@@ -45,6 +45,7 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
 
     private readonly ResolvedMariaDbOptions _options;
     private readonly ConcurrentDictionary<string, Lazy<Task<string[]>>> _clonePlans = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<Recycling.MariaDbRecycling.Plan>>> _recyclePlans = new(StringComparer.Ordinal);
     private MySqlConnectionStringBuilder? _admin;
     private OwnerSession? _owner;
     private readonly ConcurrentQueue<string> _uses = new();
@@ -438,7 +439,71 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
 
         var connectionString = new MySqlConnectionStringBuilder(AdminConnectionString) { Database = name, PersistSecurityInfo = false }.ConnectionString;
         await WarmAsync(connectionString).ConfigureAwait(false);
-        return new EngineDatabase(name, connectionString);
+        return new EngineDatabase(name, connectionString, await SnapshotAsync(source.Name, name).ConfigureAwait(false));
+    }
+
+    /// <summary>What a restore compares against: the new clone's schema (one round trip), or null when it cannot be read.</summary>
+    private async Task<Recycling.MariaDbRecycling.CloneState?> SnapshotAsync(string template, string name)
+    {
+        try
+        {
+            var lazy = _recyclePlans.GetOrAdd(template, t => new Lazy<Task<Recycling.MariaDbRecycling.Plan>>(async () =>
+            {
+                var admin = await OpenAdminAsync(CancellationToken.None).ConfigureAwait(false);
+                await using (admin.ConfigureAwait(false))
+                {
+                    return await Recycling.MariaDbRecycling.ReadPlanAsync(admin, t, CancellationToken.None).ConfigureAwait(false);
+                }
+            }));
+            var plan = await lazy.Value.ConfigureAwait(false);
+            var connection = await OpenAdminAsync(CancellationToken.None).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                return new(plan, await Recycling.MariaDbRecycling.ReadSnapshotAsync(connection, name, plan, CancellationToken.None).ConfigureAwait(false));
+            }
+        }
+        catch (MySqlException ex)
+        {
+            _recyclePlans.TryRemove(template, out _);
+            _logger.LogDebug(ex, "Deflake could not read the schema of {Name}; it will not be recycled", name);
+            return null;
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Clears this process's pooled connections to the clone, kills every session still on it, refuses a changed schema,
+    /// refills every table from the template and puts moved AUTO_INCREMENT counters back (see
+    /// <see cref="Recycling.MariaDbRecycling"/>), then opens the first connection again, as for a new clone.
+    /// </remarks>
+    public async Task<RestoreResult> RestoreCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        EnsureOwnName(database.Name);
+        if (database.State is not Recycling.MariaDbRecycling.CloneState state)
+        {
+            return RestoreResult.NotRestored("the clone's schema was not recorded when it was made");
+        }
+
+        Connections.ClearPool(database.ConnectionString);
+        var connection = await OpenAdminAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var killed = await Recycling.MariaDbRecycling.KillSessionsAsync(connection, database.Name, cancellationToken).ConfigureAwait(false);
+            if (killed > 0)
+            {
+                _logger.LogDebug("Deflake ended {Count} session(s) the test left open on {Name}", killed, database.Name);
+            }
+
+            var reason = await Recycling.MariaDbRecycling.RestoreAsync(connection, database.Name, state, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+            if (reason is not null)
+            {
+                return RestoreResult.NotRestored(reason);
+            }
+        }
+
+        await WarmAsync(database.ConnectionString).ConfigureAwait(false);
+        return RestoreResult.Success;
     }
 
     /// <summary>
