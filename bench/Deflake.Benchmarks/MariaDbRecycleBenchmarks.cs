@@ -26,7 +26,7 @@ public class MariaDbRecycleBenchmarks
     }
 
     private static async Task<TestDatabasePool> CreatePoolAsync(string admin, bool recycle)
-        => await TestDatabasePool.CreateAsync(new MariaDbEngine(new MariaDbEngineOptions { AdminConnectionString = admin }),
+        => await TestDatabasePool.CreateAsync(new MariaDbEngine(new MariaDbEngineOptions { AdminConnectionString = admin, RestoreClones = recycle }),
             new TestDatabaseOptions
             {
                 Schema = SchemaSource.FromDelegate("bench-mariadb", "bench-20-tables-v1", async (connection, ct) =>

@@ -439,7 +439,7 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
 
         var connectionString = new MySqlConnectionStringBuilder(AdminConnectionString) { Database = name, PersistSecurityInfo = false }.ConnectionString;
         await WarmAsync(connectionString).ConfigureAwait(false);
-        return new EngineDatabase(name, connectionString, await SnapshotAsync(source.Name, name).ConfigureAwait(false));
+        return new EngineDatabase(name, connectionString, _options.RestoreClones ? await SnapshotAsync(source.Name, name).ConfigureAwait(false) : null);
     }
 
     /// <summary>What a restore compares against: the new clone's schema (one round trip), or null when it cannot be read.</summary>
@@ -469,6 +469,10 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
             return null;
         }
     }
+
+    /// <inheritdoc />
+    /// <remarks>True only when <see cref="MariaDbEngineOptions.RestoreClones"/> is set: restoring does not pay yet.</remarks>
+    public bool RestoresClones => _options.RestoreClones;
 
     /// <inheritdoc />
     /// <remarks>

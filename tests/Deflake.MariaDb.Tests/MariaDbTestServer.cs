@@ -24,6 +24,10 @@ public static class MariaDbTestServer
     public static async Task<TestDatabasePool> CreatePoolAsync(TestDatabaseOptions options, CancellationToken cancellationToken = default)
         => await TestDatabasePool.CreateAsync(await CreateEngineAsync(), options, cancellationToken);
 
+    /// <summary>A pool whose engine restores returned clones in place (<see cref="MariaDbEngineOptions.RestoreClones"/>).</summary>
+    public static async Task<TestDatabasePool> CreateRecyclingPoolAsync(TestDatabaseOptions options, CancellationToken cancellationToken = default)
+        => await TestDatabasePool.CreateAsync(await CreateEngineAsync(o => o.RestoreClones = true), options, cancellationToken);
+
     /// <summary>Runs <paramref name="test"/> on a fresh clone of <paramref name="schema"/> under the given chaos and seed.</summary>
     public static async Task<T> WithDatabaseAsync<T>(SchemaSource schema, ChaosModes chaos, int seed, Func<System.Data.Common.DbConnection, Task<T>> test, CancellationToken cancellationToken = default)
     {

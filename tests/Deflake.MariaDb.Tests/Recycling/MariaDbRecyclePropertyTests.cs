@@ -29,7 +29,7 @@ public sealed class MariaDbRecyclePropertyTests
             : Random.Shared.Next();
         var random = new Random(seed);
         var options = Options(chaos, seed: 7);
-        await using var pool = await MariaDbTestServer.CreatePoolAsync(options, Token);
+        await using var pool = await MariaDbTestServer.CreateRecyclingPoolAsync(options, Token);
         var leaked = new List<MySqlConnection>();
         string? reference = null;
         var history = new List<string>();

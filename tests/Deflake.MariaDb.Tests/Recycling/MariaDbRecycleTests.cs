@@ -29,7 +29,7 @@ public sealed class MariaDbRecycleTests
     [Fact]
     public async Task A_returned_database_comes_back_under_the_same_name_with_the_template_rows_and_counters()
     {
-        await using var pool = await MariaDbTestServer.CreatePoolAsync(Options(), Token);
+        await using var pool = await MariaDbTestServer.CreateRecyclingPoolAsync(Options(), Token);
         string name;
         await using (var first = await pool.RentAsync(Token))
         {
@@ -57,9 +57,26 @@ public sealed class MariaDbRecycleTests
     }
 
     [Fact]
-    public async Task DDL_in_a_test_makes_a_new_clone_instead()
+    public async Task By_default_a_returned_database_is_dropped_and_the_next_test_gets_a_new_clone()
     {
         await using var pool = await MariaDbTestServer.CreatePoolAsync(Options(), Token);
+        string name;
+        await using (var first = await pool.RentAsync(Token))
+        {
+            name = first.Name;
+        }
+
+        await using var second = await pool.RentAsync(Token);
+        Assert.NotEqual(name, second.Name);
+        Assert.False(pool.Recycle);
+        await WaitAsync(() => pool.Statistics.Dropped >= 1);
+        Assert.Equal(0L, pool.Statistics.Recycled);
+    }
+
+    [Fact]
+    public async Task DDL_in_a_test_makes_a_new_clone_instead()
+    {
+        await using var pool = await MariaDbTestServer.CreateRecyclingPoolAsync(Options(), Token);
         string name;
         await using (var first = await pool.RentAsync(Token))
         {
@@ -80,7 +97,7 @@ public sealed class MariaDbRecycleTests
     [Fact]
     public async Task Connections_left_in_the_apps_pool_or_inside_a_transaction_neither_block_the_restore_nor_reach_the_next_test()
     {
-        await using var pool = await MariaDbTestServer.CreatePoolAsync(Options(), Token);
+        await using var pool = await MariaDbTestServer.CreateRecyclingPoolAsync(Options(), Token);
         string name;
         MySqlConnection leaked;
         await using (var first = await pool.RentAsync(Token))
