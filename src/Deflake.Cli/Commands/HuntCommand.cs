@@ -15,7 +15,10 @@ namespace Deflake.Cli.Commands;
 /// <param name="Html">Where to write the HTML report, if anywhere.</param>
 /// <param name="TimeoutMinutes">Minutes one run may take.</param>
 /// <param name="ColdStart">Start each run's process only when the run begins (no warm start).</param>
-internal sealed record HuntSettings(string? Project, int Runs, IReadOnlyList<string> Modes, int? Seed, string? Json, string? Html, int TimeoutMinutes, bool ColdStart = false);
+/// <param name="Junit">Where to write the JUnit XML report, if anywhere.</param>
+/// <param name="Markdown">Where to write the Markdown summary, if anywhere (besides <c>$GITHUB_STEP_SUMMARY</c>).</param>
+internal sealed record HuntSettings(string? Project, int Runs, IReadOnlyList<string> Modes, int? Seed, string? Json, string? Html, int TimeoutMinutes, bool ColdStart = false,
+    string? Junit = null, string? Markdown = null);
 
 /// <summary><c>deflake hunt</c>: finds every flaky test, names its cause and polluter, and how to replay it.</summary>
 internal sealed class HuntCommand(CommandContext context)
@@ -41,6 +44,16 @@ internal sealed class HuntCommand(CommandContext context)
 
     private static readonly Option<string?> HtmlOption = new("--html") { Description = "Write a self-contained HTML report to this file." };
 
+    private static readonly Option<string?> JunitOption = new("--junit")
+    {
+        Description = "Write a JUnit XML report to this file (one test case per finding, with its cause, evidence and reproduce command) for a CI's test tab.",
+    };
+
+    private static readonly Option<string?> MarkdownOption = new("--markdown")
+    {
+        Description = "Write a Markdown summary to this file (under GitHub Actions it is also appended to $GITHUB_STEP_SUMMARY).",
+    };
+
     private static readonly Option<int> TimeoutOption = CommonOptions.Timeout();
 
     private static readonly Option<bool> ColdStartOption = CommonOptions.ColdStart();
@@ -52,7 +65,7 @@ internal sealed class HuntCommand(CommandContext context)
             "Find every flaky test in an xUnit v3 project: run it under chaos modes, seeded random and reverse orders, in parallel and one at a time; "
             + "then name each failing test's cause (identity-alignment, row-order, test-order, parallel-collision, nondeterministic), bisect to its polluter, and print how to reproduce it.")
         {
-            ProjectArgument, RunsOption, ModesOption, SeedOption, JsonOption, HtmlOption, TimeoutOption, ColdStartOption,
+            ProjectArgument, RunsOption, ModesOption, SeedOption, JsonOption, HtmlOption, JunitOption, MarkdownOption, TimeoutOption, ColdStartOption,
         };
         RunsOption.Validators.Add(r =>
         {
@@ -73,7 +86,9 @@ internal sealed class HuntCommand(CommandContext context)
         parse.GetValue(JsonOption),
         parse.GetValue(HtmlOption),
         parse.GetValue(TimeoutOption),
-        parse.GetValue(ColdStartOption));
+        parse.GetValue(ColdStartOption),
+        parse.GetValue(JunitOption),
+        parse.GetValue(MarkdownOption));
 
     /// <summary>Parses mode names (comma lists, repeated) into a distinct list of single modes.</summary>
     /// <exception cref="CliException">An unknown mode (exit code 2).</exception>
@@ -135,11 +150,56 @@ internal sealed class HuntCommand(CommandContext context)
                 console.MarkupLine($"HTML report: {Markup.Escape(settings.Html)}");
             }
 
+            await WriteCiReportsAsync(settings, outcome, project.AssemblyPath, cancellationToken).ConfigureAwait(false);
+
             return outcome.Findings.Count > 0 || outcome.AlwaysFailing.Count > 0 ? ExitCodes.Findings : ExitCodes.Clean;
         }
         finally
         {
             CommonOptions.DeleteQuietly(work);
+        }
+    }
+
+    /// <summary>
+    /// The reports CI reads: JUnit XML (<c>--junit</c>), the Markdown summary (<c>--markdown</c>, and
+    /// <c>$GITHUB_STEP_SUMMARY</c> when set), and GitHub Actions annotations on stdout when <c>GITHUB_ACTIONS=true</c>.
+    /// </summary>
+    private async Task WriteCiReportsAsync(HuntSettings settings, HuntOutcome outcome, string assemblyPath, CancellationToken cancellationToken)
+    {
+        var console = context.Console;
+        if (settings.Junit is not null)
+        {
+            await WriteReportAsync("--junit", settings.Junit, () => JunitReport.WriteAsync(outcome, settings.Junit, cancellationToken)).ConfigureAwait(false);
+            console.MarkupLine($"JUnit report: {Markup.Escape(settings.Junit)}");
+        }
+
+        if (settings.Markdown is not null)
+        {
+            await WriteReportAsync("--markdown", settings.Markdown, () => MarkdownReport.WriteAsync(outcome, settings.Markdown, append: false, cancellationToken)).ConfigureAwait(false);
+            console.MarkupLine($"Markdown summary: {Markup.Escape(settings.Markdown)}");
+        }
+
+        if (Environment.GetEnvironmentVariable(MarkdownReport.StepSummaryVariable) is { Length: > 0 } summary)
+        {
+            await WriteReportAsync(MarkdownReport.StepSummaryVariable, summary, () => MarkdownReport.WriteAsync(outcome, summary, append: true, cancellationToken)).ConfigureAwait(false);
+        }
+
+        if (GitHubAnnotations.Enabled && (outcome.Findings.Count > 0 || outcome.AlwaysFailing.Count > 0))
+        {
+            GitHubAnnotations.Write(console.Profile.Out.Writer, outcome, SourceLocations.Read(assemblyPath),
+                Environment.GetEnvironmentVariable(GitHubAnnotations.WorkspaceVariable));
+        }
+    }
+
+    private static async Task WriteReportAsync(string setting, string path, Func<Task> write)
+    {
+        try
+        {
+            await write().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw CliException.Usage($"{setting}: cannot write '{path}' ({ex.Message.TrimEnd('.')}); give a path in a folder you can write to.");
         }
     }
 }

@@ -32,6 +32,12 @@ public sealed class HuntOnTheFlakySampleTests
 
     internal sealed record SampleHunt(int Code, string Output, string Error, JsonElement Root, string Html)
     {
+        /// <summary>The JUnit XML report (<c>--junit</c>).</summary>
+        public string Junit { get; init; } = string.Empty;
+
+        /// <summary>The Markdown summary (<c>--markdown</c>).</summary>
+        public string Markdown { get; init; } = string.Empty;
+
         public static async Task<SampleHunt> RunAsync()
         {
             var folder = Directory.CreateTempSubdirectory("deflake-e2e-").FullName;
@@ -39,9 +45,16 @@ public sealed class HuntOnTheFlakySampleTests
             {
                 var json = Path.Combine(folder, "hunt.json");
                 var html = Path.Combine(folder, "hunt.html");
-                var (code, output, error) = await CommandLineTests.RunAsync("hunt", Repository.Path("samples/Shop.FlakyTests"), "--seed", "20251121", "--json", json, "--html", html);
+                var junit = Path.Combine(folder, "ci", "hunt.xml");
+                var markdown = Path.Combine(folder, "hunt.md");
+                var (code, output, error) = await CommandLineTests.RunAsync("hunt", Repository.Path("samples/Shop.FlakyTests"), "--seed", "20251121", "--json", json, "--html", html,
+                    "--junit", junit, "--markdown", markdown);
                 var root = File.Exists(json) ? JsonDocument.Parse(await File.ReadAllTextAsync(json)).RootElement.Clone() : default;
-                return new SampleHunt(code, output, error, root, File.Exists(html) ? await File.ReadAllTextAsync(html) : string.Empty);
+                return new SampleHunt(code, output, error, root, File.Exists(html) ? await File.ReadAllTextAsync(html) : string.Empty)
+                {
+                    Junit = File.Exists(junit) ? await File.ReadAllTextAsync(junit) : string.Empty,
+                    Markdown = File.Exists(markdown) ? await File.ReadAllTextAsync(markdown) : string.Empty,
+                };
             }
             finally
             {
@@ -196,6 +209,29 @@ public sealed class HuntOnTheFlakySampleTests
         finally
         {
             Directory.Delete(cache, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_junit_report_has_one_failing_case_per_finding_with_its_cause_and_reproduce_command_and_the_markdown_summary_lists_them()
+    {
+        var hunt = await Hunt.Value;
+        var findings = hunt.Root.GetProperty("findings").EnumerateArray().ToArray();
+
+        var suite = System.Xml.Linq.XDocument.Parse(hunt.Junit).Root!.Element("testsuite")!;
+        var cases = suite.Elements("testcase").ToArray();
+        Assert.Equal(findings.Length, cases.Length);
+        Assert.Equal(findings.Length, (int)suite.Attribute("failures")!);
+        Assert.Equal("20251121", suite.Element("properties")!.Elements("property").Single(p => (string?)p.Attribute("name") == "seed").Attribute("value")!.Value);
+        foreach (var finding in findings)
+        {
+            var test = finding.GetProperty("test").GetString()!;
+            var match = Assert.Single(cases, c => $"{c.Attribute("classname")!.Value}.{c.Attribute("name")!.Value}" == test);
+            var failure = match.Element("failure")!;
+            Assert.Equal(finding.GetProperty("cause").GetString(), failure.Attribute("type")!.Value);
+            Assert.Contains("Reproduce: " + finding.GetProperty("reproduce").GetString(), failure.Value, StringComparison.Ordinal);
+            Assert.Contains(finding.GetProperty("reproduce").GetString()!, hunt.Markdown, StringComparison.Ordinal);
+            Assert.Contains($"| `{test}` | {finding.GetProperty("cause").GetString()} |", hunt.Markdown, StringComparison.Ordinal);
         }
     }
 }
