@@ -24,6 +24,8 @@ public abstract class SchemaSource
     /// A hex digest of everything that decides the schema (file names and bytes, or a declared version).
     /// Called once per pool start; may read files.
     /// </summary>
+    // RS0026: two overloads with an optional token; the older one stays for sources written before SchemaContext.
+#pragma warning disable RS0026
     public abstract ValueTask<string> ComputeFingerprintAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -39,6 +41,7 @@ public abstract class SchemaSource
     /// <exception cref="DeflakeConfigurationException">The source needs a provider and the engine gives none.</exception>
     public virtual ValueTask<string> ComputeFingerprintAsync(SchemaContext context, CancellationToken cancellationToken = default)
         => ComputeFingerprintAsync(cancellationToken);
+#pragma warning restore RS0026
 
     /// <summary>Applies the schema to an open connection to an empty database.</summary>
     /// <exception cref="TemplateBuildException">A step failed; names the step and carries the database's error.</exception>
