@@ -33,7 +33,7 @@ internal sealed class HuntCommand(CommandContext context)
 
     private static readonly Option<string[]> ModesOption = new("--modes")
     {
-        Description = "Chaos modes to run under: identities, rows, all, none (comma-separated or repeated).",
+        Description = "Chaos modes to run under: identities, rows (databases), culture, timezone (the test process's environment), all, none (comma-separated or repeated).",
         DefaultValueFactory = _ => [.. HuntOptions.DefaultModes],
         AllowMultipleArgumentsPerToken = true,
     };
@@ -63,7 +63,7 @@ internal sealed class HuntCommand(CommandContext context)
     {
         var command = new Command("hunt",
             "Find every flaky test in an xUnit v3 project: run it under chaos modes, seeded random and reverse orders, in parallel and one at a time; "
-            + "then name each failing test's cause (identity-alignment, row-order, test-order, parallel-collision, nondeterministic), bisect to its polluter, and print how to reproduce it.")
+            + "then name each failing test's cause (identity-alignment, row-order, culture, time-zone, test-order, parallel-collision, nondeterministic), bisect to its polluter, and print how to reproduce it.")
         {
             ProjectArgument, RunsOption, ModesOption, SeedOption, JsonOption, HtmlOption, JunitOption, MarkdownOption, TimeoutOption, ColdStartOption,
         };
@@ -94,18 +94,23 @@ internal sealed class HuntCommand(CommandContext context)
     /// <exception cref="CliException">An unknown mode (exit code 2).</exception>
     internal static IReadOnlyList<string> ParseModes(IEnumerable<string> values)
     {
+        var words = values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Select(w => w.ToLowerInvariant()).ToArray();
         ChaosModes modes;
         try
         {
-            modes = ChaosModeNames.Parse(string.Join(',', values), "--modes");
+            // The database modes are Deflake's own DEFLAKE_CHAOS; culture and timezone are the test process's environment.
+            modes = ChaosModeNames.Parse(string.Join(',', words.Where(w => !EnvironmentChaos.IsEnvironmentMode(w))), "--modes");
         }
         catch (DeflakeConfigurationException ex)
         {
-            throw CliException.Usage(ex.Message);
+            throw CliException.Usage(ex.Message.Replace("valid modes are identities, rows, all", "valid modes are identities, rows, culture, timezone, all", StringComparison.Ordinal));
         }
 
+        var environment = words.Contains("all", StringComparer.Ordinal) ? EnvironmentChaos.Modes
+            : EnvironmentChaos.Modes.Where(words.Contains).ToArray();
         return new[] { (ChaosModes.Identities, "identities"), (ChaosModes.Rows, "rows") }
-            .Where(m => modes.HasFlag(m.Item1)).Select(m => m.Item2).ToArray();
+            .Where(m => modes.HasFlag(m.Item1)).Select(m => m.Item2).Concat(environment).ToArray();
     }
 
     /// <summary>Runs the hunt.</summary>
@@ -125,7 +130,7 @@ internal sealed class HuntCommand(CommandContext context)
             var hunter = new Hunter(runner, new HuntOptions(seed, settings.Runs, settings.Modes, Shell.DisplayPath(project.ProjectPath)), progress);
             // The first run's process starts while this one prints and tidies up.
             hunter.StartAhead();
-            console.MarkupLine($"[bold]deflake hunt[/] seed [bold]{seed}[/], chaos modes {(settings.Modes.Count == 0 ? "none" : string.Join(", ", settings.Modes))}, {settings.Runs} random orders");
+            console.MarkupLine($"[bold]deflake hunt[/] seed [bold]{seed}[/], chaos modes {(settings.Modes.Count == 0 ? "none" : Markup.Escape(string.Join(", ", settings.Modes.Select(m => EnvironmentChaos.IsEnvironmentMode(m) ? $"{m} ({EnvironmentChaos.Describe(m, seed)})" : m))))}, {settings.Runs} random orders");
             // A deflake killed outright leaves its work folder behind: the next one clears it (never this one's: its process lives).
             CommonOptions.RemoveAbandonedWorkDirectories();
             HuntOutcome outcome = null!;

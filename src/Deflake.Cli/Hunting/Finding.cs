@@ -11,6 +11,12 @@ internal static class FlakeCause
     /// <summary>Fails alone under rows chaos: it relies on the order of rows a query without ORDER BY returns.</summary>
     public const string RowOrder = "row-order";
 
+    /// <summary>Fails alone under a non-English culture: it parses or formats numbers, dates or text with the machine's culture.</summary>
+    public const string Culture = "culture";
+
+    /// <summary>Fails alone in a time zone far from UTC: it mixes local time (<c>DateTime.Now</c>) with UTC.</summary>
+    public const string TimeZone = "time-zone";
+
     /// <summary>Passes alone, fails after certain other tests: they leave something behind.</summary>
     public const string TestOrder = "test-order";
 
@@ -21,13 +27,15 @@ internal static class FlakeCause
     public const string Nondeterministic = "nondeterministic";
 
     /// <summary>Every cause, in report order.</summary>
-    public static IReadOnlyList<string> All { get; } = [IdentityAlignment, RowOrder, TestOrder, ParallelCollision, Nondeterministic];
+    public static IReadOnlyList<string> All { get; } = [IdentityAlignment, RowOrder, Culture, TimeZone, TestOrder, ParallelCollision, Nondeterministic];
 
     /// <summary>The cause a chaos mode exposes.</summary>
     public static string ForChaosMode(string mode) => mode switch
     {
         "identities" => IdentityAlignment,
         "rows" => RowOrder,
+        EnvironmentChaos.Culture => Culture,
+        EnvironmentChaos.TimeZone => TimeZone,
         _ => Nondeterministic,
     };
 
@@ -36,6 +44,8 @@ internal static class FlakeCause
     {
         IdentityAlignment => "The test mixes up ids of different tables; it only passed because their identities counted alike. Use the id of the row you mean.",
         RowOrder => "The test relies on the order of rows from a query without ORDER BY. Add ORDER BY, or compare without order.",
+        Culture => "The test parses or formats numbers, dates or text with the machine's culture. Pass CultureInfo.InvariantCulture (or the culture you mean), or set the culture in the test.",
+        TimeZone => "The test mixes local time with UTC (DateTime.Now, DateTime.Today, ToLocalTime). Use DateTime.UtcNow or an injected TimeProvider.",
         TestOrder => "Another test leaves data or state behind that this test sees (or, for a brittle test, sets up what it needs). Give each test its own database, and let each test set up what it needs.",
         ParallelCollision => "The test collides with a test running at the same time on shared state (one-time setup, a shared account or row). Isolate it, or lease the shared resource.",
         _ => "The test fails now and then with nothing changed: time, randomness, timing or an outside service.",

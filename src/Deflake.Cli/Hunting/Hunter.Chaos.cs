@@ -15,7 +15,9 @@ internal sealed partial class Hunter
     /// </summary>
     private async Task<(bool Fails, RunResult Run, string How, string Step)> ChaosCheckAsync(string victim, string mode, CancellationToken cancellationToken)
     {
-        var under = $"under DEFLAKE_CHAOS={mode} (seed {options.Seed})";
+        var under = EnvironmentChaos.IsEnvironmentMode(mode)
+            ? $"under {EnvironmentChaos.Label(mode, options.Seed)} ({string.Join(' ', EnvironmentChaos.Variables(mode, options.Seed).Select(v => $"{v.Key}={v.Value}"))}, seed {options.Seed})"
+            : $"under DEFLAKE_CHAOS={mode} (seed {options.Seed})";
         var aloneRequest = new RunRequest($"alone, chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: false, [victim]);
         var earlier = string.Empty;
         if (_riders.TryGetValue(victim, out var rider) && rider.Mode == mode)

@@ -83,7 +83,10 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
         // checks them all (DEFLAKE_CHAOS_TESTS gives each its own mode).
         _survey = survey;
         _chaosPlan = suspects.Where(s => !facts[s].FailedInParallelWithoutChaos && facts[s].ChaosModes.Length > 0)
-            .ToDictionary(s => s, s => options.Modes.First(m => facts[s].ChaosModes.Contains(m, StringComparer.Ordinal)), StringComparer.Ordinal);
+            .ToDictionary(s => s, s => options.Modes.First(m => facts[s].ChaosModes.Contains(m, StringComparer.Ordinal)), StringComparer.Ordinal)
+            // The environment modes (culture, timezone) are the process's, not one test's: their suspects run alone.
+            .Where(p => !EnvironmentChaos.IsEnvironmentMode(p.Value))
+            .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
 
         // Order cases first, so that the chaos suspects can ride along in their runs (after the victim, each under its
         // own mode): those that failed one at a time, then those that failed only in parallel runs but after tests of

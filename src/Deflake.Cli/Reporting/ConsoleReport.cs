@@ -43,18 +43,24 @@ internal sealed class ConsoleProgress(IAnsiConsole console) : IHuntProgress
 
     public void Found(Finding finding)
     {
-        var relation = finding.Cause == FlakeCause.ParallelCollision ? "with" : "after";
-        var polluter = finding.Polluter is not null ? $" {relation} [yellow]{Markup.Escape(string.Join(", ", finding.Polluters.DefaultIfEmpty(finding.Polluter)))}[/]"
-            : finding.StateSetter is not null ? $" (brittle: passes only after [yellow]{Markup.Escape(string.Join(", ", finding.StateSetters))}[/])" : string.Empty;
-        console.MarkupLine($"  [bold]→[/] {Markup.Escape(finding.Test)}: [bold]{Markup.Escape(finding.Cause)}[/]{polluter}");
+        ArgumentNullException.ThrowIfNull(finding);
+        var relation = finding.Cause == FlakeCause.ParallelCollision && finding.Polluter is not null ? $" with partner {finding.Polluter}"
+            : finding.Polluters.Count > 0 ? $" after {string.Join(", ", finding.Polluters)}"
+            : finding.StateSetter is not null ? $" (brittle: passes only after {string.Join(", ", finding.StateSetters)})"
+            : string.Empty;
+        ConsoleReport.WriteWrapped(console, $"{finding.Test}: {finding.Cause}{relation}", "  → ", "    ");
+        // Its diagnosis is over: the live status line no longer speaks of it.
+        Context?.Status("hunting");
     }
 }
 
-/// <summary>The end-of-hunt summary.</summary>
+/// <summary>The end-of-hunt summary, readable in a terminal as narrow as 100 columns: wrapped at spaces, test ids never cut.</summary>
 internal static class ConsoleReport
 {
     public static void WriteSummary(IAnsiConsole console, HuntOutcome outcome)
     {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(outcome);
         console.WriteLine();
         if (outcome.Findings.Count == 0 && outcome.AlwaysFailing.Count == 0)
         {
@@ -63,30 +69,90 @@ internal static class ConsoleReport
             return;
         }
 
-        var table = new Table().Border(TableBorder.Rounded).Title($"[bold]{outcome.Findings.Count} flaky test{(outcome.Findings.Count == 1 ? string.Empty : "s")}[/]");
-        table.AddColumn("test");
-        table.AddColumn("cause");
-        table.AddColumn("polluter");
+        console.MarkupLine($"[bold]{outcome.Findings.Count} flaky test{(outcome.Findings.Count == 1 ? string.Empty : "s")}[/]");
         foreach (var finding in outcome.Findings)
         {
-            table.AddRow(Markup.Escape(finding.Test), $"[bold]{Markup.Escape(finding.Cause)}[/]", Markup.Escape(finding.Polluter ?? (finding.StateSetter is { } setter ? $"(brittle) needs {setter}" : "-")));
+            console.WriteLine();
+            WriteFinding(console, finding, outcome.Seed);
         }
 
-        console.Write(table);
-        foreach (var finding in outcome.Findings)
+        if (outcome.AlwaysFailing.Count > 0)
         {
-            console.MarkupLine($"[bold]{Markup.Escape(finding.Test)}[/] [grey]({Markup.Escape(finding.Cause)})[/]");
-            console.MarkupLine($"  [grey]{Markup.Escape(finding.Evidence)}[/]");
-            WriteCommand(console, "  reproduce: ", finding.Reproduce);
+            console.WriteLine();
         }
 
         foreach (var test in outcome.AlwaysFailing)
         {
-            console.MarkupLine($"[red]fails every time, alone too (not flaky):[/] {Markup.Escape(test)}");
+            console.Markup("[red]fails every time, alone too (not flaky):[/]");
+            console.WriteLine();
+            WriteWrapped(console, test, "  ");
         }
 
-        console.MarkupLine(CultureInfo.InvariantCulture, $"{outcome.TestCount} tests, {RunCounts(outcome)}, {outcome.Duration.TotalSeconds:0.0} s, seed [bold]{outcome.Seed}[/] (replay with --seed {outcome.Seed}).");
+        console.WriteLine();
+        WriteWrapped(console, string.Create(CultureInfo.InvariantCulture,
+            $"{outcome.TestCount} tests, {RunCounts(outcome)}, {outcome.Duration.TotalSeconds:0.0} s, seed {outcome.Seed} (replay with --seed {outcome.Seed}). Full evidence and every step: --json or --html."));
         WriteChecked(console, outcome);
+    }
+
+    /// <summary>
+    /// One finding: the test, its cause, who is involved (labelled polluter, partner or state-setter), the failure, the
+    /// evidence in one short sentence, the advice, and the reproduce command on one unwrapped line.
+    /// </summary>
+    internal static void WriteFinding(IAnsiConsole console, Finding finding, int seed)
+    {
+        WriteWrapped(console, finding.Test);
+        var role = finding.Cause != FlakeCause.TestOrder ? string.Empty : finding.StateSetter is not null ? " (brittle)" : " (polluted)";
+        WriteWrapped(console, finding.Cause + role, "  cause: ");
+        if (finding.Cause == FlakeCause.ParallelCollision && finding.Polluter is not null)
+        {
+            WriteWrapped(console, finding.Polluter, "  partner: ");
+        }
+        else if (finding.Polluters.Count > 0)
+        {
+            WriteList(console, finding.Polluters.Count == 1 ? "  polluter: " : "  polluters: ", finding.Polluters);
+        }
+        else if (finding.StateSetters.Count > 0)
+        {
+            WriteList(console, finding.StateSetters.Count == 1 ? "  state-setter: " : "  state-setters: ", finding.StateSetters);
+        }
+
+        if (finding.Message is { Length: > 0 } message)
+        {
+            WriteWrapped(console, message.Split('\n')[0], "  failure: ");
+        }
+
+        WriteWrapped(console, ConsoleText.ShortEvidence(finding, seed), "  evidence: ");
+        WriteWrapped(console, FlakeCause.Advice(finding.Cause), "  advice: ");
+        WriteCommand(console, "  reproduce: ", finding.Reproduce);
+    }
+
+    private static void WriteList(IAnsiConsole console, string label, IReadOnlyList<string> tests)
+    {
+        for (var i = 0; i < tests.Count; i++)
+        {
+            WriteWrapped(console, tests[i], i == 0 ? label : new string(' ', label.Length));
+        }
+    }
+
+    /// <summary>Writes text wrapped at spaces to the console's width, as plain text (never read as markup).</summary>
+    internal static void WriteWrapped(IAnsiConsole console, string text, string first = "", string? indent = null)
+    {
+        var width = Math.Max(40, console.Profile.Width);
+        foreach (var line in ConsoleText.Wrap(text, width, first, indent))
+        {
+            if (line.Length <= width)
+            {
+                console.WriteLine(line);
+            }
+            else
+            {
+                // A test id longer than the line: whole on its own line, past the edge (the terminal folds it), never
+                // cut by the console's own wrapping.
+                var writer = console.Profile.Out.Writer;
+                writer.WriteLine(line);
+                writer.Flush();
+            }
+        }
     }
 
     /// <summary>Which chaos modes the hunt checked, and which it could not (no test used a Deflake database under them).</summary>

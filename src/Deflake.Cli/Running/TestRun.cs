@@ -90,9 +90,10 @@ internal sealed record RunResult(RunRequest Request, IReadOnlyList<TestOutcome> 
 
     /// <summary>
     /// For a run under chaos: true when a test used a Deflake database under chaos, false when the process reported
-    /// that none did (nothing was checked), null when unknown (no chaos, or a process that does not report).
+    /// that none did (nothing was checked), null when unknown (no chaos, or a process that does not report) and under
+    /// an environment mode (culture, timezone: the process itself is the chaos, no database is needed).
     /// </summary>
-    public bool? ChaosReached => Request.Chaos == "none" ? null : Activity?.RentedUnderChaos;
+    public bool? ChaosReached => Request.Chaos == "none" || EnvironmentChaos.IsEnvironmentMode(Request.Chaos) ? null : Activity?.RentedUnderChaos;
 
     /// <summary>How many tests passed.</summary>
     public int Passed => Tests.Count(t => t.Passed);

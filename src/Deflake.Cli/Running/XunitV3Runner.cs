@@ -90,8 +90,15 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
         // run is known; DEFLAKE_SEED carries each run's seed.
         _xunitSeed ??= request.Seed;
 
-        // The process started ahead for this run, if it fits (same parallelism, still waiting).
-        _ahead.Remove(request.Parallel, out var ahead);
+        // The process started ahead for this run, if it fits (same parallelism, still waiting). A run under an
+        // environment chaos mode (culture, timezone) needs its variables set when its process starts: it starts its own.
+        var warm = _warmStart && EnvironmentChaos.Variables(request).Count == 0;
+        Ahead? ahead = null;
+        if (warm)
+        {
+            _ahead.Remove(request.Parallel, out ahead);
+        }
+
         if (ahead is not null && (ahead.Process.HasExited || !_warmStart))
         {
             await ahead.Process.DisposeAsync().ConfigureAwait(false);
@@ -100,7 +107,7 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
 
         ProcessResult result;
         int number;
-        if (_warmStart)
+        if (warm)
         {
             var process = ahead ?? StartGated(request.Parallel);
             number = process.Number;
@@ -248,10 +255,10 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
     public string ReproduceCommand(RunRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var environment = new List<string>();
-        if (request.Chaos != "none")
+        var environment = EnvironmentChaos.Variables(request).Select(v => $"{v.Key}={Shell.Quote(v.Value)}").ToList();
+        if (EnvironmentChaos.DatabaseChaos(request) is { } chaos && chaos != "none")
         {
-            environment.Add($"{DeflakeEnvironment.Chaos}={Shell.Quote(request.Chaos)}");
+            environment.Add($"{DeflakeEnvironment.Chaos}={Shell.Quote(chaos)}");
         }
 
         environment.Add($"{DeflakeEnvironment.Seed}={request.Seed.ToString(CultureInfo.InvariantCulture)}");
@@ -302,10 +309,21 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
     }
 
     /// <summary>The run's DEFLAKE_* settings (null: unset); for a process started ahead (no request), all unset.</summary>
-    private static Dictionary<string, string?> Environment(RunRequest? request, string? orderFile = null, string? chaosFile = null) => new(StringComparer.Ordinal)
+    private static Dictionary<string, string?> Environment(RunRequest? request, string? orderFile = null, string? chaosFile = null)
+    {
+        var environment = DeflakeEnvironmentOf(request, orderFile, chaosFile);
+        foreach (var (name, value) in request is null ? [] : EnvironmentChaos.Variables(request))
+        {
+            environment[name] = value;
+        }
+
+        return environment;
+    }
+
+    private static Dictionary<string, string?> DeflakeEnvironmentOf(RunRequest? request, string? orderFile, string? chaosFile) => new(StringComparer.Ordinal)
     {
         [DeflakeEnvironment.StartGate] = null,
-        [DeflakeEnvironment.Chaos] = request?.Chaos,
+        [DeflakeEnvironment.Chaos] = request is null ? null : EnvironmentChaos.DatabaseChaos(request),
         [DeflakeEnvironment.ChaosTests] = chaosFile,
         [DeflakeEnvironment.Seed] = request?.Seed.ToString(CultureInfo.InvariantCulture),
         [DeflakeEnvironment.Activity] = null,
