@@ -37,6 +37,29 @@ internal static class DeflakeApp
         ProcessTerminationTimeout = TerminationGrace,
     };
 
+    /// <summary>
+    /// The one line for a first word that names no command, or for no command at all. System.CommandLine reports those as
+    /// "Required command was not provided." first, which reads as if the word were missing rather than wrong.
+    /// </summary>
+    internal static string? UnknownCommand(RootCommand root, ParseResult parse, string[] args)
+    {
+        if (parse.Errors.Count == 0 || parse.CommandResult.Command != root)
+        {
+            return null;
+        }
+
+        var commands = string.Join(", ", root.Subcommands.Where(c => !c.Hidden).Select(c => c.Name));
+        var first = args.FirstOrDefault();
+        if (first is null)
+        {
+            return $"deflake: no command given; the commands are {commands} (run 'deflake --help' for usage).";
+        }
+
+        return first.StartsWith('-')
+            ? null
+            : $"deflake: unknown command '{first}'; the commands are {commands} (run 'deflake --help' for usage).";
+    }
+
     /// <summary>Runs <c>deflake</c> with <paramref name="args"/>; returns the exit code (see <see cref="ExitCodes"/>).</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, bool interactive = false,
         Func<RunnerSettings, ITestRunner>? runnerFactory = null, CancellationToken cancellationToken = default)
@@ -56,6 +79,12 @@ internal static class DeflakeApp
         var context = new CommandContext(console, error, runnerFactory);
         var root = BuildRootCommand(context);
         var parse = root.Parse(args);
+        if (UnknownCommand(root, parse, args) is { } unknown)
+        {
+            await error.WriteLineAsync(unknown).ConfigureAwait(false);
+            return ExitCodes.UsageError;
+        }
+
         if (parse.Errors.Count > 0)
         {
             foreach (var parseError in parse.Errors)

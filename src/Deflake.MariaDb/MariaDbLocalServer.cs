@@ -76,7 +76,7 @@ public sealed partial class MariaDbLocalServer : IAsyncDisposable
         options.Validate();
         var binaries = FindBinaries(options);
         var version = await ReadVersionAsync(binaries.Server, cancellationToken).ConfigureAwait(false);
-        var runtime = LocalServerStart.RuntimeDirectory(options.RuntimeDirectory);
+        var runtime = LocalServerStart.RuntimeDirectory(options.RuntimeDirectory, "MariaDbLocalServerOptions.RuntimeDirectory");
         var series = string.Join('.', version.Split('.').Take(2));
         var serverDirectory = Path.Combine(runtime, $"mariadb-{series}");
         LocalServerStart.CheckSocketPath(runtime, Path.Combine(serverDirectory, "mysqld.sock"));

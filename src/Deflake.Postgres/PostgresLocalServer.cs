@@ -113,7 +113,7 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
         var major = await ReadMajorVersionAsync(binDirectory, cancellationToken).ConfigureAwait(false);
         var runAs = Environment.IsPrivilegedProcess ? await RootRunner.CreateAsync(options.RootRunAsUser, cancellationToken).ConfigureAwait(false) : null;
 
-        var runtime = LocalServerStart.RuntimeDirectory(options.RuntimeDirectory);
+        var runtime = LocalServerStart.RuntimeDirectory(options.RuntimeDirectory, "PostgresLocalServerOptions.RuntimeDirectory");
         var serverDirectory = Path.Combine(runtime, $"postgres-{major}");
         LocalServerStart.CheckSocketPath(runtime, Path.Combine(serverDirectory, $".s.PGSQL.{Port}"));
 
@@ -212,15 +212,7 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
             case DataLocationKind.Folder:
                 parent = Path.Combine(location.Folder!, ServerFolderName);
                 DataDirectoryReason = $"in {location.Folder} ({location.Setting})";
-                try
-                {
-                    Directory.CreateDirectory(parent);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    throw new DeflakeConfigurationException(location.Setting,
-                        $"cannot create '{parent}' ({ex.Message}); set it to a writable local folder, or to auto.", ex);
-                }
+                SettingFolders.CreateWritable(parent, location.Setting);
 
                 break;
             default:

@@ -52,7 +52,7 @@ internal static class SqliteCloneFolders
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
                     throw new DeflakeConfigurationException(location.Setting,
-                        $"cannot create a clones folder in '{location.Folder}' ({ex.Message}); set it to a writable local folder, or to auto.", ex);
+                        $"cannot create or write the folder '{location.Folder}' ({SettingFolders.Reason(location.Folder!, ex)}); set it to a writable local folder, or to auto.", ex);
                 }
 
             default:
@@ -66,7 +66,7 @@ internal static class SqliteCloneFolders
                     }
                     catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                     {
-                        whyNot = $"'{user}' is not writable ({ex.Message})";
+                        whyNot = $"'{user}' is not writable ({SettingFolders.Reason(user, ex)})";
                     }
                 }
 

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using Deflake.Coordination;
+using Deflake.Internal;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -85,6 +86,9 @@ public sealed class SqliteEngine : IDatabaseEngine
     /// <summary>Why the clones are where they are (also logged at the start): the setting, or why memory was not used.</summary>
     internal string CloneDirectoryReason { get; private set; } = "";
 
+    /// <summary>The setting that chose the engine's directory: the option when set, else <c>DEFLAKE_CACHE_DIR</c>.</summary>
+    internal string DirectorySetting => _options.Directory is not null ? "SqliteEngineOptions.Directory" : DeflakeEnvironment.CacheDirectory;
+
     internal EngineContext Context => _context ?? throw new InvalidOperationException("The engine has not been started by a pool.");
 
     internal SqliteRowChaosSettings RowChaos => _rowChaos ?? throw new InvalidOperationException("The engine has not been started by a pool.");
@@ -96,32 +100,15 @@ public sealed class SqliteEngine : IDatabaseEngine
         _context = context;
         _logger = context.Logger;
         _rowChaos = new SqliteRowChaosSettings(context.Seed, context.Logger);
-        try
-        {
-            Directory.CreateDirectory(TemplatesDirectory);
-            Directory.CreateDirectory(Path.Combine(_root, "kept"));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new DeflakeConfigurationException("SqliteEngineOptions.Directory",
-                $"cannot create '{_root}': {ex.Message}; point DEFLAKE_CACHE_DIR or the option at a writable folder.", ex);
-        }
+        SettingFolders.CreateWritable(TemplatesDirectory, DirectorySetting);
+        SettingFolders.Create(Path.Combine(_root, "kept"), DirectorySetting);
 
         if (_ownerLock is null)
         {
             var choice = await SqliteCloneFolders.ChooseAsync(_options, _root, cancellationToken).ConfigureAwait(false);
             (_clonesDirectory, _separateClonesDirectory, CloneDirectoryReason) = (choice.Clones, choice.Separate, choice.Reason);
             _ownerDirectory = Path.Combine(_clonesDirectory, _ownerName);
-            try
-            {
-                Directory.CreateDirectory(_ownerDirectory);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                var setting = choice.Separate ? _options.ResolveCloneLocation().Setting : "SqliteEngineOptions.Directory";
-                throw new DeflakeConfigurationException(setting,
-                    $"cannot create the clone folder '{_ownerDirectory}': {ex.Message}; point the setting at a writable folder.", ex);
-            }
+            SettingFolders.CreateWritable(_ownerDirectory, choice.Separate ? _options.ResolveCloneLocation().Setting : DirectorySetting);
 
             if (_options.CloneMode == SqliteCloneMode.File)
             {
@@ -403,7 +390,7 @@ public sealed class SqliteEngine : IDatabaseEngine
     /// </remarks>
     public Task<int> RemoveOrphansAsync(TimeSpan keptRetention, CancellationToken cancellationToken = default)
     {
-        var removed = RemoveDeadOwners(Path.Combine(_root, "clones"), "SqliteEngineOptions.Directory");
+        var removed = RemoveDeadOwners(Path.Combine(_root, "clones"), DirectorySetting);
         if (_separateClonesDirectory)
         {
             var setting = _options.ResolveCloneLocation().Setting;
@@ -501,7 +488,7 @@ public sealed class SqliteEngine : IDatabaseEngine
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new DeflakeConfigurationException(setting,
-                $"cannot list '{clones}' to collect the clones of processes that are gone ({ex.Message}); make it readable and writable by this user, or point the setting at a folder that is.", ex);
+                $"cannot list the folder '{clones}' to collect the clones of processes that are gone ({SettingFolders.Reason(clones, ex)}); make it readable and writable by this user, or point the setting at a folder that is.", ex);
         }
 
         var removed = 0;

@@ -66,7 +66,7 @@ public static class DeflakeWorker
             return ParseIndex(configured);
         }
 
-        var directory = SlotDirectory;
+        var directory = Internal.SettingFolders.CreateWritable(SlotDirectory, DeflakeEnvironment.RuntimeDirectory);
         for (var index = 0; index < MaxWorkers; index++)
         {
             var slot = CrossProcessLock.TryAcquire(Path.Combine(directory, index.ToString(CultureInfo.InvariantCulture) + ".lock"));

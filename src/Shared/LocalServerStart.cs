@@ -10,12 +10,14 @@ namespace Deflake.Internal;
 /// </summary>
 internal static class LocalServerStart
 {
-    /// <summary>The runtime folder (option, else <c>DEFLAKE_RUNTIME_DIR</c>), created, as a full path.</summary>
-    public static string RuntimeDirectory(string? configured)
+    /// <summary>
+    /// The runtime folder (option <paramref name="option"/>, else <c>DEFLAKE_RUNTIME_DIR</c>), created and proved
+    /// writable, as a full path; else a one-line error naming whichever setting chose it.
+    /// </summary>
+    public static string RuntimeDirectory(string? configured, string option)
     {
         var runtime = Path.GetFullPath(configured ?? DeflakeEnvironment.GetRuntimeDirectory());
-        Directory.CreateDirectory(runtime);
-        return runtime;
+        return SettingFolders.CreateWritable(runtime, configured is null ? DeflakeEnvironment.RuntimeDirectory : option);
     }
 
     /// <summary>Fails with a one-line error when <paramref name="socketPath"/> is longer than a Unix socket path may be.</summary>

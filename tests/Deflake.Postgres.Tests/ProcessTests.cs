@@ -1,3 +1,4 @@
+using System.Globalization;
 using Deflake.Coordination;
 using Npgsql;
 
@@ -44,6 +45,73 @@ public sealed class ProcessTests
             Assert.Equal(3, results.Count(r => r.EndsWith(" reused", StringComparison.Ordinal)));
             var template = Assert.Single(results.Select(r => r.Split(' ')[1]).Distinct());
             TestTemplateCleanup.Track(template);
+        }
+        finally
+        {
+            foreach (var host in hosts)
+            {
+                await host.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Pools_starting_while_pools_of_other_processes_stop_never_fail_to_start()
+    {
+        // Issue 17: every start collects orphans while peers stop and drop their clones at that moment.
+        // 4 processes × 2 loops × 13 cycles: 104 starts, each renting 2 clones.
+        const int Processes = 4, Parallel = 2, Cycles = 13;
+        var version = "start-stop-" + Guid.NewGuid().ToString("N");
+        using var directory = new TempDirectory();
+        var goFile = Path.Combine(directory.Path, "go");
+        var hosts = new List<TestHostProcess>();
+        try
+        {
+            for (var i = 0; i < Processes; i++)
+            {
+                hosts.Add(await TestHostProcess.StartAsync("server-start-stop", "postgres", version, goFile,
+                    Cycles.ToString(CultureInfo.InvariantCulture), Parallel.ToString(CultureInfo.InvariantCulture)));
+            }
+
+            await File.WriteAllTextAsync(goFile, "go", Token);
+            var runs = new List<(int Starts, int Failed, long From, long To)>();
+            foreach (var host in hosts)
+            {
+                var exit = await host.WaitForExitAsync(TimeSpan.FromSeconds(300));
+                Assert.True(exit == 0, $"pid {host.Id} exited {exit}: {host.Errors}");
+                var fields = host.ReadUntil("DONE ", TimeSpan.FromSeconds(5)).Split(' ')
+                    .Select(f => long.Parse(f[(f.IndexOf('=', StringComparison.Ordinal) + 1)..], CultureInfo.InvariantCulture)).ToArray();
+                runs.Add(((int)fields[0], (int)fields[1], fields[2], fields[3]));
+            }
+
+            Assert.Equal("", string.Concat(hosts.Select(h => h.Errors)));
+            Assert.All(runs, r => Assert.Equal(0, r.Failed));
+            Assert.Equal(Processes * Parallel * Cycles, runs.Sum(r => r.Starts));
+            Assert.True(runs.Max(r => r.From) < runs.Min(r => r.To), "the processes' start/stop loops did not overlap");
+
+            foreach (var template in hosts.SelectMany(h => h.Output).Where(l => l.StartsWith("template ", StringComparison.Ordinal)).Distinct())
+            {
+                TestTemplateCleanup.Track(template["template ".Length..]);
+            }
+
+            // Every clone was dropped by its pool or collected: no database of these processes is left.
+            var pids = hosts.Select(h => $"\"pid\":{h.Id.ToString(CultureInfo.InvariantCulture)},").ToArray();
+            await using var admin = await PostgresTestServer.OpenAdminAsync(Token);
+            await using var list = new NpgsqlCommand(
+                "select datname, coalesce(shobj_description(oid, 'pg_database'), '') from pg_database where datname like 'deflake\\_%'", admin);
+            var left = new List<string>();
+            await using (var reader = await list.ExecuteReaderAsync(Token))
+            {
+                while (await reader.ReadAsync(Token))
+                {
+                    if (pids.Any(pid => reader.GetString(1).Contains(pid, StringComparison.Ordinal)))
+                    {
+                        left.Add(reader.GetString(0));
+                    }
+                }
+            }
+
+            Assert.Empty(left);
         }
         finally
         {

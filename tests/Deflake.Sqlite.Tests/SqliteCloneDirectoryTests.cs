@@ -133,7 +133,7 @@ public sealed class SqliteCloneDirectoryTests : IDisposable
         var error = await Assert.ThrowsAsync<DeflakeConfigurationException>(() => CreatePoolAsync(engine));
 
         Assert.Equal("SqliteEngineOptions.CloneDirectory", error.Setting);
-        Assert.Contains($"cannot create a clones folder in '{Path.Combine(file, "clones")}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"cannot create or write the folder '{Path.Combine(file, "clones")}' ('{file}' is a file, not a folder)", error.Message, StringComparison.Ordinal);
         Assert.Contains("set it to a writable local folder, or to auto", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', error.Message);
     }

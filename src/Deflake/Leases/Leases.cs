@@ -53,6 +53,8 @@ public sealed class Leases : IAsyncDisposable
         var directory = validated.Directory is null
             ? Path.Combine(DeflakeEnvironment.GetRuntimeDirectory(), "leases")
             : Path.GetFullPath(validated.Directory);
+        // Made and proved writable now: later, a lock file that cannot be made reads as one held, and would end in a timeout.
+        Internal.SettingFolders.CreateWritable(directory, validated.Directory is null ? DeflakeEnvironment.RuntimeDirectory : "LeaseOptions.Directory");
         return new Leases(new LocalLeaseBackend(directory, validated), validated);
     }
 

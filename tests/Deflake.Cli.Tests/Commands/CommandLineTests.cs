@@ -75,6 +75,39 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task An_unknown_command_is_one_line_that_says_so_and_lists_the_commands()
+    {
+        var (code, output, error) = await RunAsync("frobnicate");
+
+        Assert.Equal(ExitCodes.UsageError, code);
+        Assert.Equal("", output);
+        Assert.Equal(
+            "deflake: unknown command 'frobnicate'; the commands are hunt, bisect, gc, doctor (run 'deflake --help' for usage)." + Environment.NewLine,
+            error);
+    }
+
+    [Fact]
+    public async Task No_command_is_one_line_that_lists_the_commands()
+    {
+        var (code, _, error) = await RunAsync();
+
+        Assert.Equal(ExitCodes.UsageError, code);
+        Assert.DoesNotContain("Required command", error, StringComparison.Ordinal);
+        Assert.Single(error.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("the commands are hunt, bisect, gc, doctor", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_option_of_a_known_command_is_not_called_an_unknown_command()
+    {
+        var (code, _, error) = await RunAsync("gc", "--bogus");
+
+        Assert.Equal(ExitCodes.UsageError, code);
+        Assert.DoesNotContain("unknown command", error, StringComparison.Ordinal);
+        Assert.Contains("--bogus", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unknown_chaos_mode_is_a_one_line_usage_error()
     {
         var (code, _, error) = await RunAsync("hunt", "--modes", "gremlins", Repository.Path("samples/Shop.FlakyTests"));
