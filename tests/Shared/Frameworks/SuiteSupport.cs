@@ -85,7 +85,11 @@ public static class SuiteSupport
     /// Runs the test assembly <paramref name="assemblyPath"/> with <c>dotnet test</c> from a temporary folder, with
     /// <paramref name="filter"/> and the given environment, and reads the order its order-suite tests ran in.
     /// </summary>
-    public static async Task<ChildRun> RunChildAsync(string assemblyPath, string filter, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken = default)
+    public static Task<ChildRun> RunChildAsync(string assemblyPath, string filter, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken = default)
+        => RunChildAsync(["test", assemblyPath, "--filter", filter], environment, cancellationToken);
+
+    /// <summary>Runs <c>dotnet</c> with <paramref name="arguments"/> from a temporary folder, and reads the order its order-suite tests ran in.</summary>
+    public static async Task<ChildRun> RunChildAsync(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken = default)
     {
         var folder = Directory.CreateTempSubdirectory("deflake-frameworks-").FullName;
         try
@@ -97,7 +101,7 @@ public static class SuiteSupport
                 ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
                 ["DOTNET_NOLOGO"] = "1",
             };
-            var run = await ProcessRunner.RunAsync("dotnet", ["test", assemblyPath, "--filter", filter], TimeSpan.FromMinutes(5), env, cancellationToken);
+            var run = await ProcessRunner.RunAsync("dotnet", arguments, TimeSpan.FromMinutes(5), env, cancellationToken);
             var order = File.Exists(log) ? (await File.ReadAllLinesAsync(log, cancellationToken)).Where(l => l.Length > 0).ToArray() : [];
             return new ChildRun(run.ExitCode, run.Output + run.Error, order);
         }
