@@ -80,6 +80,30 @@ public sealed class MSTestOrderTests
     }
 
     [TestMethod]
+    public async Task A_test_DEFLAKE_CHAOS_TESTS_names_gets_its_chaos_through_DeflakeTestClass_and_the_process_reports_activity()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, "identities\tMSTestOrderSuite.Beta.Two\n", TestContext.CancellationToken);
+
+            var run = await SuiteSupport.RunChildAsync([Suite, "--filter", "FullyQualifiedName~Beta"], new Dictionary<string, string>(StringComparer.Ordinal) { ["DEFLAKE_CHAOS_TESTS"] = file }, TestContext.CancellationToken);
+
+            Assert.AreEqual(0, run.ExitCode, run.Output);
+            Assert.AreEqual("identities", run.Chaos["MSTestOrderSuite.Beta.Two"]);
+            Assert.AreEqual("none", run.Chaos["MSTestOrderSuite.Beta.One"]);
+            foreach (var line in new[] { "process", "pool\tnone", "rent\tnone", "pool\tidentities", "rent\tidentities" })
+            {
+                CollectionAssert.Contains(run.Activity.ToArray(), line);
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [TestMethod]
     public void A_file_order_keeps_exactly_the_listed_tests_in_the_listed_order()
     {
         var file = TestOrderSetting.List(["MSTestOrderSuite.Gamma.Two", "MSTestOrderSuite.Alpha.Three", "MSTestOrderSuite.Gamma.One", "No.Such.Test"]);
