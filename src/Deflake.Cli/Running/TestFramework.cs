@@ -81,7 +81,8 @@ internal static class TestFrameworks
 
     /// <summary>
     /// The framework of a built test assembly from the assemblies it references (<c>xunit.v3.core</c>,
-    /// <c>xunit.core</c>, <c>nunit.framework</c>, MSTest's <c>Microsoft.VisualStudio.TestPlatform.TestFramework</c>);
+    /// <c>xunit.core</c>, <c>nunit.framework</c>, MSTest's <c>MSTest.TestFramework</c>, before MSTest 4
+    /// <c>Microsoft.VisualStudio.TestPlatform.TestFramework</c>);
     /// null when none.
     /// </summary>
     public static TestFramework? FromAssembly(string assemblyPath)
@@ -90,7 +91,7 @@ internal static class TestFrameworks
         return references.Contains("xunit.v3.core") ? TestFramework.XunitV3
             : references.Contains("xunit.core") ? TestFramework.XunitV2
             : references.Contains("nunit.framework") ? TestFramework.NUnit
-            : references.Contains("Microsoft.VisualStudio.TestPlatform.TestFramework") ? TestFramework.MSTest
+            : references.Contains("MSTest.TestFramework") || references.Contains("Microsoft.VisualStudio.TestPlatform.TestFramework") ? TestFramework.MSTest
             : null;
     }
 
