@@ -43,6 +43,24 @@ public abstract class DatabaseTest<TFixture> : IAsyncLifetime
     public virtual async ValueTask InitializeAsync()
     {
         _database = await Fixture.RentAsync(TestContext.Current.CancellationToken).ConfigureAwait(false);
+        DeflakeDatabaseAttribute.SetCurrent(_database);
+    }
+
+    /// <summary>Drops a test's database, or keeps it when the test failed and keeping is on, and says where in the output.</summary>
+    internal static async ValueTask ReleaseAsync(TestDatabase database)
+    {
+        if (TestContext.Current.TestState?.Result == TestResult.Failed)
+        {
+            database.MarkFailed();
+        }
+
+        await database.DisposeAsync().ConfigureAwait(false);
+        if (database.KeptAt is { } where)
+        {
+            var line = $"Deflake kept this test's {database.EngineKind} database {database.Name}: {where} (seed {database.Seed})";
+            TestContext.Current.TestOutputHelper?.WriteLine(line);
+            await Console.Error.WriteLineAsync(line).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Drops the database, or keeps it when the test failed and keeping is on.</summary>
@@ -51,18 +69,8 @@ public abstract class DatabaseTest<TFixture> : IAsyncLifetime
         var database = Interlocked.Exchange(ref _database, null);
         if (database is not null)
         {
-            if (TestContext.Current.TestState?.Result == TestResult.Failed)
-            {
-                database.MarkFailed();
-            }
-
-            await database.DisposeAsync().ConfigureAwait(false);
-            if (database.KeptAt is { } where)
-            {
-                var line = $"Deflake kept this test's {database.EngineKind} database {database.Name}: {where} (seed {database.Seed})";
-                TestContext.Current.TestOutputHelper?.WriteLine(line);
-                await Console.Error.WriteLineAsync(line).ConfigureAwait(false);
-            }
+            DeflakeDatabaseAttribute.SetCurrent(null);
+            await ReleaseAsync(database).ConfigureAwait(false);
         }
 
         GC.SuppressFinalize(this);

@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using Deflake.Testing;
 using Xunit;
 
 namespace Deflake.Xunit;
@@ -25,12 +25,13 @@ namespace Deflake.Xunit;
 /// </remarks>
 public abstract class DeflakeFixture : IAsyncLifetime
 {
-    private readonly ConcurrentDictionary<ChaosModes, Lazy<Task<TestDatabasePool>>> _chaosPools = new();
-    private IReadOnlyDictionary<string, ChaosModes> _chaosTests = new Dictionary<string, ChaosModes>(StringComparer.Ordinal);
-    private TestDatabasePool? _pool;
+    private TestPools? _pools;
 
     /// <summary>The pool; available once xUnit has initialised the fixture.</summary>
-    public TestDatabasePool Pool => _pool ?? throw new InvalidOperationException(
+    public TestDatabasePool Pool => Pools.Pool;
+
+    /// <summary>The assembly's pools (the pool, and those of the chaos modes <c>DEFLAKE_CHAOS_TESTS</c> sets per test).</summary>
+    internal TestPools Pools => _pools ?? throw new InvalidOperationException(
         $"{GetType().Name} is not initialised: register it with [assembly: AssemblyFixture(typeof({GetType().Name}))] and take it in the test class constructor.");
 
     /// <summary>The engine the pool uses (called once per pool: once, unless <c>DEFLAKE_CHAOS_TESTS</c> asks for other chaos modes).</summary>
@@ -41,75 +42,37 @@ public abstract class DeflakeFixture : IAsyncLifetime
 
     /// <summary>
     /// Hands the calling test a database of its own, under the chaos modes <c>DEFLAKE_CHAOS_TESTS</c> sets for it, if
-    /// any. Prefer <see cref="DatabaseTest{TFixture}"/>, which also keeps failed tests' databases.
+    /// any; warnings Deflake logged since the last rent go to the test's output. Prefer <see cref="DatabaseTest{TFixture}"/>
+    /// or <see cref="DeflakeDatabaseAttribute"/>, which also keep failed tests' databases.
     /// </summary>
     public ValueTask<TestDatabase> RentAsync(CancellationToken cancellationToken = default)
     {
         var token = cancellationToken.CanBeCanceled ? cancellationToken : TestContext.Current.CancellationToken;
         // Only when DEFLAKE_CHAOS_TESTS named tests is the test's id worked out at all.
-        return _chaosTests.Count > 0 && ChaosOf(CurrentTestId()) is { } modes && modes != Pool.Chaos ? RentUnderAsync(modes, token) : Pool.RentAsync(token);
+        var pools = Pools;
+        var output = TestContext.Current.TestOutputHelper;
+        return pools.RentAsync(pools.ChaosPerTest ? CurrentTestId() : null, output is null ? null : output.WriteLine, token);
     }
 
     /// <summary>The chaos modes <c>DEFLAKE_CHAOS_TESTS</c> sets for a test (<c>Namespace.Class.Method</c>); null: the pool's.</summary>
-    internal ChaosModes? ChaosOf(string? testId)
-        => testId is not null && _chaosTests.TryGetValue(testId, out var modes) ? modes : null;
+    internal ChaosModes? ChaosOf(string? testId) => Pools.ChaosOf(testId);
 
     private static string? CurrentTestId()
         => TestContext.Current.TestClass?.TestClassName is { } type && TestContext.Current.TestMethod?.MethodName is { } method ? $"{type}.{method}" : null;
 
-    private async ValueTask<TestDatabase> RentUnderAsync(ChaosModes modes, CancellationToken cancellationToken)
-    {
-        var pool = await _chaosPools.GetOrAdd(modes, m => new Lazy<Task<TestDatabasePool>>(() => CreatePoolAsync(m, CancellationToken.None))).Value.ConfigureAwait(false);
-        return await pool.RentAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task<TestDatabasePool> CreatePoolAsync(ChaosModes? chaos, CancellationToken cancellationToken)
-    {
-        var options = CreateOptions();
-        if (chaos is { } modes)
-        {
-            options.Chaos = modes;
-        }
-
-        var pool = await TestDatabasePool.CreateAsync(CreateEngine(), options, cancellationToken).ConfigureAwait(false);
-        var line = $"Deflake: {pool.EngineKind} template {(pool.Template.WasBuilt ? "built" : "reused")}, seed {pool.Seed}, chaos {ChaosModeNames.Format(pool.Chaos)}{(chaos is null ? string.Empty : $" for the tests {DeflakeEnvironment.ChaosTests} names")} (replay with {DeflakeEnvironment.Seed}={pool.Seed})";
-        TestContext.Current.SendDiagnosticMessage(line);
-        if (pool.Chaos != ChaosModes.None)
-        {
-            // Once per pool, so a chaos failure can always be replayed.
-            await Console.Error.WriteLineAsync(line).ConfigureAwait(false);
-        }
-
-        return pool;
-    }
-
     /// <summary>Creates the pool: builds the template once per schema fingerprint and starts filling.</summary>
     public virtual async ValueTask InitializeAsync()
     {
-        // Normally passed already, by the orderers of [assembly: DeflakeOrder]; without them, here, before the pool.
-        StartGate.Pass();
-        _chaosTests = DeflakeEnvironment.ReadChaosTests();
-        _pool = await CreatePoolAsync(null, TestContext.Current.CancellationToken).ConfigureAwait(false);
+        // Normally the start gate is passed already, by the orderers of [assembly: DeflakeOrder]; without them, here.
+        _pools = await TestPools.StartAsync(CreateEngine, CreateOptions, line => TestContext.Current.SendDiagnosticMessage(line), TestContext.Current.CancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Drops every database the pool made (failed tests' kept databases excepted).</summary>
     public virtual async ValueTask DisposeAsync()
     {
-        if (_pool is not null)
+        if (_pools is not null)
         {
-            await _pool.DisposeAsync().ConfigureAwait(false);
-        }
-
-        foreach (var created in _chaosPools.Values.Where(p => p.IsValueCreated))
-        {
-            try
-            {
-                await (await created.Value.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
-            }
-            catch (Exception) when (created.Value.IsFaulted)
-            {
-                // It never started; the test that asked for it already failed with the reason.
-            }
+            await _pools.DisposeAsync().ConfigureAwait(false);
         }
 
         GC.SuppressFinalize(this);

@@ -1,3 +1,4 @@
+using Deflake.Testing;
 using Xunit.Sdk;
 using Xunit.v3;
 

@@ -1,3 +1,5 @@
+using Deflake.Testing;
+
 namespace Deflake.Xunit.Tests.Gate;
 
 public sealed class StartGateTests

@@ -1,4 +1,5 @@
 using Deflake.Xunit.Ordering;
+using Deflake.Testing;
 
 namespace Deflake.Xunit.Tests.Ordering;
 

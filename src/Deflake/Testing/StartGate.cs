@@ -1,4 +1,4 @@
-namespace Deflake.Xunit;
+namespace Deflake.Testing;
 
 /// <summary>
 /// Holds a test process that <c>deflake</c> started ahead of its run until the run's settings arrive
@@ -6,7 +6,7 @@ namespace Deflake.Xunit;
 /// runtime and discovers its tests, then waits here, before any fixture, order or test of the assembly is set up.
 /// Without <c>DEFLAKE_START_GATE</c> it does nothing.
 /// </summary>
-internal static class StartGate
+public static class StartGate
 {
     private const string Go = "go";
 

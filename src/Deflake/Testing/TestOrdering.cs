@@ -1,10 +1,10 @@
 using System.Text;
 
-namespace Deflake.Xunit.Ordering;
+namespace Deflake.Testing;
 
 /// <summary>
-/// The pure ordering rules behind <see cref="DeflakeTestCaseOrderer"/> and <see cref="DeflakeTestCollectionOrderer"/>,
-/// framework-free so they can be tested (and reused by other integrations).
+/// The pure ordering rules behind every integration's orderers (xUnit v3 and v2, NUnit, MSTest),
+/// framework-free so they can be tested and shared.
 /// </summary>
 public static class TestOrdering
 {

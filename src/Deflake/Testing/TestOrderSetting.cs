@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Deflake.Xunit.Ordering;
+namespace Deflake.Testing;
 
 /// <summary>The kinds of test order <c>DEFLAKE_ORDER</c> can ask for.</summary>
 public enum TestOrderKind
@@ -48,6 +48,25 @@ public sealed class TestOrderSetting
 
     /// <summary>The setting of this process, or the error that makes it unusable (then the setting is <see cref="Default"/>).</summary>
     internal static (TestOrderSetting Setting, DeflakeConfigurationException? Error) OfProcess() => Read(() => Current.Value);
+
+    /// <summary>
+    /// The setting of this process for integrations whose framework would swallow an orderer's error and run its own
+    /// order: when the setting cannot be used (a file that cannot be read), writes the one-line error to standard error
+    /// and ends the process with exit code 2, before any test runs.
+    /// </summary>
+    public static TestOrderSetting OfProcessOrExit()
+    {
+        var (setting, error) = OfProcess();
+        if (error is not null)
+        {
+            Console.Out.Flush();
+            Console.Error.WriteLine(error.Message);
+            Console.Error.Flush();
+            Environment.Exit(2);
+        }
+
+        return setting;
+    }
 
     /// <summary>A setting as read, or the error that makes it unusable (then the setting is <see cref="Default"/>).</summary>
     internal static (TestOrderSetting Setting, DeflakeConfigurationException? Error) Read(Func<TestOrderSetting> read)
