@@ -114,6 +114,13 @@ internal static class TestFrameworks
             throw CliException.Usage(
                 $"{Shell.DisplayPath(assemblyPath)} is a {framework.DisplayName()} assembly run through VSTest only; deflake runs {framework.DisplayName()} as a Microsoft.Testing.Platform program: add <{property}>true</{property}> and <OutputType>Exe</OutputType> to the test project ({needs}).");
         }
+
+        if (framework is TestFramework.NUnit or TestFramework.MSTest
+            && !File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(assemblyPath))!, "Microsoft.Testing.Extensions.TrxReport.dll")))
+        {
+            throw CliException.Usage(
+                $"{Shell.DisplayPath(assemblyPath)} cannot write TRX results, which deflake reads: add the package Microsoft.Testing.Extensions.TrxReport to the test project (the MSTest package has it).");
+        }
     }
 
     /// <summary>The simple names of the assemblies an assembly references.</summary>

@@ -160,10 +160,10 @@ internal sealed class TestingPlatformRunner(TestFramework framework, string asse
     }
 
     /// <summary>
-    /// Runsettings for a one-at-a-time run, one line: VSTest's switch, MSTest's single worker, NUnit's no workers
-    /// (every test on the main thread, in order).
+    /// Runsettings for a one-at-a-time run, one line: for MSTest, VSTest's switch and a single worker; for NUnit, no
+    /// workers (every test on the main thread, in order).
     /// </summary>
-    internal const string OneAtATimeSettings =
-        "<RunSettings><RunConfiguration><DisableParallelization>true</DisableParallelization></RunConfiguration>"
-        + "<MSTest><Parallelize><Workers>1</Workers></Parallelize></MSTest><NUnit><NumberOfTestWorkers>0</NumberOfTestWorkers></NUnit></RunSettings>";
+    private string OneAtATimeSettings => framework == TestFramework.NUnit
+        ? "<RunSettings><NUnit><NumberOfTestWorkers>0</NumberOfTestWorkers></NUnit></RunSettings>"
+        : "<RunSettings><RunConfiguration><DisableParallelization>true</DisableParallelization></RunConfiguration><MSTest><Parallelize><Workers>1</Workers></Parallelize></MSTest></RunSettings>";
 }
