@@ -1,13 +1,16 @@
+using Deflake;
 using Deflake.Xunit;
 
 namespace Shop.Tests;
 
-public sealed class CheckoutTests(ShopDatabase db) : DatabaseTest<ShopDatabase>(db)
+// No base class: [DeflakeDatabase] gives every test of the class its own clone in TestDatabase.Current.
+[DeflakeDatabase]
+public sealed class CheckoutTests
 {
     [Fact]
     public async Task Checkout_turns_the_cart_into_one_order_with_its_lines()
     {
-        await using var connection = await Database.OpenConnectionAsync(TestContext.Current.CancellationToken);
+        await using var connection = await TestDatabase.Current.OpenConnectionAsync(TestContext.Current.CancellationToken);
         var shop = new ShopService(connection);
         var alice = await shop.CreateCustomerAsync("alice@example.test", "Alice", TestContext.Current.CancellationToken);
         await shop.AddToCartAsync(alice.Id, "MUG-01", 2, TestContext.Current.CancellationToken);
@@ -24,7 +27,7 @@ public sealed class CheckoutTests(ShopDatabase db) : DatabaseTest<ShopDatabase>(
     [Fact]
     public async Task Checkout_writes_the_audit_row_of_the_order()
     {
-        await using var connection = await Database.OpenConnectionAsync(TestContext.Current.CancellationToken);
+        await using var connection = await TestDatabase.Current.OpenConnectionAsync(TestContext.Current.CancellationToken);
         var shop = new ShopService(connection);
         var bob = await shop.CreateCustomerAsync("bob@example.test", "Bob", TestContext.Current.CancellationToken);
         await shop.AddToCartAsync(bob.Id, "CAP-01", 1, TestContext.Current.CancellationToken);
@@ -39,7 +42,7 @@ public sealed class CheckoutTests(ShopDatabase db) : DatabaseTest<ShopDatabase>(
     [Fact]
     public async Task Checkout_of_an_empty_cart_is_refused()
     {
-        await using var connection = await Database.OpenConnectionAsync(TestContext.Current.CancellationToken);
+        await using var connection = await TestDatabase.Current.OpenConnectionAsync(TestContext.Current.CancellationToken);
         var shop = new ShopService(connection);
         var carol = await shop.CreateCustomerAsync("carol@example.test", "Carol", TestContext.Current.CancellationToken);
 

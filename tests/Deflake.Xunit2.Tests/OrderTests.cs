@@ -70,6 +70,30 @@ public sealed class OrderTests
     }
 
     [Fact]
+    public async Task A_test_DEFLAKE_CHAOS_TESTS_names_gets_its_chaos_through_the_attribute_and_the_process_reports_activity()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, $"identities\t{Suite}.Alpha.Two\n");
+
+            var run = await SuiteSupport.RunChildAsync(Assembly, $"FullyQualifiedName~{Suite}.Alpha", new Dictionary<string, string>(StringComparer.Ordinal) { ["DEFLAKE_CHAOS_TESTS"] = file });
+
+            Assert.Equal("identities", run.Chaos[$"{Suite}.Alpha.Two"]);
+            Assert.Equal("none", run.Chaos[$"{Suite}.Alpha.One"]);
+            Assert.Equal("none", run.Chaos[$"{Suite}.Alpha.Three"]);
+            foreach (var line in new[] { "process", "pool\tnone", "rent\tnone", "pool\tidentities", "rent\tidentities" })
+            {
+                Assert.Contains(line, run.Activity);
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public void The_seeded_order_is_the_shared_rule_of_every_integration()
     {
         var ids = new[] { "A.One", "A.Two", "B.One" };

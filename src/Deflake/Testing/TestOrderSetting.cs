@@ -59,9 +59,13 @@ public sealed class TestOrderSetting
         var (setting, error) = OfProcess();
         if (error is not null)
         {
+            // The process's own standard error: frameworks that capture Console.Error per test (MSTest) would swallow it.
             Console.Out.Flush();
-            Console.Error.WriteLine(error.Message);
-            Console.Error.Flush();
+            using (var standardError = new StreamWriter(Console.OpenStandardError()))
+            {
+                standardError.WriteLine(error.Message);
+            }
+
             Environment.Exit(2);
         }
 

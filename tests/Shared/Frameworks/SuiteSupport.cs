@@ -28,14 +28,18 @@ public static class SuiteSupport
     /// <summary>The options of the test projects' pools.</summary>
     public static TestDatabaseOptions Options() => new() { Schema = Schema };
 
-    /// <summary>Appends a test id to the order log, when the order suite runs as a child (no-op otherwise).</summary>
+    /// <summary>
+    /// Appends a test id and the chaos modes of its <see cref="TestDatabase.Current"/> to the order log, when the order
+    /// suite runs as a child (no-op otherwise).
+    /// </summary>
     public static void RecordOrder(string testId)
     {
         if (Environment.GetEnvironmentVariable(OrderLogVariable) is { Length: > 0 } path)
         {
+            var modes = TestDatabase.CurrentOrNull is { } database ? ChaosModeNames.Format(database.Chaos) : "no database";
             lock (typeof(SuiteSupport))
             {
-                File.AppendAllText(path, testId + "\n");
+                File.AppendAllText(path, $"{testId}\t{modes}\n");
             }
         }
     }
@@ -78,28 +82,36 @@ public static class SuiteSupport
         return [.. owners];
     }
 
-    /// <summary>The result of a child test run.</summary>
-    public sealed record ChildRun(int ExitCode, string Output, IReadOnlyList<string> Order);
+    /// <summary>The result of a child test run: the order its suite tests ran in, the chaos modes of each one's database, and what it wrote to <c>DEFLAKE_ACTIVITY</c>.</summary>
+    public sealed record ChildRun(int ExitCode, string Output, IReadOnlyList<string> Order, IReadOnlyDictionary<string, string> Chaos, IReadOnlyList<string> Activity);
 
     /// <summary>
     /// Runs the test assembly <paramref name="assemblyPath"/> with <c>dotnet test</c> from a temporary folder, with
     /// <paramref name="filter"/> and the given environment, and reads the order its order-suite tests ran in.
     /// </summary>
-    public static async Task<ChildRun> RunChildAsync(string assemblyPath, string filter, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken = default)
+    public static Task<ChildRun> RunChildAsync(string assemblyPath, string filter, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken = default)
+        => RunChildAsync(["test", assemblyPath, "--filter", filter], environment, cancellationToken);
+
+    /// <summary>Runs <c>dotnet</c> with <paramref name="arguments"/> from a temporary folder, and reads the order its order-suite tests ran in.</summary>
+    public static async Task<ChildRun> RunChildAsync(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken = default)
     {
         var folder = Directory.CreateTempSubdirectory("deflake-frameworks-").FullName;
         try
         {
             var log = Path.Combine(folder, "order.log");
+            var activity = Path.Combine(folder, "activity.log");
             var env = new Dictionary<string, string>(environment, StringComparer.Ordinal)
             {
                 [OrderLogVariable] = log,
+                [DeflakeEnvironment.Activity] = activity,
                 ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
                 ["DOTNET_NOLOGO"] = "1",
             };
-            var run = await ProcessRunner.RunAsync("dotnet", ["test", assemblyPath, "--filter", filter], TimeSpan.FromMinutes(5), env, cancellationToken);
-            var order = File.Exists(log) ? (await File.ReadAllLinesAsync(log, cancellationToken)).Where(l => l.Length > 0).ToArray() : [];
-            return new ChildRun(run.ExitCode, run.Output + run.Error, order);
+            var run = await ProcessRunner.RunAsync("dotnet", arguments, TimeSpan.FromMinutes(5), env, cancellationToken);
+            var lines = File.Exists(log) ? (await File.ReadAllLinesAsync(log, cancellationToken)).Where(l => l.Length > 0).Select(l => l.Split('\t')).ToArray() : [];
+            var activityLines = File.Exists(activity) ? await File.ReadAllLinesAsync(activity, cancellationToken) : [];
+            return new ChildRun(run.ExitCode, run.Output + run.Error, [.. lines.Select(l => l[0])],
+                lines.GroupBy(l => l[0], StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First()[1], StringComparer.Ordinal), activityLines);
         }
         finally
         {
