@@ -117,6 +117,6 @@ internal sealed partial class RunInputs(string workDirectory)
     /// <summary>Whether a file name is one a runner writes in its work folder: order, chaos, activity, settings and results files.</summary>
     public static bool IsWorkFile(string fileName) => WorkFileName().IsMatch(fileName);
 
-    [GeneratedRegex(@"^(order-\d{4,}\.txt|chaos-\d{4,}\.txt|activity-\d{4,}\.txt|run-\d{4,}\.(xml|trx)|settings-\d{4,}\.runsettings)$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^(order-\d{4,}\.txt|chaos-\d{4,}\.txt|activity-\d{4,}\.txt|run-\d{4,}\.(xml|trx)|settings-\d{4,}\.runsettings|config-\d{4,}\.json)$", RegexOptions.CultureInvariant)]
     private static partial Regex WorkFileName();
 }

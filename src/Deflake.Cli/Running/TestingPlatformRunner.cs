@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Xml.Linq;
+using Deflake.Testing;
 
 namespace Deflake.Cli.Running;
 
@@ -8,8 +9,10 @@ namespace Deflake.Cli.Running;
 /// Runs a built NUnit or MSTest test assembly as a Microsoft.Testing.Platform program (<c>dotnet Tests.dll</c>, no
 /// VSTest host): <c>--filter</c> naming the listed tests, <c>--report-trx</c> for per-test results with start and end
 /// times, and a runsettings file that turns parallelism off for a one-at-a-time run (a parallel run keeps the suite's
-/// own: MSTest's <c>[Parallelize]</c>, NUnit's <c>[Parallelizable]</c>). The order within the process comes from
-/// <c>DEFLAKE_ORDER</c>, which the framework's Deflake package honours.
+/// own: MSTest's <c>[Parallelize]</c>, NUnit's <c>[Parallelizable]</c>). The order within an NUnit process comes from
+/// <c>DEFLAKE_ORDER</c>, which Deflake.NUnit honours; MSTest fixes its order before any test code runs, so for a
+/// one-at-a-time MSTest run in another order than its own this runner hands MSTest the order itself, as a chain of
+/// test dependencies in a configuration file (<c>--config-file</c>; docs/mstest.md), over exactly the tests that run.
 /// </summary>
 /// <remarks>Measured against the alternatives in docs/hunt.md (fixed cost of a run).</remarks>
 internal sealed class TestingPlatformRunner(TestFramework framework, string assemblyPath, string workDirectory, TimeSpan timeout)
@@ -17,6 +20,11 @@ internal sealed class TestingPlatformRunner(TestFramework framework, string asse
 {
     /// <summary>The runsettings file a printed <c>reproduce</c> command writes for a one-at-a-time run, in the shell's folder.</summary>
     internal const string SettingsFileName = "deflake.runsettings";
+
+    /// <summary>The MSTest configuration file a printed <c>reproduce</c> command writes for an ordered run, in the shell's folder.</summary>
+    internal const string ConfigFileName = "deflake.testconfig.json";
+
+    private IReadOnlyList<string>? _allTests;
 
     /// <summary>The framework: NUnit or MSTest.</summary>
     public TestFramework Framework => framework;
@@ -28,7 +36,7 @@ internal sealed class TestingPlatformRunner(TestFramework framework, string asse
             RunInputs.Environment(null), timeout: Timeout, cancellationToken: cancellationToken).ConfigureAwait(false);
         try
         {
-            return result.ExitCode == 0 ? ParseTestList(result.Output) : throw new JsonException();
+            return _allTests = result.ExitCode == 0 ? ParseTestList(result.Output) : throw new JsonException();
         }
         catch (JsonException)
         {
@@ -73,8 +81,19 @@ internal sealed class TestingPlatformRunner(TestFramework framework, string asse
     /// <inheritdoc/>
     protected override async Task<(string FileName, IReadOnlyList<string> Arguments)> CommandAsync(RunRequest request, int number, string resultsPath, CancellationToken cancellationToken)
     {
+        if (NeedsChain(request) && request.Tests is null && _allTests is null)
+        {
+            await ListTestsAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         string? settings = null;
-        if (!request.Parallel)
+        string? config = null;
+        if (Chain(request) is { } chain)
+        {
+            config = Inputs.PathOf("config", number, ".json");
+            await File.WriteAllTextAsync(config, chain, cancellationToken).ConfigureAwait(false);
+        }
+        else if (!request.Parallel)
         {
             settings = Inputs.PathOf("settings", number, ".runsettings");
             await File.WriteAllTextAsync(settings, OneAtATimeSettings, cancellationToken).ConfigureAwait(false);
@@ -84,9 +103,43 @@ internal sealed class TestingPlatformRunner(TestFramework framework, string asse
         [
             AssemblyPath, "--no-ansi", "--progress", "off",
             "--results-directory", Inputs.WorkDirectory, "--report-trx", "--report-trx-filename", Path.GetFileName(resultsPath),
-            .. Selection(request, settings),
+            .. Selection(request, settings, config),
         ];
         return ("dotnet", arguments);
+    }
+
+    /// <summary>An MSTest run one at a time in another order than MSTest's own: its order goes in as a dependency chain.</summary>
+    private bool NeedsChain(RunRequest request)
+        => framework == TestFramework.MSTest && !request.Parallel && request.Order != RunOrderKind.Default;
+
+    /// <summary>The MSTest configuration that runs the request's tests in its order, one after the other; null when none is needed (or the tests are unknown).</summary>
+    private string? Chain(RunRequest request)
+    {
+        if (!NeedsChain(request) || (request.Tests ?? _allTests) is not { } tests)
+        {
+            return null;
+        }
+
+        var ids = tests.Distinct(StringComparer.Ordinal).ToArray();
+        IReadOnlyList<string> ordered = request.Order switch
+        {
+            RunOrderKind.Random => TestOrdering.Random(ids, request.Seed, id => id),
+            // Reverse of MSTest's own order (the listing's, which is declaration order).
+            RunOrderKind.Reverse => (_allTests ?? ids).Where(ids.Contains).Reverse().ToArray(),
+            _ => ids,
+        };
+        return ordered.Count < 2 ? null : MSTestChain(ordered);
+    }
+
+    /// <summary>
+    /// An MSTest configuration file (one line) in which each test depends on the one before it and runs when that one
+    /// failed (<c>mstest:execution:dependencies</c>): MSTest then runs them in exactly this order, across classes.
+    /// </summary>
+    internal static string MSTestChain(IReadOnlyList<string> ordered)
+    {
+        ArgumentNullException.ThrowIfNull(ordered);
+        var nodes = ordered.Skip(1).Select((test, i) => new { test, dependsOn = new[] { ordered[i] }, proceedOnFailure = true }).ToArray();
+        return JsonSerializer.Serialize(new { mstest = new { execution = new { dependencies = new { nodes } } } });
     }
 
     /// <inheritdoc/>
@@ -104,23 +157,30 @@ internal sealed class TestingPlatformRunner(TestFramework framework, string asse
     public override string ReproduceCommand(RunRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var settingsFile = request.Parallel ? [] : new[] { (SettingsFileName, OneAtATimeSettings) };
+        var chain = Chain(request);
+        var files = chain is not null ? new[] { (ConfigFileName, chain) } : request.Parallel ? [] : new[] { (SettingsFileName, OneAtATimeSettings) };
         var words = new List<string> { "dotnet", AssemblyPath }.Select(Shell.Quote).ToList();
-        foreach (var word in Selection(request, request.Parallel ? null : SettingsFileName))
+        foreach (var word in Selection(request, chain is null && !request.Parallel ? SettingsFileName : null, chain is null ? null : ConfigFileName))
         {
-            words.Add(word == SettingsFileName ? Shell.InCurrentDirectory(SettingsFileName) : Shell.Quote(word));
+            words.Add(word is SettingsFileName or ConfigFileName ? Shell.InCurrentDirectory(word) : Shell.Quote(word));
         }
 
-        return RunInputs.ReproducePrefix(request, settingsFile) + string.Join(' ', words);
+        return RunInputs.ReproducePrefix(request, files) + string.Join(' ', words);
     }
 
     /// <summary>The settings and filter arguments: which tests run, and how many at a time.</summary>
-    private static IEnumerable<string> Selection(RunRequest request, string? settings)
+    private static IEnumerable<string> Selection(RunRequest request, string? settings, string? config)
     {
         if (settings is not null)
         {
             yield return "--settings";
             yield return settings;
+        }
+
+        if (config is not null)
+        {
+            yield return "--config-file";
+            yield return config;
         }
 
         if (request.Tests is not null)

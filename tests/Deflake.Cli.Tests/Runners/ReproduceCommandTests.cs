@@ -37,6 +37,19 @@ public sealed class ReproduceCommandTests
     }
 
     [Fact]
+    public void A_one_at_a_time_mstest_list_command_hands_mstest_its_order_as_a_dependency_chain()
+    {
+        var runner = new TestingPlatformRunner(TestFramework.MSTest, "/abs/Tests.dll", "work", TimeSpan.FromMinutes(1));
+
+        var command = runner.ReproduceCommand(new RunRequest("pair", RunOrderKind.List, "none", 7, Parallel: false, ["Ns.B.Second", "Ns.A.First"]));
+
+        var chain = """{"mstest":{"execution":{"dependencies":{"nodes":[{"test":"Ns.A.First","dependsOn":["Ns.B.Second"],"proceedOnFailure":true}]}}}}""";
+        Assert.Contains($"printf '%s\\n' '{chain}' > deflake.testconfig.json && ", command, StringComparison.Ordinal);
+        Assert.EndsWith("dotnet /abs/Tests.dll --config-file \"$PWD/deflake.testconfig.json\" --filter 'FullyQualifiedName=Ns.B.Second|FullyQualifiedName=Ns.A.First'", command, StringComparison.Ordinal);
+        Assert.DoesNotContain("runsettings", command, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void An_xunit_v2_command_runs_the_console_runner_deflake_carries_with_a_method_filter_per_test()
     {
         var runner = new Xunit2Runner("/abs/Tests.dll", "work", TimeSpan.FromMinutes(1), consolePath: "/opt/deflake/xunit2/xunit.console.dll");
