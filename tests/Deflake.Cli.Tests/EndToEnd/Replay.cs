@@ -84,9 +84,13 @@ internal static class Replay
 
     /// <summary>
     /// The command without <paramref name="test"/>: neither in its order file nor as a <c>-method</c> filter nor as a
-    /// term of a <c>--filter</c>.
+    /// term of a <c>--filter</c>; an MSTest order chain (<c>--config-file</c>) goes too (what is left is one test).
     /// </summary>
     public static string Without(string command, string test)
-        => command.Replace($" -method {test}", string.Empty, StringComparison.Ordinal).Replace($" {test} ", " ", StringComparison.Ordinal)
+    {
+        var without = command.Replace($" -method {test}", string.Empty, StringComparison.Ordinal).Replace($" {test} ", " ", StringComparison.Ordinal)
             .Replace($"FullyQualifiedName={test}|", string.Empty, StringComparison.Ordinal).Replace($"|FullyQualifiedName={test}", string.Empty, StringComparison.Ordinal);
+        without = System.Text.RegularExpressions.Regex.Replace(without, @"printf '%s\\n' '\{""mstest""[^']*' > deflake\.testconfig\.json && ", string.Empty);
+        return without.Replace(" --config-file \"$PWD/deflake.testconfig.json\"", string.Empty, StringComparison.Ordinal);
+    }
 }
