@@ -112,7 +112,7 @@ internal static class TestFrameworks
             var property = framework == TestFramework.NUnit ? "EnableNUnitRunner" : "EnableMSTestRunner";
             var needs = framework == TestFramework.NUnit ? "NUnit3TestAdapter 5 or later" : "MSTest 3.2 or later, or the MSTest.Sdk";
             throw CliException.Usage(
-                $"{Shell.DisplayPath(assemblyPath)} is a {framework.DisplayName()} assembly run through VSTest only; deflake runs {framework.DisplayName()} as a Microsoft.Testing.Platform program: add <{property}>true</{property}> and <OutputType>Exe</OutputType> to the test project ({needs}).");
+                $"{Shell.DisplayPath(assemblyPath)} runs {framework.DisplayName()} through VSTest only; deflake runs {framework.DisplayName()} as a Microsoft.Testing.Platform program: add <{property}>true</{property}> and <OutputType>Exe</OutputType> to the test project ({needs}).");
         }
 
         if (framework is TestFramework.NUnit or TestFramework.MSTest
