@@ -7,9 +7,10 @@ namespace Deflake.NUnit;
 /// <summary>
 /// Gives every test of a method, fixture or (on the assembly) the whole assembly its own database in
 /// <see cref="TestDatabase.Current"/>, without a base class: <c>[assembly: DeflakeDatabase(typeof(MyDatabase))]</c>.
-/// An NUnit action: the database is rented right before the test (after <c>[SetUp]</c>'s fixture-level actions) through
-/// <see cref="DeflakeFixture.RentAsync"/>, so the per-test chaos of <c>deflake hunt</c> applies; after the test it is
-/// dropped, or kept when the test failed and <c>DEFLAKE_KEEP_FAILED=1</c>, and the test's output says where.
+/// An NUnit action: on the assembly or a fixture it runs around <c>[SetUp]</c> and <c>[TearDown]</c> (which then see the
+/// database), on a method inside them. The database is rented through <see cref="DeflakeFixture.RentAsync"/>, so the
+/// per-test chaos of <c>deflake hunt</c> applies; after the test it is dropped, or kept when the test failed and
+/// <c>DEFLAKE_KEEP_FAILED=1</c>, and the test's output says where.
 /// </summary>
 [AttributeUsage(AttributeTargets.Assembly | AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = false)]
 public sealed class DeflakeDatabaseAttribute : Attribute, ITestAction

@@ -14,7 +14,8 @@ public static class DeflakeEnvironment
     /// <summary>
     /// Path of a file that sets the chaos modes per test, overriding <c>DEFLAKE_CHAOS</c> for the tests it names: one
     /// line per test, <c>modes&lt;TAB&gt;test id</c> (modes as in <c>DEFLAKE_CHAOS</c>; <c>#</c> comments and blank lines
-    /// ignored). Read by Deflake.Xunit, which hands each named test a database from a pool of its own chaos setting;
+    /// ignored). Read by every test-framework integration (Deflake.Testing.TestPools), which hands each named test a database
+    /// from a pool of its own chaos setting;
     /// <c>deflake hunt</c> uses it to check tests of several modes in one process.
     /// </summary>
     public const string ChaosTests = "DEFLAKE_CHAOS_TESTS";
@@ -27,7 +28,7 @@ public static class DeflakeEnvironment
 
     /// <summary>
     /// <c>stdin</c>: the test process was started ahead of its run (by <c>deflake hunt</c> or <c>deflake bisect</c>).
-    /// Before the first test, fixture or order is set up, Deflake.Xunit reads <c>NAME=VALUE</c> lines of
+    /// Before the first test, fixture or order is set up, the integration (Deflake.Testing.StartGate) reads <c>NAME=VALUE</c> lines of
     /// <c>DEFLAKE_*</c> settings from standard input until a line <c>go</c>, applies them to the process environment,
     /// and only then lets the run begin; if standard input ends first, the process exits without running anything.
     /// </summary>
@@ -41,7 +42,7 @@ public static class DeflakeEnvironment
 
     /// <summary>
     /// Path of a file the test process appends what it did with Deflake databases to, one line each: <c>process</c>
-    /// (Deflake.Xunit's orderers are set up: the process reports), <c>pool&lt;TAB&gt;modes</c> when a pool starts, and
+    /// (an integration's order was read: the process reports), <c>pool&lt;TAB&gt;modes</c> when a pool starts, and
     /// <c>rent&lt;TAB&gt;modes</c> when a pool hands out its first database (modes as <c>DEFLAKE_CHAOS</c> spells them).
     /// <c>deflake hunt</c> sets it per run, so that it can tell a chaos run that checked nothing (no test used a Deflake
     /// database) from one that found nothing. Unset (the default): nothing is written.

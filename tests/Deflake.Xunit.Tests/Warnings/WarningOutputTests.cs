@@ -1,4 +1,6 @@
 using Deflake.Sqlite;
+using Deflake.Testing;
+using Microsoft.Extensions.Logging;
 
 namespace Deflake.Xunit.Tests.Warnings;
 
@@ -54,8 +56,49 @@ public sealed class WarningOutputTests
     [Fact]
     public void A_warning_is_one_line_naming_Deflake_and_the_exception()
     {
-        var line = Testing.WarningForwarder.Format("Deflake could not drop x.db; it will be collected later", new IOException("disk gone\nsecond line"));
+        var line = WarningForwarder.Format("Deflake could not drop x.db; it will be collected later", new IOException("disk gone\nsecond line"));
 
         Assert.Equal("Deflake warning: could not drop x.db; it will be collected later (IOException: disk gone)", line);
+    }
+
+    [Fact]
+    public void Warnings_are_kept_for_the_next_test_once_and_everything_still_reaches_the_users_logger()
+    {
+        var users = new Lines();
+        var diagnostics = new List<string>();
+        var forwarder = new WarningForwarder(users, diagnostics.Add);
+        var logger = forwarder.CreateLogger("Deflake");
+
+        logger.LogInformation("Deflake built the template");
+        logger.LogWarning("Deflake identities does not cover {Count} table(s): {Tables}", 1, "plain");
+
+        Assert.Equal(["Information: Deflake built the template", "Warning: Deflake identities does not cover 1 table(s): plain"], users.Logged);
+        Assert.Equal(["Deflake warning: identities does not cover 1 table(s): plain"], diagnostics);
+        Assert.Equal(["Deflake warning: identities does not cover 1 table(s): plain"], forwarder.TakePending());
+        Assert.Empty(forwarder.TakePending());
+        Assert.Single(forwarder.Warnings);
+    }
+
+    private sealed class Lines : ILoggerFactory, ILogger
+    {
+        public List<string> Logged { get; } = [];
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            => Logged.Add($"{logLevel}: {formatter(state, exception)}");
+
+        public void Dispose()
+        {
+        }
     }
 }
