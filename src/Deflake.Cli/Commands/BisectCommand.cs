@@ -58,7 +58,7 @@ internal sealed class BisectCommand(CommandContext context)
         var work = CommonOptions.WorkDirectory(seed);
         try
         {
-            var runner = context.RunnerFactory(new RunnerSettings(project.AssemblyPath, work, TimeSpan.FromMinutes(settings.TimeoutMinutes), !settings.ColdStart));
+            var runner = context.RunnerFactory(new RunnerSettings(project.AssemblyPath, work, TimeSpan.FromMinutes(settings.TimeoutMinutes), !settings.ColdStart, project.Framework));
             await using var disposeRunner = runner.ConfigureAwait(false);
             // Every bisection run is one at a time: the first one's process starts while the tests are listed.
             runner.StartAhead(parallel: false, seed);

@@ -14,11 +14,26 @@ internal sealed class CommandContext(IAnsiConsole console, TextWriter error, Fun
     public TextWriter Error { get; } = error;
 
     /// <summary>Makes the runner of a built test assembly.</summary>
-    public Func<RunnerSettings, ITestRunner> RunnerFactory { get; } = runnerFactory ?? (s => new XunitV3Runner(s.AssemblyPath, s.WorkDirectory, s.Timeout, s.WarmStart));
+    public Func<RunnerSettings, ITestRunner> RunnerFactory { get; } = runnerFactory ?? CreateRunner;
+
+    /// <summary>The runner of the assembly's framework.</summary>
+    public static ITestRunner CreateRunner(RunnerSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings.Framework switch
+        {
+            TestFramework.XunitV2 => new Xunit2Runner(settings.AssemblyPath, settings.WorkDirectory, settings.Timeout),
+            TestFramework.NUnit or TestFramework.MSTest => new TestingPlatformRunner(settings.Framework, settings.AssemblyPath, settings.WorkDirectory, settings.Timeout),
+            _ => new XunitV3Runner(settings.AssemblyPath, settings.WorkDirectory, settings.Timeout, settings.WarmStart),
+        };
+    }
 }
 
-/// <summary>What a runner needs: the built test assembly, where to write, how long one run may take, whether it starts processes ahead.</summary>
-internal sealed record RunnerSettings(string AssemblyPath, string WorkDirectory, TimeSpan Timeout, bool WarmStart);
+/// <summary>
+/// What a runner needs: the built test assembly, where to write, how long one run may take, whether it starts processes
+/// ahead (xUnit v3 only), and the assembly's test framework.
+/// </summary>
+internal sealed record RunnerSettings(string AssemblyPath, string WorkDirectory, TimeSpan Timeout, bool WarmStart, TestFramework Framework = TestFramework.XunitV3);
 
 /// <summary>Options shared by commands that run a test project.</summary>
 internal static partial class CommonOptions
@@ -27,7 +42,7 @@ internal static partial class CommonOptions
     {
         var argument = new Argument<string?>("PROJECT")
         {
-            Description = "The xUnit v3 test project: a project file, its directory, or a built test assembly (.dll). Default: the current directory.",
+            Description = "The test project (xUnit v3, xUnit v2, NUnit or MSTest): a project file, its directory, or a built test assembly (.dll). Default: the current directory.",
             Arity = ArgumentArity.ZeroOrOne,
         };
         argument.Validators.Add(result =>
@@ -93,7 +108,7 @@ internal static partial class CommonOptions
 
             try
             {
-                if (Directory.EnumerateFileSystemEntries(directory).All(e => File.Exists(e) && XunitV3Runner.IsWorkFile(Path.GetFileName(e))))
+                if (Directory.EnumerateFileSystemEntries(directory).All(e => File.Exists(e) && RunInputs.IsWorkFile(Path.GetFileName(e))))
                 {
                     Directory.Delete(directory, recursive: true);
                     removed++;

@@ -62,7 +62,7 @@ internal sealed class HuntCommand(CommandContext context)
     public static Command Create(CommandContext context)
     {
         var command = new Command("hunt",
-            "Find every flaky test in an xUnit v3 project: run it under chaos modes, seeded random and reverse orders, in parallel and one at a time; "
+            "Find every flaky test in an xUnit v3, xUnit v2, NUnit or MSTest project: run it under chaos modes, seeded random and reverse orders, in parallel and one at a time; "
             + "then name each failing test's cause (identity-alignment, row-order, culture, time-zone, test-order, parallel-collision, nondeterministic), bisect to its polluter, and print how to reproduce it.")
         {
             ProjectArgument, RunsOption, ModesOption, SeedOption, JsonOption, HtmlOption, JunitOption, MarkdownOption, TimeoutOption, ColdStartOption,
@@ -125,7 +125,7 @@ internal sealed class HuntCommand(CommandContext context)
         var work = CommonOptions.WorkDirectory(seed);
         try
         {
-            var runner = context.RunnerFactory(new RunnerSettings(project.AssemblyPath, work, TimeSpan.FromMinutes(settings.TimeoutMinutes), !settings.ColdStart));
+            var runner = context.RunnerFactory(new RunnerSettings(project.AssemblyPath, work, TimeSpan.FromMinutes(settings.TimeoutMinutes), !settings.ColdStart, project.Framework));
             await using var disposeRunner = runner.ConfigureAwait(false);
             var hunter = new Hunter(runner, new HuntOptions(seed, settings.Runs, settings.Modes, Shell.DisplayPath(project.ProjectPath)), progress);
             // The first run's process starts while this one prints and tidies up.

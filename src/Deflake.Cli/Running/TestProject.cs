@@ -7,11 +7,15 @@ namespace Deflake.Cli.Running;
 /// <summary>A test project deflake can hunt in: resolved, checked, built once.</summary>
 internal sealed class TestProject
 {
-    private TestProject(string projectPath, string assemblyPath)
+    private TestProject(string projectPath, string assemblyPath, TestFramework framework)
     {
         ProjectPath = projectPath;
         AssemblyPath = assemblyPath;
+        Framework = framework;
     }
+
+    /// <summary>The test framework it uses, which picks its runner.</summary>
+    public TestFramework Framework { get; }
 
     /// <summary>The project file (or the assembly, when an assembly was given).</summary>
     public string ProjectPath { get; }
@@ -21,7 +25,8 @@ internal sealed class TestProject
 
     /// <summary>
     /// Resolves <paramref name="path"/> (a project file, a directory with one project file, or a built test
-    /// assembly), checks it is an xUnit v3 test project, and builds it once.
+    /// assembly), finds its test framework (xUnit v3, xUnit v2, NUnit, MSTest), checks deflake can order and run
+    /// its tests, and builds it once.
     /// </summary>
     /// <exception cref="CliException">Exit code 2 for a path that is not a usable test project, 3 for a build failure.</exception>
     public static async Task<TestProject> PrepareAsync(string? path, Action<string>? progress = null, CancellationToken cancellationToken = default)
@@ -29,8 +34,10 @@ internal sealed class TestProject
         var target = Path.GetFullPath(string.IsNullOrWhiteSpace(path) ? "." : path);
         if (File.Exists(target) && target.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
         {
-            CheckOrdering(target);
-            return new TestProject(target, target);
+            var detected = TestFrameworks.FromAssembly(target)
+                ?? throw CliException.Usage($"{Shell.DisplayPath(target)} references no test framework deflake knows (xUnit v3, xUnit v2, NUnit, MSTest); give a test assembly.");
+            CheckBuilt(detected, target);
+            return new TestProject(target, target, detected);
         }
 
         var projectFile = FindProjectFile(target, path ?? ".");
@@ -44,7 +51,7 @@ internal sealed class TestProject
         }
 
         var (targetPath, isTestProject, packages) = ParseEvaluation(evaluation.Output);
-        CheckFramework(projectFile, isTestProject, packages);
+        var framework = CheckFramework(projectFile, isTestProject, packages);
 
         progress?.Invoke($"building {Shell.DisplayPath(projectFile)}");
         var build = await ProcessRunner.RunAsync("dotnet", ["build", projectFile, "-nologo", "-v", "q", "-clp:NoSummary"],
@@ -59,8 +66,8 @@ internal sealed class TestProject
             throw CliException.Run($"{Shell.DisplayPath(projectFile)} built, but its assembly {targetPath} is missing.");
         }
 
-        CheckOrdering(targetPath);
-        return new TestProject(projectFile, targetPath);
+        CheckBuilt(framework, targetPath);
+        return new TestProject(projectFile, targetPath, framework);
     }
 
     private static string FindProjectFile(string target, string given)
@@ -105,48 +112,40 @@ internal sealed class TestProject
         return (targetPath, isTest, packages);
     }
 
-    /// <summary>Refuses test frameworks deflake cannot order, with what to do instead.</summary>
-    internal static void CheckFramework(string projectFile, bool isTestProject, IReadOnlyList<string> packages)
+    /// <summary>The project's test framework, or a one-line refusal naming what deflake hunts.</summary>
+    /// <exception cref="CliException">An unknown framework, or two (exit code 2).</exception>
+    internal static TestFramework CheckFramework(string projectFile, bool isTestProject, IReadOnlyList<string> packages)
     {
-        bool Has(Func<string, bool> match) => packages.Any(p => match(p.ToLowerInvariant()));
         var name = Shell.DisplayPath(projectFile);
-        if (Has(p => p.StartsWith("xunit.v3", StringComparison.Ordinal)))
+        if (TestFrameworks.FromPackages(packages, name) is { } framework)
         {
-            return;
+            return framework;
         }
 
-        if (Has(p => p is "xunit" or "xunit.core"))
+        if (packages.Any(p => p.StartsWith("tunit", StringComparison.OrdinalIgnoreCase)))
         {
-            throw CliException.Usage($"{name} uses xUnit v2, which deflake cannot order; move it to xUnit v3 (package xunit.v3).");
-        }
-
-        if (Has(p => p.StartsWith("nunit", StringComparison.Ordinal)))
-        {
-            throw CliException.Usage($"{name} uses NUnit, which deflake cannot order yet (NUnit has no random order; run a list with --testlist); see docs/hunt.md.");
-        }
-
-        if (Has(p => p.StartsWith("mstest", StringComparison.Ordinal)))
-        {
-            throw CliException.Usage($"{name} uses MSTest, which deflake cannot order yet (MSTest 4.3+ has RandomizeTestOrder with a seed); see docs/hunt.md.");
-        }
-
-        if (Has(p => p.StartsWith("tunit", StringComparison.Ordinal)))
-        {
-            throw CliException.Usage($"{name} uses TUnit, which deflake cannot order yet; see docs/hunt.md.");
+            throw CliException.Usage($"{name} uses TUnit, which deflake cannot order yet; deflake hunts xUnit v3, xUnit v2, NUnit and MSTest projects (see docs/hunt.md).");
         }
 
         throw CliException.Usage(isTestProject
-            ? $"{name} is a test project without a test framework deflake knows; deflake hunts xUnit v3 projects."
-            : $"{name} is not a test project (no xUnit v3 reference).");
+            ? $"{name} is a test project without a test framework deflake knows; deflake hunts xUnit v3, xUnit v2, NUnit and MSTest projects (package xunit.v3, xunit, NUnit or MSTest)."
+            : $"{name} is not a test project (no reference to xunit.v3, xunit, NUnit or MSTest).");
+    }
+
+    /// <summary>Checks a built test assembly can be run (<see cref="TestFrameworks.CheckRunnable"/>) and ordered.</summary>
+    private static void CheckBuilt(TestFramework framework, string assemblyPath)
+    {
+        TestFrameworks.CheckRunnable(framework, assemblyPath);
+        CheckOrdering(assemblyPath, framework);
     }
 
     /// <summary>Checks the test assembly registers Deflake's orderers, without which order runs mean nothing.</summary>
-    internal static void CheckOrdering(string assemblyPath)
+    internal static void CheckOrdering(string assemblyPath, TestFramework framework = TestFramework.XunitV3)
     {
         if (!RegistersDeflakeOrder(assemblyPath))
         {
             throw CliException.Usage(
-                $"{Shell.DisplayPath(assemblyPath)} does not let deflake order its tests: add [assembly: Deflake.Xunit.Ordering.DeflakeOrder] (package Deflake.Xunit) to the test project.");
+                $"{Shell.DisplayPath(assemblyPath)} does not let deflake order its tests: add {framework.OrderAttributeLine()} to the test project.");
         }
     }
 

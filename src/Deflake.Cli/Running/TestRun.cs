@@ -155,7 +155,10 @@ internal sealed record DatabaseActivity(IReadOnlyList<string> Pools, IReadOnlyLi
     }
 }
 
-/// <summary>Runs a built test assembly. The xUnit v3 runner is the real one; tests use synthetic suites.</summary>
+/// <summary>
+/// Runs a built test assembly: one runner per framework (<see cref="XunitV3Runner"/>, <see cref="Xunit2Runner"/>,
+/// <see cref="TestingPlatformRunner"/> for NUnit and MSTest); the hunter's tests use synthetic suites.
+/// </summary>
 internal interface ITestRunner : IAsyncDisposable
 {
     /// <summary>

@@ -27,6 +27,7 @@ namespace Deflake.Cli.Running;
 internal sealed partial class XunitV3Runner(string assemblyPath, string workDirectory, TimeSpan timeout, bool warmStart = true) : ITestRunner
 {
     private int _runNumber;
+    private readonly RunInputs _inputs = new(workDirectory);
     private int? _xunitSeed;
     private bool _warmStart = warmStart;
     private RunKinds? _expected;
@@ -157,11 +158,10 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
         }
 
         var document = XDocument.Load(xml);
-        var activity = ActivityPath(number);
         return new RunResult(request, ParseResults(document), result.Duration, ReproduceCommand(request))
         {
             Discovered = CountTests(document),
-            Activity = File.Exists(activity) ? DatabaseActivity.Parse(await File.ReadAllLinesAsync(activity, cancellationToken).ConfigureAwait(false)) : null,
+            Activity = await _inputs.ReadActivityAsync(number, cancellationToken).ConfigureAwait(false),
         };
     }
 
@@ -210,38 +210,16 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
     }
 
     /// <summary>Writes the run's order and per-test chaos files; returns its DEFLAKE_* settings (null: unset).</summary>
-    private async Task<Dictionary<string, string?>> WriteInputsAsync(RunRequest request, int number, CancellationToken cancellationToken)
-    {
-        string? orderFile = null;
-        if (request.Tests is not null)
-        {
-            // A run of some tests is a list run: the order file is also the filter (unlisted tests do not run).
-            orderFile = Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"order-{number:D4}.txt"));
-            await File.WriteAllLinesAsync(orderFile, request.Tests, cancellationToken).ConfigureAwait(false);
-        }
-
-        string? chaosFile = null;
-        if (request.TestChaos is { Count: > 0 } testChaos)
-        {
-            chaosFile = Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"chaos-{number:D4}.txt"));
-            await File.WriteAllLinesAsync(chaosFile, testChaos.Select(p => $"{p.Value}\t{p.Key}"), cancellationToken).ConfigureAwait(false);
-        }
-
-        var environment = Environment(request, orderFile, chaosFile);
-        environment[DeflakeEnvironment.Activity] = ActivityPath(number);
-        return environment;
-    }
+    private Task<Dictionary<string, string?>> WriteInputsAsync(RunRequest request, int number, CancellationToken cancellationToken)
+        => _inputs.WriteAsync(request, number, cancellationToken);
 
     private string XmlPath(int number) => Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"run-{number:D4}.xml"));
 
     /// <summary>The run's <c>DEFLAKE_ACTIVITY</c> file: what its test process did with Deflake databases.</summary>
-    private string ActivityPath(int number) => Path.Combine(workDirectory, string.Create(CultureInfo.InvariantCulture, $"activity-{number:D4}.txt"));
+    private string ActivityPath(int number) => _inputs.ActivityPath(number);
 
-    /// <summary>Whether a file name is one this runner writes in its work folder: order, chaos and results files.</summary>
-    internal static bool IsWorkFile(string fileName) => WorkFileName().IsMatch(fileName);
-
-    [System.Text.RegularExpressions.GeneratedRegex(@"^(order-\d{4,}\.txt|chaos-\d{4,}\.txt|activity-\d{4,}\.txt|run-\d{4,}\.xml)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
-    private static partial System.Text.RegularExpressions.Regex WorkFileName();
+    /// <summary>Whether a file name is one a runner writes in its work folder (<see cref="RunInputs.IsWorkFile"/>).</summary>
+    internal static bool IsWorkFile(string fileName) => RunInputs.IsWorkFile(fileName);
 
     private List<string> Arguments(bool parallel, int number) => [assemblyPath, .. RunnerArguments(_xunitSeed ?? 0, parallel), "-noLogo", "-noColor", "-xml", XmlPath(number)];
 
@@ -255,41 +233,16 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
     public string ReproduceCommand(RunRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var environment = EnvironmentChaos.Variables(request).Select(v => $"{v.Key}={Shell.Quote(v.Value)}").ToList();
-        if (EnvironmentChaos.DatabaseChaos(request) is { } chaos && chaos != "none")
-        {
-            environment.Add($"{DeflakeEnvironment.Chaos}={Shell.Quote(chaos)}");
-        }
-
-        environment.Add($"{DeflakeEnvironment.Seed}={request.Seed.ToString(CultureInfo.InvariantCulture)}");
-        var prefix = string.Empty;
-        if (request.TestChaos is { Count: > 0 } testChaos)
-        {
-            prefix = $"printf '%s\\t%s\\n' {string.Join(' ', testChaos.SelectMany(p => new[] { Shell.Quote(p.Value), Shell.Quote(p.Key) }))} > {ChaosFileName} && ";
-            environment.Add($"{DeflakeEnvironment.ChaosTests}={Shell.InCurrentDirectory(ChaosFileName)}");
-        }
-
-        var filters = new List<string>();
-        if (request.Tests is not null)
-        {
-            prefix += $"printf '%s\\n' {string.Join(' ', request.Tests.Select(Shell.Quote))} > {OrderFileName} && ";
-            environment.Add($"{DeflakeEnvironment.Order}={Shell.InCurrentDirectory(OrderFileName)}");
-            filters.AddRange(request.Tests.Distinct(StringComparer.Ordinal).SelectMany(t => new[] { "-method", t }));
-        }
-        else if (request.Order is RunOrderKind.Random or RunOrderKind.Reverse)
-        {
-            environment.Add($"{DeflakeEnvironment.Order}={(request.Order == RunOrderKind.Random ? "random" : "reverse")}");
-        }
-
+        var filters = request.Tests is null ? [] : request.Tests.Distinct(StringComparer.Ordinal).SelectMany(t => new[] { "-method", t });
         IEnumerable<string> words = ["dotnet", Path.GetFullPath(assemblyPath), .. RunnerArguments(_xunitSeed ?? request.Seed, request.Parallel), .. filters];
-        return prefix + string.Join(' ', environment.Append(string.Join(' ', words.Select(Shell.Quote))));
+        return RunInputs.ReproducePrefix(request) + string.Join(' ', words.Select(Shell.Quote));
     }
 
     /// <summary>The file a printed <c>reproduce</c> command writes the order of its tests to, in the shell's folder.</summary>
-    internal const string OrderFileName = "deflake-order.txt";
+    internal const string OrderFileName = RunInputs.OrderFileName;
 
     /// <summary>The file a printed <c>reproduce</c> command writes its per-test chaos modes to, in the shell's folder.</summary>
-    internal const string ChaosFileName = "deflake-chaos.txt";
+    internal const string ChaosFileName = RunInputs.ChaosFileName;
 
     private static IEnumerable<string> RunnerArguments(int seed, bool parallel)
     {
@@ -309,31 +262,7 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
     }
 
     /// <summary>The run's DEFLAKE_* settings (null: unset); for a process started ahead (no request), all unset.</summary>
-    private static Dictionary<string, string?> Environment(RunRequest? request, string? orderFile = null, string? chaosFile = null)
-    {
-        var environment = DeflakeEnvironmentOf(request, orderFile, chaosFile);
-        foreach (var (name, value) in request is null ? [] : EnvironmentChaos.Variables(request))
-        {
-            environment[name] = value;
-        }
-
-        return environment;
-    }
-
-    private static Dictionary<string, string?> DeflakeEnvironmentOf(RunRequest? request, string? orderFile, string? chaosFile) => new(StringComparer.Ordinal)
-    {
-        [DeflakeEnvironment.StartGate] = null,
-        [DeflakeEnvironment.Chaos] = request is null ? null : EnvironmentChaos.DatabaseChaos(request),
-        [DeflakeEnvironment.ChaosTests] = chaosFile,
-        [DeflakeEnvironment.Seed] = request?.Seed.ToString(CultureInfo.InvariantCulture),
-        [DeflakeEnvironment.Activity] = null,
-        [DeflakeEnvironment.Order] = orderFile ?? request?.Order switch
-        {
-            RunOrderKind.Random => "random",
-            RunOrderKind.Reverse => "reverse",
-            _ => null,
-        },
-    };
+    private static Dictionary<string, string?> Environment(RunRequest? request) => RunInputs.Environment(request);
 
     /// <summary>Reads xUnit v2+ XML results: one outcome per test id (theory rows folded), in start order.</summary>
     internal static IReadOnlyList<TestOutcome> ParseResults(XDocument document)

@@ -41,6 +41,37 @@ internal static class Replay
             text);
     }
 
+    /// <summary>
+    /// Runs a printed command of a Microsoft.Testing.Platform program (NUnit, MSTest) with
+    /// <c>--report-trx --report-trx-filename FILE --results-directory FOLDER</c> appended (the only change: it adds a
+    /// results file), in <paramref name="workingDirectory"/>, with no DEFLAKE_* variable inherited.
+    /// </summary>
+    public static async Task<Result> RunTestingPlatformAsync(string command, string workingDirectory)
+    {
+        var trx = $"results-{Guid.NewGuid():N}.trx";
+        var (code, text) = await RunShellAsync($"{command} --report-trx --report-trx-filename {trx} --results-directory {workingDirectory}", workingDirectory);
+        var path = Path.Combine(workingDirectory, trx);
+        var tests = File.Exists(path) ? Running.TrxResults.Parse(XDocument.Load(path)) : [];
+        return new Result(code, tests.ToDictionary(t => t.TestId, t => t.Passed, StringComparer.Ordinal), tests.Select(t => t.TestId).ToArray(), text);
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunShellAsync(string line, string workingDirectory)
+    {
+        var info = new ProcessStartInfo("bash") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(line);
+        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("DEFLAKE_", StringComparison.Ordinal)).ToArray())
+        {
+            info.Environment.Remove(name);
+        }
+
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await output + await error);
+    }
+
     /// <summary>The tests a command names in its order file (<c>printf '%s\n' A B &gt; deflake-order.txt</c>), in that order.</summary>
     public static string[] NamedTests(string command)
     {
@@ -51,7 +82,15 @@ internal static class Replay
         return command[(start + Start.Length)..end].Split(' ', StringSplitOptions.RemoveEmptyEntries);
     }
 
-    /// <summary>The command without <paramref name="test"/>: neither in its order file nor as a <c>-method</c> filter.</summary>
+    /// <summary>
+    /// The command without <paramref name="test"/>: neither in its order file nor as a <c>-method</c> filter nor as a
+    /// term of a <c>--filter</c>; an MSTest order chain (<c>--config-file</c>) goes too (what is left is one test).
+    /// </summary>
     public static string Without(string command, string test)
-        => command.Replace($" -method {test}", string.Empty, StringComparison.Ordinal).Replace($" {test} ", " ", StringComparison.Ordinal);
+    {
+        var without = command.Replace($" -method {test}", string.Empty, StringComparison.Ordinal).Replace($" {test} ", " ", StringComparison.Ordinal)
+            .Replace($"FullyQualifiedName={test}|", string.Empty, StringComparison.Ordinal).Replace($"|FullyQualifiedName={test}", string.Empty, StringComparison.Ordinal);
+        without = System.Text.RegularExpressions.Regex.Replace(without, @"printf '%s\\n' '\{""mstest""[^']*' > deflake\.testconfig\.json && ", string.Empty);
+        return without.Replace(" --config-file \"$PWD/deflake.testconfig.json\"", string.Empty, StringComparison.Ordinal);
+    }
 }
