@@ -194,6 +194,35 @@ public abstract class EngineContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_migration_error_says_file_line_and_column_and_the_databases_message_without_a_password()
+    {
+        // Issue 17: the file alone sends the reader searching; the database knows the place.
+        var migrations = Path.Combine(Scratch, "located");
+        Directory.CreateDirectory(migrations);
+        var marker = Guid.NewGuid().ToString("N");
+        await File.WriteAllTextAsync(Path.Combine(migrations, "001_ok.sql"), $"CREATE TABLE ok_{marker} (id INT PRIMARY KEY);", TestContext.Current.CancellationToken);
+        var broken = Path.Combine(migrations, "002_broken.sql");
+        await File.WriteAllTextAsync(broken, string.Join('\n',
+            "-- the second migration: two tables",
+            "CREATE TABLE first_ok (id INT PRIMARY KEY);",
+            "CREATE TABLE second_bad (id INT PRIMARY KEY,",
+            "    name VARCHAR(20),, other INT);",
+            ""), TestContext.Current.CancellationToken);
+
+        var error = await Assert.ThrowsAsync<TemplateBuildException>(() => CreatePoolAsync(SchemaSource.FromSqlDirectory(migrations)));
+
+        Assert.Equal(broken, error.File);
+        Assert.Equal(4, error.Line);
+        Assert.Equal(22, error.Column); // the second comma
+        Assert.Contains($"{broken}:4:22: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains(FirstLine(error.InnerException!.Message), error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.DoesNotContain("password", error.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static string FirstLine(string text) => text.Split('\n')[0].TrimEnd('\r');
+
+    [Fact]
     public async Task Eight_parallel_tests_writing_the_same_tables_never_lock_or_bleed_twenty_times_in_a_row()
     {
         // Seed 002: one shared database gave lock errors and data bleed. Each test here has its own clone.
