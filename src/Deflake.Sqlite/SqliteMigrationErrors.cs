@@ -38,13 +38,17 @@ internal static class SqliteMigrationErrors
                 return error.AtOffset(start + offset, sql);
             }
 
-            if (message.StartsWith("near \"", StringComparison.Ordinal) && message.IndexOf('"', 6) is > 6 and var end)
+            // No offset (SQLite gives one for syntax errors only): the name the message ends with, or its near "TOKEN".
+            var token = message.StartsWith("near \"", StringComparison.Ordinal) && message.IndexOf('"', 6) is > 6 and var end
+                ? message[6..end]
+                : message.LastIndexOf(": ", StringComparison.Ordinal) is > 0 and var colon ? message[(colon + 2)..] : null;
+            var found = token is null ? -1 : statement.IndexOf(token, at - start, StringComparison.OrdinalIgnoreCase);
+            if (found > 0 && statement[found - 1] is '"' or '`' or '[' or '\'')
             {
-                var token = message[6..end];
-                var found = statement.IndexOf(token, at - start, StringComparison.Ordinal);
-                at = found >= 0 ? start + found : at;
+                found--;
             }
 
+            at = found >= 0 ? start + found : at;
             return error.AtOffset(at, sql);
         }
 
