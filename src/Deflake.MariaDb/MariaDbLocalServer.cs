@@ -448,6 +448,11 @@ public sealed partial class MariaDbLocalServer : IAsyncDisposable
             directories = [Path.GetFullPath(options.BinDirectory)];
             setting = "MariaDbLocalServerOptions.BinDirectory";
         }
+        else if (Environment.GetEnvironmentVariable(DeflakeEnvironment.MariaDbBinDirectory) is { Length: > 0 } configured && options.SearchDirectories is null)
+        {
+            directories = [Path.GetFullPath(configured)];
+            setting = DeflakeEnvironment.MariaDbBinDirectory;
+        }
         else
         {
             directories = options.SearchDirectories?.ToList()
