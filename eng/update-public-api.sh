@@ -3,10 +3,13 @@
 set -u
 p=$1; name=$(basename $p)
 for i in 1 2 3; do
-  out=$(dotnet build $p/$name.csproj -v q -nologo -p:TreatWarningsAsErrors=false 2>&1)
+  out=$(dotnet build $p/$name.csproj -v q -nologo -p:TreatWarningsAsErrors=false 2>&1); built=$?
   add=$(echo "$out" | grep "error RS0016\|warning RS0016" | grep -o "Symbol '[^']*'" | sed "s/^Symbol '//; s/'$//" | sort -u)
   del=$(echo "$out" | grep "RS0017" | grep -o "Symbol '[^']*'" | sed "s/^Symbol '//; s/'$//" | sort -u)
-  [ -z "$add$del" ] && { echo "$name: clean"; break; }
+  if [ -z "$add$del" ]; then
+    [ $built -eq 0 ] && { echo "$name: clean"; exit 0; }
+    echo "$out" | grep -E " error " | sort -u | head -20; echo "$name: the build fails for another reason"; exit 1
+  fi
   f=$p/PublicAPI.Unshipped.txt
   python3 - "$f" "$add" "$del" <<'PY'
 import sys

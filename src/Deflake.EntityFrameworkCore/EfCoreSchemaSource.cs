@@ -86,6 +86,7 @@ internal sealed class EfCoreSchemaSource<TContext> : SchemaSource
         await using (dbContext.ConfigureAwait(false))
         {
             var migrations = dbContext.Database.GetMigrations().ToList();
+            using var failed = FailedCommandCapture.Start(dbContext);
             try
             {
                 if (migrations.Count > 0)
@@ -99,7 +100,8 @@ internal sealed class EfCoreSchemaSource<TContext> : SchemaSource
             }
             catch (DbException ex)
             {
-                throw new TemplateBuildException(await FailedStepAsync(dbContext, migrations, cancellationToken).ConfigureAwait(false), ex);
+                var sql = failed.FailedSql; // before the history is read, which runs commands of its own
+                throw new TemplateBuildException(await FailedStepAsync(dbContext, migrations, cancellationToken).ConfigureAwait(false), ex, file: null, sql);
             }
             catch (InvalidOperationException ex)
             {

@@ -258,7 +258,15 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
             var connection = await Connections.OpenAsync(builder.ConnectionString, cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
-                await request.Schema.ApplyAsync(connection, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await request.Schema.ApplyAsync(connection, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TemplateBuildException ex) when (ex.Line is null)
+                {
+                    throw Internal.MigrationErrors.Locate(ex);
+                }
+
                 if (request.Chaos.HasFlag(ChaosModes.Identities))
                 {
                     IdentityReport = await Chaos.MariaDbTemplateChaos.ApplyIdentitiesAsync(connection, request.Seed, _logger, cancellationToken).ConfigureAwait(false);

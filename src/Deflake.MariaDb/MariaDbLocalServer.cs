@@ -86,6 +86,61 @@ public sealed partial class MariaDbLocalServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>
+    /// Attaches to the shared throwaway server when it is running, and never starts it (for <c>deflake gc</c>): null when
+    /// it is not running, or when no MariaDB binaries are installed (then none can be).
+    /// </summary>
+    public static async Task<MariaDbLocalServer?> AttachIfRunningAsync(MariaDbLocalServerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new MariaDbLocalServerOptions();
+        options.Validate();
+        Binaries binaries;
+        try
+        {
+            binaries = FindBinaries(options);
+        }
+        catch (DeflakeConfigurationException)
+        {
+            return null;
+        }
+
+        var version = await ReadVersionAsync(binaries.Server, cancellationToken).ConfigureAwait(false);
+        var runtime = Path.GetFullPath(options.RuntimeDirectory ?? DeflakeEnvironment.GetRuntimeDirectory());
+        var series = string.Join('.', version.Split('.').Take(2));
+        var serverDirectory = Path.Combine(runtime, $"mariadb-{series}");
+        var server = new MariaDbLocalServer(options, binaries, version, serverDirectory, Path.Combine(runtime, $"mariadb-{series}.lock"));
+        if (!File.Exists(server.PasswordFile) || !File.Exists(server.SocketPath))
+        {
+            return null;
+        }
+
+        var gate = await LocalServerStart.AcquireLockAsync(server.LockPath, options.StartTimeout, "MariaDbLocalServerOptions.StartTimeout",
+            "MariaDB server", server.LogFile, DeflakeEnvironment.MariaDb, cancellationToken).ConfigureAwait(false);
+        await using (gate.ConfigureAwait(false))
+        {
+            server.ConnectionString = new MySqlConnectionStringBuilder
+            {
+                Server = server.SocketPath,
+                ConnectionProtocol = MySqlConnectionProtocol.Unix,
+                UserID = "root",
+                Password = await server.EnsurePasswordAsync(cancellationToken).ConfigureAwait(false),
+                SslMode = MySqlSslMode.None,
+                CharacterSet = "utf8mb4",
+                AllowUserVariables = true,
+            }.ConnectionString;
+            if (!await server.IsRunningAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return null;
+            }
+
+            server.DataDirectory = server.ReadNote("data-directory") ?? server.DataDirectory;
+            var attached = Path.Combine(serverDirectory, "attached");
+            await File.WriteAllTextAsync(attached, Environment.ProcessId.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+            File.SetLastWriteTimeUtc(attached, DateTime.UtcNow);
+            return server;
+        }
+    }
+
     private async Task StartOrAttachAsync(CancellationToken cancellationToken)
     {
         var gate = await LocalServerStart.AcquireLockAsync(LockPath, _options.StartTimeout, "MariaDbLocalServerOptions.StartTimeout",
@@ -392,6 +447,11 @@ public sealed partial class MariaDbLocalServer : IAsyncDisposable
         {
             directories = [Path.GetFullPath(options.BinDirectory)];
             setting = "MariaDbLocalServerOptions.BinDirectory";
+        }
+        else if (Environment.GetEnvironmentVariable(DeflakeEnvironment.MariaDbBinDirectory) is { Length: > 0 } configured && options.SearchDirectories is null)
+        {
+            directories = [Path.GetFullPath(configured)];
+            setting = DeflakeEnvironment.MariaDbBinDirectory;
         }
         else
         {

@@ -5,7 +5,7 @@ public sealed class MariaDbLocalServerOptions
 {
     /// <summary>
     /// Folder holding <c>mariadbd</c> and <c>mariadb-install-db</c> (or <c>mysqld</c> and <c>mysql_install_db</c>).
-    /// Default null: PATH, then <c>/usr/sbin</c>, <c>/usr/bin</c>, <c>/usr/local/bin</c>, <c>/opt/homebrew/bin</c>.
+    /// Default null: <c>DEFLAKE_MARIADB_BIN_DIR</c> when set, else PATH, then <c>/usr/sbin</c>, <c>/usr/bin</c>, <c>/usr/local/bin</c>, <c>/opt/homebrew/bin</c>.
     /// </summary>
     public string? BinDirectory { get; set; }
 

@@ -299,7 +299,15 @@ public sealed class PostgresEngine : IDatabaseEngine
             var connection = await OpenDedicatedAsync(build, "deflake template build", cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
-                await request.Schema.ApplyAsync(connection, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await request.Schema.ApplyAsync(connection, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TemplateBuildException ex) when (ex.Line is null)
+                {
+                    throw Internal.MigrationErrors.Locate(ex);
+                }
+
                 await ApplyTemplateChaosAsync(connection, request, cancellationToken).ConfigureAwait(false);
                 await Recycling.PostgresRecycling.InstallAsync(connection, request.Chaos.HasFlag(ChaosModes.Rows), _logger, cancellationToken).ConfigureAwait(false);
             }

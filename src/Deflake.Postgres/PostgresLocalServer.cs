@@ -122,6 +122,49 @@ public sealed partial class PostgresLocalServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>
+    /// Attaches to the shared throwaway server when it is running, and never starts it (for <c>deflake gc</c>): null when
+    /// it is not running, or when no PostgreSQL binaries are installed (then none can be).
+    /// </summary>
+    public static async Task<PostgresLocalServer?> AttachIfRunningAsync(PostgresLocalServerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new PostgresLocalServerOptions();
+        options.Validate();
+        string binDirectory;
+        try
+        {
+            binDirectory = await FindBinariesAsync(options.BinDirectory, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (DeflakeConfigurationException)
+        {
+            return null;
+        }
+
+        var major = await ReadMajorVersionAsync(binDirectory, cancellationToken).ConfigureAwait(false);
+        var runtime = Path.GetFullPath(options.RuntimeDirectory ?? DeflakeEnvironment.GetRuntimeDirectory());
+        var serverDirectory = Path.Combine(runtime, $"postgres-{major}");
+        if (!Directory.Exists(serverDirectory))
+        {
+            return null;
+        }
+
+        var server = new PostgresLocalServer(options, binDirectory, major, serverDirectory, Path.Combine(runtime, $"postgres-{major}.lock"), runAs: null);
+        var gate = await LocalServerStart.AcquireLockAsync(server.LockPath, options.StartTimeout, "PostgresLocalServerOptions.StartTimeout",
+            "server", server.LogFile, DeflakeEnvironment.Postgres, cancellationToken).ConfigureAwait(false);
+        await using (gate.ConfigureAwait(false))
+        {
+            if (!await server.IsRunningAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return null;
+            }
+
+            server.DataDirectory = ReadNote(Path.Combine(serverDirectory, DataNoteFile)) ?? server.DataDirectory;
+            server.DataDirectoryReason = "the running server's";
+            await server.TouchAttachedAsync(cancellationToken).ConfigureAwait(false);
+            return server;
+        }
+    }
+
     private async Task StartOrAttachAsync(CancellationToken cancellationToken)
     {
         var gate = await LocalServerStart.AcquireLockAsync(LockPath, _options.StartTimeout, "PostgresLocalServerOptions.StartTimeout",

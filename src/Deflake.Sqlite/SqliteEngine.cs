@@ -224,7 +224,15 @@ public sealed class SqliteEngine : IDatabaseEngine
             await using (connection.ConfigureAwait(false))
             {
                 await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-                await request.Schema.ApplyAsync(connection, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await request.Schema.ApplyAsync(connection, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TemplateBuildException ex) when (ex.Line is null)
+                {
+                    throw SqliteMigrationErrors.Locate(ex, connection);
+                }
+
                 await SqliteTemplateChaos.ApplyAsync(connection, request, _logger, cancellationToken).ConfigureAwait(false);
                 await ExecuteAsync(connection, "PRAGMA journal_mode = DELETE; VACUUM;", cancellationToken).ConfigureAwait(false);
             }

@@ -76,6 +76,18 @@ public static class DeflakeEnvironment
     /// <summary>Admin connection string of a MariaDB/MySQL server; unset: a throwaway local server.</summary>
     public const string MariaDb = "DEFLAKE_MARIADB";
 
+    /// <summary>
+    /// The folder holding <c>mariadbd</c> and <c>mariadb-install-db</c> for the throwaway MariaDB server; unset: <c>PATH</c>,
+    /// then the usual folders (<c>/usr/sbin</c>, …). <c>MariaDbLocalServerOptions.BinDirectory</c> wins over it.
+    /// </summary>
+    public const string MariaDbBinDirectory = "DEFLAKE_MARIADB_BIN_DIR";
+
+    /// <summary>
+    /// Comma list of engines (<c>postgres</c>, <c>mariadb</c>) whose tests must run: Deflake's own test suites skip an
+    /// engine's tests when its server binaries are missing, unless this names it (then they fail). CI sets it for all.
+    /// </summary>
+    public const string RequireEngines = "DEFLAKE_REQUIRE_ENGINES";
+
     /// <summary>Overrides the per-user cache directory (templates, SQLite clones, lock files).</summary>
     public const string CacheDirectory = "DEFLAKE_CACHE_DIR";
 

@@ -158,7 +158,7 @@ internal sealed class SqlDirectorySchemaSource : SchemaSource
             }
             catch (DbException ex)
             {
-                throw new TemplateBuildException($"migration '{Path.GetFileName(file)}' (in {_directory})", ex);
+                throw new TemplateBuildException($"migration '{Path.GetFileName(file)}' (in {_directory})", ex, file, sql);
             }
         }
     }

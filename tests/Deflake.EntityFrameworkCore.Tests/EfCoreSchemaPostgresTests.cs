@@ -45,6 +45,24 @@ public sealed class EfCoreSchemaPostgresTests
     }
 
     [Fact]
+    public async Task A_failing_migration_says_the_line_and_column_of_its_SQL_and_no_password()
+    {
+        var error = await Assert.ThrowsAsync<TemplateBuildException>(() => PostgresTestServer.CreatePoolAsync(new TestDatabaseOptions
+        {
+            Schema = EfCoreSchema.FromDbContext(BrokenShopContext.Create),
+            PoolSize = 1,
+        }, Token));
+
+        Assert.Equal($"migration '{ShopMigrations.AddOrdersId}' of BrokenShopContext", error.Step);
+        Assert.Contains("relation \"NoSuchTable\" does not exist", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, error.Line);
+        Assert.Equal(13, error.Column);
+        Assert.Contains("failed at line 1, column 13 of its SQL (INSERT INTO \"NoSuchTable\"", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.DoesNotContain("password", error.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task A_second_pool_reuses_the_template()
     {
         string name;

@@ -115,6 +115,11 @@ public sealed class EfCoreSchemaSqliteTests : IDisposable
         Assert.Equal($"migration '{ShopMigrations.AddOrdersId}' of BrokenShopContext", error.Step);
         Assert.Contains("no such table: NoSuchTable", error.Message, StringComparison.Ordinal);
         Assert.IsAssignableFrom<DbException>(error.InnerException);
+        // Where in the migration's SQL: the seed statement, at the table SQLite could not find.
+        Assert.Equal("INSERT INTO \"NoSuchTable\" (\"X\") VALUES (1)", error.Sql?.Trim().TrimEnd(';'));
+        Assert.Equal(1, error.Line);
+        Assert.Equal(13, error.Column);
+        Assert.Contains("failed at line 1, column 13 of its SQL (INSERT INTO \"NoSuchTable\"", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', error.Message);
     }
 

@@ -6,6 +6,8 @@ namespace Deflake.MariaDb.Tests;
 /// <summary>The engine contract, against a real MariaDB server (throwaway local one unless DEFLAKE_MARIADB is set).</summary>
 public sealed class MariaDbContractTests : EngineContractTests
 {
+    protected override int SyntaxErrorColumn => 23;
+
     protected override IDatabaseEngine CreateEngine() => MariaDbTestServer.CreateEngineAsync().GetAwaiter().GetResult();
 
     protected override async Task<bool> ExistsAsync(string name, string connectionString) =>

@@ -13,6 +13,55 @@ public sealed class ProcessTests
         => new(StringComparer.Ordinal) { [DeflakeEnvironment.MariaDb] = await MariaDbTestServer.GetAdminConnectionStringAsync(Token) };
 
     [Fact]
+    public async Task Pools_starting_while_pools_of_other_processes_stop_never_fail_to_start()
+    {
+        // Issue 17, the same review as SQLite and PostgreSQL: every start collects orphans while peers stop and drop
+        // their clones at that moment. 4 processes × 2 loops × 13 cycles: 104 starts.
+        const int Processes = 4, Parallel = 2, Cycles = 13;
+        var version = "start-stop-" + Guid.NewGuid().ToString("N");
+        var directory = Directory.CreateTempSubdirectory("deflake-mariadb-start-stop-");
+        var goFile = Path.Combine(directory.FullName, "go");
+        var environment = await EnvironmentAsync();
+        var hosts = new List<HostChild>();
+        try
+        {
+            for (var i = 0; i < Processes; i++)
+            {
+                hosts.Add(HostChild.Start("server-start-stop", ["mariadb", version, goFile,
+                    Cycles.ToString(System.Globalization.CultureInfo.InvariantCulture), Parallel.ToString(System.Globalization.CultureInfo.InvariantCulture)], environment));
+            }
+
+            await File.WriteAllTextAsync(goFile, "go", Token);
+            var runs = new List<long[]>();
+            foreach (var host in hosts)
+            {
+                var output = await host.WaitForSuccessAsync(TimeSpan.FromSeconds(300));
+                Assert.Equal("", host.Stderr);
+                var done = output.Split('\n').Single(l => l.StartsWith("DONE ", StringComparison.Ordinal)).Trim();
+                runs.Add([.. done.Split(' ')[1..].Select(f => long.Parse(f[(f.IndexOf('=', StringComparison.Ordinal) + 1)..], System.Globalization.CultureInfo.InvariantCulture))]);
+            }
+
+            Assert.All(runs, r => Assert.Equal(0, r[1]));
+            Assert.Equal(Processes * Parallel * Cycles, runs.Sum(r => r[0]));
+            Assert.True(runs.Max(r => r[2]) < runs.Min(r => r[3]), "the processes' start/stop loops did not overlap");
+
+            // Every clone was dropped by its pool or collected: the registry holds no clone of these processes.
+            var pids = string.Join(',', hosts.Select(h => h.Id));
+            Assert.Equal(0L, Convert.ToInt64(await MariaDbTestServer.ScalarAsync(
+                $"SELECT COUNT(*) FROM `deflake_registry`.`databases` WHERE kind <> 'template' AND pid IN ({pids})", Token), System.Globalization.CultureInfo.InvariantCulture));
+        }
+        finally
+        {
+            foreach (var host in hosts)
+            {
+                await host.DisposeAsync();
+            }
+
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Three_processes_starting_at_the_same_moment_build_the_template_exactly_once_without_errors()
     {
         var version = "race-" + Guid.NewGuid().ToString("N");

@@ -19,6 +19,12 @@ public abstract class EngineContractTests : IAsyncLifetime
     /// <summary>Removes a kept database at the end of a test, without going through Deflake.</summary>
     protected abstract Task RemoveKeptAsync(string name, string connectionString);
 
+    /// <summary>
+    /// The column a syntax error at the second comma of <c>name VARCHAR(20),, other INT</c> is reported at: the comma
+    /// (PostgreSQL's position, SQLite's error offset); MariaDB quotes the rest after it, so the column after it.
+    /// </summary>
+    protected virtual int SyntaxErrorColumn => 22;
+
     protected string Scratch => _scratch;
 
     public ValueTask InitializeAsync()
@@ -192,6 +198,35 @@ public abstract class EngineContractTests : IAsyncLifetime
         await using var pool = await CreatePoolAsync(SchemaSource.FromSqlDirectory(migrations));
         Assert.True(pool.Template.WasBuilt);
     }
+
+    [Fact]
+    public async Task A_migration_error_says_file_line_and_column_and_the_databases_message_without_a_password()
+    {
+        // Issue 17: the file alone sends the reader searching; the database knows the place.
+        var migrations = Path.Combine(Scratch, "located");
+        Directory.CreateDirectory(migrations);
+        var marker = Guid.NewGuid().ToString("N");
+        await File.WriteAllTextAsync(Path.Combine(migrations, "001_ok.sql"), $"CREATE TABLE ok_{marker} (id INT PRIMARY KEY);", TestContext.Current.CancellationToken);
+        var broken = Path.Combine(migrations, "002_broken.sql");
+        await File.WriteAllTextAsync(broken, string.Join('\n',
+            "-- the second migration: two tables",
+            "CREATE TABLE first_ok (id INT PRIMARY KEY);",
+            "CREATE TABLE second_bad (id INT PRIMARY KEY,",
+            "    name VARCHAR(20),, other INT);",
+            ""), TestContext.Current.CancellationToken);
+
+        var error = await Assert.ThrowsAsync<TemplateBuildException>(() => CreatePoolAsync(SchemaSource.FromSqlDirectory(migrations)));
+
+        Assert.Equal(broken, error.File);
+        Assert.Equal(4, error.Line);
+        Assert.Equal(SyntaxErrorColumn, error.Column);
+        Assert.Contains($"{broken}:4:{SyntaxErrorColumn}: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains(FirstLine(error.InnerException!.Message), error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.DoesNotContain("password", error.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static string FirstLine(string text) => text.Split('\n')[0].TrimEnd('\r');
 
     [Fact]
     public async Task Eight_parallel_tests_writing_the_same_tables_never_lock_or_bleed_twenty_times_in_a_row()

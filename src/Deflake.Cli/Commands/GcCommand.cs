@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Deflake.MariaDb;
+using Deflake.Postgres;
 using Deflake.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Spectre.Console;
@@ -21,7 +23,7 @@ internal sealed class GcCommand(CommandContext context)
     /// <summary>The command line definition.</summary>
     public static Command Create(CommandContext context)
     {
-        var command = new Command("gc", "Remove orphaned Deflake databases and files: SQLite clones of processes that are gone, old kept databases, stale template builds, work folders of hunts killed outright.")
+        var command = new Command("gc", "Remove orphaned Deflake databases and files: clones of processes that are gone (SQLite; PostgreSQL and MariaDB on DEFLAKE_POSTGRES, DEFLAKE_MARIADB and the throwaway servers when running), old kept databases, stale template builds, work folders of hunts killed outright.")
         {
             KeptDaysOption,
         };
@@ -49,9 +51,16 @@ internal sealed class GcCommand(CommandContext context)
         var work = CommonOptions.RemoveAbandonedWorkDirectories();
         context.Console.MarkupLine($"deflake: removed {work} work folder(s) of hunts whose process is gone, under {Markup.Escape(Path.GetTempPath())}");
 
-        if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(DeflakeEnvironment.Postgres)))
+        // Servers: every one an engine reaches without starting one (the throwaway servers only when they run).
+        var servers = new List<OrphanServer>();
+        servers.AddRange(await PostgresOrphanServers.FindAsync(cancellationToken: cancellationToken).ConfigureAwait(false));
+        servers.AddRange(await MariaDbOrphanServers.FindAsync(cancellationToken: cancellationToken).ConfigureAwait(false));
+        var outcomes = await OrphanCollector.CollectAsync(servers, TimeSpan.FromDays(settings.KeptDays), cancellationToken: cancellationToken).ConfigureAwait(false);
+        foreach (var outcome in outcomes)
         {
-            context.Console.MarkupLine("postgres: orphan collection runs when a pool starts (RemoveOrphansOnStart); this command does not reach the server yet.");
+            context.Console.MarkupLine(Markup.Escape(outcome.Removed is { } count
+                ? $"{outcome.Engine}: removed {count} orphaned database(s) on {outcome.Where}"
+                : $"{outcome.Engine}: did not reach {outcome.Where}: {outcome.Problem}"));
         }
 
         return ExitCodes.Clean;

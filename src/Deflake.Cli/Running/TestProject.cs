@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
 using System.Text.Json;
@@ -5,7 +6,7 @@ using System.Text.Json;
 namespace Deflake.Cli.Running;
 
 /// <summary>A test project deflake can hunt in: resolved, checked, built once.</summary>
-internal sealed class TestProject
+internal sealed partial class TestProject
 {
     private TestProject(string projectPath, string assemblyPath, TestFramework framework)
     {
@@ -54,8 +55,7 @@ internal sealed class TestProject
         var framework = CheckFramework(projectFile, isTestProject, packages);
 
         progress?.Invoke($"building {Shell.DisplayPath(projectFile)}");
-        var build = await ProcessRunner.RunAsync("dotnet", ["build", projectFile, "-nologo", "-v", "q", "-clp:NoSummary"],
-            cancellationToken: cancellationToken).ConfigureAwait(false);
+        var build = await BuildAsync(projectFile, progress, cancellationToken).ConfigureAwait(false);
         if (build.ExitCode != 0)
         {
             throw CliException.Run($"{Shell.DisplayPath(projectFile)} does not build: {FirstErrorLine(build)}");
@@ -69,6 +69,55 @@ internal sealed class TestProject
         CheckBuilt(framework, targetPath);
         return new TestProject(projectFile, targetPath, framework);
     }
+
+    /// <summary>
+    /// Builds <paramref name="projectFile"/>, saying as it goes which projects are built and, after
+    /// <see cref="BuildSilence"/> without news, how long it has been building: a first build restores and compiles for minutes.
+    /// </summary>
+    private static async Task<ProcessResult> BuildAsync(string projectFile, Action<string>? progress, CancellationToken cancellationToken)
+    {
+        var build = ProcessRunner.Start("dotnet", ["build", projectFile, "-nologo", "-v", "m", "-clp:NoSummary", "-tl:off"]);
+        await using (build.ConfigureAwait(false))
+        {
+            var started = Stopwatch.StartNew();
+            var lastNews = started.Elapsed;
+            var reported = 0;
+            var wait = build.WaitAsync(cancellationToken: cancellationToken);
+            void Report(bool all)
+            {
+                var lines = build.OutputSoFar.Split('\n');
+                for (; reported < lines.Length - (all ? 0 : 1); reported++)
+                {
+                    if (BuiltProject().Match(lines[reported]) is { Success: true } built)
+                    {
+                        progress?.Invoke($"built {built.Groups[1].Value} ({started.Elapsed.TotalSeconds:0} s)");
+                        lastNews = started.Elapsed;
+                    }
+                }
+            }
+
+            while (await Task.WhenAny(wait, Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken)).ConfigureAwait(false) != wait)
+            {
+                Report(all: false);
+                if (started.Elapsed - lastNews >= BuildSilence)
+                {
+                    progress?.Invoke($"still building {Shell.DisplayPath(projectFile)} ({started.Elapsed.TotalSeconds:0} s)");
+                    lastNews = started.Elapsed;
+                }
+            }
+
+            var result = await wait.ConfigureAwait(false);
+            Report(all: true);
+            return result;
+        }
+    }
+
+    /// <summary>How long a build may be silent before deflake says it is still building.</summary>
+    internal static readonly TimeSpan BuildSilence = TimeSpan.FromSeconds(15);
+
+    /// <summary>MSBuild's line for a project it built: <c>  Name -> /path/Name.dll</c>.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\s*(\S+) -> \S")]
+    private static partial System.Text.RegularExpressions.Regex BuiltProject();
 
     private static string FindProjectFile(string target, string given)
     {
