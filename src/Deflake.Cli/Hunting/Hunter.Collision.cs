@@ -45,7 +45,7 @@ internal sealed partial class Hunter
         var failedAgain = pair?.FailedTest(victim) == true || parallelFailures.Length >= 2;
         if (!failedAgain)
         {
-            _parallelConfirm ??= await DiagnosticAsync(new RunRequest("parallel again", RunOrderKind.Default, "none", options.Seed, Parallel: true), cancellationToken).ConfigureAwait(false);
+            _parallelConfirm ??= await DiagnosticAsync(Filtered(new RunRequest("parallel again", RunOrderKind.Default, "none", options.Seed, Parallel: true)), cancellationToken).ConfigureAwait(false);
             steps.Add($"parallel again: {Outcome(_parallelConfirm, victim)}");
             if (!_parallelConfirm.FailedTest(victim))
             {
