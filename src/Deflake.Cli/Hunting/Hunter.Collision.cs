@@ -56,6 +56,17 @@ internal sealed partial class Hunter
         var sequentialRuns = facts.SequentialPasses.Append(_sequentialDefault).OfType<RunResult>().Where(r => r.PassedTest(victim)).ToArray();
         if (partner is null)
         {
+            // Confirm before blaming: without a partner to replay, the suite's parallel runs are the evidence. It must
+            // have failed in 3 of them, and passed in at most one (a test failing at random 30% of the time does that
+            // in 3% of hunts).
+            var parallelRuns = _runs.Where(r => r.Request.Parallel && r.OutcomeOf(victim) is not null && (r.Request.Tests?.Count ?? int.MaxValue) > 2).ToArray();
+            var parallelFailed = parallelRuns.Count(r => r.FailedTest(victim));
+            steps.Add($"confirm: failed in {parallelFailed} of {parallelRuns.Length} parallel runs of the suite (needs {OrderEvidence.Confirmations}, at most one pass)");
+            if (parallelFailed < OrderEvidence.Confirmations || parallelRuns.Length - parallelFailed > 1)
+            {
+                return null;
+            }
+
             steps.Add($"one at a time: passed in all {Bisector.RunCount(sequentialRuns.Length)}");
             var reproduce = parallelFailures.FirstOrDefault(r => r.Request.Chaos == "none") ?? (_parallelConfirm?.FailedTest(victim) == true ? _parallelConfirm : parallelFailures[0]);
             return new Finding(victim, FlakeCause.ParallelCollision, null,
@@ -82,11 +93,43 @@ internal sealed partial class Hunter
             }
         }
 
+        // Confirm before blaming: a test failing at random fails a pair run now and then by chance.
+        var (confirmed, pairRuns, failures) = await ConfirmPairAsync(victim, partner, cancellationToken).ConfigureAwait(false);
+        steps.Add($"confirm: in parallel with {partner} alone, it failed {failures} of {pairRuns.Count} runs (needs {OrderEvidence.Confirmations})");
+        if (!confirmed)
+        {
+            return null;
+        }
+
         steps.Add($"one at a time: passed in all {sequentialRuns.Length} runs; with {partner} before it in '{after.Request.Name}': passed");
         var reproduceRun = pair!.FailedTest(victim) ? pair : parallelFailures.FirstOrDefault(r => r.Request.Chaos == "none") ?? parallelFailures[0];
         return new Finding(victim, FlakeCause.ParallelCollision, partner,
             $"Fails when collections run in parallel ({facts.FailedNames}); run in parallel with {partner} alone, {(pair.FailedTest(victim) ? "it fails" : $"{partner} fails")}; passes one at a time, also right after {partner} ('{after.Request.Name}').",
             reproduceRun.Reproduce, steps) { Message = message };
+    }
+
+    /// <summary>
+    /// Runs the pair in parallel again (the runs serve both tests of the pair) until the victim failed in
+    /// <see cref="OrderEvidence.Confirmations"/> of them, allowing one pass (a real collision is a race, and may miss
+    /// once); false when it cannot get there.
+    /// </summary>
+    private async Task<(bool Confirmed, List<RunResult> Runs, int Failures)> ConfirmPairAsync(string victim, string partner, CancellationToken cancellationToken)
+    {
+        var key = PairKey(victim, partner);
+        if (!_pairConfirmations.TryGetValue(key, out var runs))
+        {
+            runs = [_pairRuns[key]];
+            _pairConfirmations[key] = runs;
+        }
+
+        const int needed = OrderEvidence.Confirmations;
+        int Failures() => runs.Count(r => r.FailedTest(victim));
+        while (Failures() < needed && runs.Count - Failures() <= 1)
+        {
+            runs.Add(await DiagnosticAsync(PairRequest(victim, partner) with { Name = "confirm: pair in parallel" }, cancellationToken).ConfigureAwait(false));
+        }
+
+        return (Failures() >= needed, runs, Failures());
     }
 
     private static (string, string) PairKey(string a, string b) => string.CompareOrdinal(a, b) < 0 ? (a, b) : (b, a);

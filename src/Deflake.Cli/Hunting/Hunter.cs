@@ -48,6 +48,7 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
     private readonly Dictionary<(string Mode, string Test), RunResult> _chaosRuns = [];
     private readonly Dictionary<(string, string), RunResult> _pairRuns = [];
     private readonly Dictionary<(string Before, string Victim), RunResult> _afterRuns = [];
+    private readonly Dictionary<(string, string), List<RunResult>> _pairConfirmations = [];
     private readonly Dictionary<string, Finding> _explained = new(StringComparer.Ordinal);
     private Dictionary<string, string> _chaosPlan = new(StringComparer.Ordinal);
     private Dictionary<string, string>? _batchPlan;
@@ -96,7 +97,7 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
         // The tests to check under a chaos mode, each under the first mode it failed under, so that one process
         // checks them all (DEFLAKE_CHAOS_TESTS gives each its own mode).
         _survey = survey;
-        _chaosPlan = suspects.Where(s => !facts[s].FailedInParallelWithoutChaos && facts[s].ChaosModes.Length > 0)
+        _chaosPlan = suspects.Where(s => !facts[s].FailedWithoutChaos && facts[s].ChaosModes.Length > 0)
             .ToDictionary(s => s, s => options.Modes.First(m => facts[s].ChaosModes.Contains(m, StringComparer.Ordinal)), StringComparer.Ordinal)
             // The environment modes (culture, timezone) are the process's, not one test's: their suspects run alone.
             .Where(p => !EnvironmentChaos.IsEnvironmentMode(p.Value))
@@ -209,6 +210,13 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
 
         /// <summary>It failed in a parallel run without chaos (baseline): chaos cannot be what breaks it.</summary>
         public bool FailedInParallelWithoutChaos => FailedIn.Any(r => r.Request.Chaos == "none" && r.Request.Parallel);
+
+        /// <summary>
+        /// It failed in a run without chaos (any order, in parallel or not): chaos is then not what breaks it (a test a
+        /// chaos mode breaks passes without it), and a failure under chaos is read as chance (a test failing at random
+        /// must not be blamed on a mode), so it is explained by order, collision or chance instead.
+        /// </summary>
+        public bool FailedWithoutChaos => FailedIn.Any(r => r.Request.Chaos == "none" && r.Request.TestChaos is null);
 
         /// <summary>The chaos modes it failed under.</summary>
         public string[] ChaosModes => FailedIn.Where(r => r.Request.Chaos != "none").Select(r => r.Request.Chaos).Distinct(StringComparer.Ordinal).ToArray();
@@ -330,8 +338,9 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
             return failsAlone;
         }
 
-        // 2. Chaos: fails alone under the mode it failed under (unless it failed the same way without chaos).
-        if (!facts.FailedInParallelWithoutChaos)
+        // 2. Chaos: fails alone under the mode it failed under (unless it failed without chaos too: then chaos is not
+        //    what breaks it, and its failures under chaos may be chance).
+        if (!facts.FailedWithoutChaos && !_runs.Any(r => r.Request.ChaosOf(victim) == "none" && r.FailedTest(victim)))
         {
             foreach (var mode in facts.ChaosModes)
             {
