@@ -54,18 +54,22 @@ internal sealed partial class Hunter
         }
 
         var sequentialRuns = facts.SequentialPasses.Append(_sequentialDefault).OfType<RunResult>().Where(r => r.PassedTest(victim)).ToArray();
+
+        // Confirm before blaming: the suite's parallel runs are evidence too. A collision predicts a failure whenever
+        // the suite runs in parallel, so it must have failed in most of them (a test failing at random 30% of the
+        // time fails in 3 of 5 in 16% of hunts); without a partner to replay, in 3 of them, with at most one pass (3%).
+        var parallelRuns = _runs.Where(r => r.Request.Parallel && r.OutcomeOf(victim) is not null && (r.Request.Tests?.Count ?? int.MaxValue) > 2).ToArray();
+        var parallelFailed = parallelRuns.Count(r => r.FailedTest(victim));
+        steps.Add(partner is null
+            ? $"confirm: failed in {parallelFailed} of {parallelRuns.Length} parallel runs of the suite (needs {OrderEvidence.Confirmations}, at most one pass)"
+            : $"confirm: failed in {parallelFailed} of {parallelRuns.Length} parallel runs of the suite (needs more than half)");
+        if (partner is null ? parallelFailed < OrderEvidence.Confirmations || parallelRuns.Length - parallelFailed > 1 : parallelFailed * 2 <= parallelRuns.Length)
+        {
+            return null;
+        }
+
         if (partner is null)
         {
-            // Confirm before blaming: without a partner to replay, the suite's parallel runs are the evidence. It must
-            // have failed in 3 of them, and passed in at most one (a test failing at random 30% of the time does that
-            // in 3% of hunts).
-            var parallelRuns = _runs.Where(r => r.Request.Parallel && r.OutcomeOf(victim) is not null && (r.Request.Tests?.Count ?? int.MaxValue) > 2).ToArray();
-            var parallelFailed = parallelRuns.Count(r => r.FailedTest(victim));
-            steps.Add($"confirm: failed in {parallelFailed} of {parallelRuns.Length} parallel runs of the suite (needs {OrderEvidence.Confirmations}, at most one pass)");
-            if (parallelFailed < OrderEvidence.Confirmations || parallelRuns.Length - parallelFailed > 1)
-            {
-                return null;
-            }
 
             steps.Add($"one at a time: passed in all {Bisector.RunCount(sequentialRuns.Length)}");
             var reproduce = parallelFailures.FirstOrDefault(r => r.Request.Chaos == "none") ?? (_parallelConfirm?.FailedTest(victim) == true ? _parallelConfirm : parallelFailures[0]);
@@ -110,8 +114,9 @@ internal sealed partial class Hunter
 
     /// <summary>
     /// Runs the pair in parallel again (the runs serve both tests of the pair) until the victim failed in
-    /// <see cref="OrderEvidence.Confirmations"/> of them, allowing one pass (a real collision is a race, and may miss
-    /// once); false when it cannot get there.
+    /// <see cref="OrderEvidence.Confirmations"/> of them; a pass stops it unconfirmed (a test failing at random 30% of
+    /// the time fails 2 more pair runs in 9% of the pairs that first failed by chance, and must also have failed in
+    /// most parallel runs of the suite).
     /// </summary>
     private async Task<(bool Confirmed, List<RunResult> Runs, int Failures)> ConfirmPairAsync(string victim, string partner, CancellationToken cancellationToken)
     {
@@ -124,7 +129,7 @@ internal sealed partial class Hunter
 
         const int needed = OrderEvidence.Confirmations;
         int Failures() => runs.Count(r => r.FailedTest(victim));
-        while (Failures() < needed && runs.Count - Failures() <= 1)
+        while (Failures() < needed && runs.Count == Failures())
         {
             runs.Add(await DiagnosticAsync(PairRequest(victim, partner) with { Name = "confirm: pair in parallel" }, cancellationToken).ConfigureAwait(false));
         }

@@ -46,7 +46,20 @@ public sealed class ChanceIsNotBlamedTests
         Assert.Equal(2, outcome.Findings.Count);
         Assert.All(outcome.Findings, f => Assert.Equal((FlakeCause.Nondeterministic, null), (f.Cause, f.Polluter)));
         var lottery = Assert.Single(outcome.Findings, f => f.Test == "Suite.Lottery.Draw");
-        Assert.Contains(lottery.Steps, s => s.StartsWith("confirm: in parallel with Suite.Busy.Worker alone, it failed 1 of 3", StringComparison.Ordinal));
+        Assert.Contains(lottery.Steps, s => s.StartsWith("confirm: in parallel with Suite.Busy.Worker alone, it failed 1 of 2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_test_whose_pair_runs_all_fail_by_chance_is_no_collision_when_most_parallel_runs_of_the_suite_passed()
+    {
+        // It failed in one of the suite's 3 parallel runs, and (the worst luck) in every pair run: the suite's runs say no.
+        var runner = Suite((r, running) => r.Parallel && (r.Name == "chaos rows" || running.Count == 2), (r, _) => r.Name == "chaos rows");
+
+        var outcome = await new Hunter(runner, new HuntOptions(3, 3, ["identities", "rows"], "Suite")).HuntAsync(TestContext.Current.CancellationToken);
+
+        var lottery = Assert.Single(outcome.Findings, f => f.Test == "Suite.Lottery.Draw");
+        Assert.Equal((FlakeCause.Nondeterministic, null), (lottery.Cause, lottery.Polluter));
+        Assert.Contains(lottery.Steps, s => s.StartsWith("confirm: failed in 1 of 3 parallel runs of the suite (needs more than half)", StringComparison.Ordinal));
     }
 
     [Fact]
