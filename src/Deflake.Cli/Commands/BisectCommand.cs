@@ -12,7 +12,8 @@ namespace Deflake.Cli.Commands;
 /// <param name="Seed">The seed (null: a fresh one).</param>
 /// <param name="TimeoutMinutes">Minutes one run may take.</param>
 /// <param name="ColdStart">Start each run's process only when the run begins (no warm start).</param>
-internal sealed record BisectSettings(string Victim, string? Project, int? Seed, int TimeoutMinutes, bool ColdStart = false);
+/// <param name="Filter">The tests to suspect, in <c>dotnet test --filter</c> syntax (null: every other test).</param>
+internal sealed record BisectSettings(string Victim, string? Project, int? Seed, int TimeoutMinutes, bool ColdStart = false, string? Filter = null);
 
 /// <summary><c>deflake bisect</c>: finds the tests that make a victim fail when they run before it.</summary>
 internal sealed class BisectCommand(CommandContext context)
@@ -31,20 +32,26 @@ internal sealed class BisectCommand(CommandContext context)
 
     private static readonly Option<bool> ColdStartOption = CommonOptions.ColdStart();
 
+    private static readonly Option<string?> FilterOption = new("--filter")
+    {
+        Description = "Suspect only these tests, as 'dotnet test --filter' selects them (FullyQualifiedName~X, ClassName=Y, Category=Z, & and |); the victim always runs.",
+    };
+
     /// <summary>The command line definition.</summary>
     public static Command Create(CommandContext context)
     {
         var command = new Command("bisect",
             "Find the polluter of an order-dependent test: confirm it passes alone and fails after all other tests, then halve the suspects until the polluting test (or tests) remain.")
         {
-            VictimOption, ProjectArgument, SeedOption, TimeoutOption, ColdStartOption,
+            VictimOption, ProjectArgument, SeedOption, FilterOption, TimeoutOption, ColdStartOption,
         };
         command.SetAction((parse, cancellationToken) => new BisectCommand(context).ExecuteAsync(Bind(parse), cancellationToken));
         return command;
     }
 
     internal static BisectSettings Bind(ParseResult parse) => new(
-        parse.GetRequiredValue(VictimOption), parse.GetValue(ProjectArgument), parse.GetValue(SeedOption), parse.GetValue(TimeoutOption), parse.GetValue(ColdStartOption));
+        parse.GetRequiredValue(VictimOption), parse.GetValue(ProjectArgument), parse.GetValue(SeedOption), parse.GetValue(TimeoutOption), parse.GetValue(ColdStartOption),
+        parse.GetValue(FilterOption) is { } filter ? TestFilter.Parse(filter).Text : null);
 
     /// <summary>Runs the bisection.</summary>
     public async Task<int> ExecuteAsync(BisectSettings settings, CancellationToken cancellationToken = default)
@@ -62,14 +69,21 @@ internal sealed class BisectCommand(CommandContext context)
             await using var disposeRunner = runner.ConfigureAwait(false);
             // Every bisection run is one at a time: the first one's process starts while the tests are listed.
             runner.StartAhead(parallel: false, seed);
-            var tests = await runner.ListTestsAsync(cancellationToken).ConfigureAwait(false);
+            var cases = await runner.ListTestCasesAsync(cancellationToken).ConfigureAwait(false);
+            var tests = cases.Select(t => t.Id).ToArray();
             if (!tests.Contains(settings.Victim, StringComparer.Ordinal))
             {
                 var near = tests.Where(t => t.EndsWith("." + settings.Victim.Split('.')[^1], StringComparison.Ordinal)).Take(3).ToArray();
                 throw CliException.Usage($"no test '{settings.Victim}' in {Shell.DisplayPath(project.AssemblyPath)}{(near.Length > 0 ? $"; did you mean {string.Join(" or ", near)}?" : "; ids are Namespace.Class.Method.")}");
             }
 
-            var candidates = tests.Where(t => t != settings.Victim).ToArray();
+            var filter = settings.Filter is null ? null : TestFilter.Parse(settings.Filter);
+            var candidates = cases.Where(t => t.Id != settings.Victim && (filter is null || filter.Matches(t))).Select(t => t.Id).ToArray();
+            if (candidates.Length == 0)
+            {
+                throw CliException.Usage($"--filter '{settings.Filter}' selects none of the other {tests.Length - 1} tests; check the names (ids are Namespace.Class.Method) or trait values.");
+            }
+
             console.MarkupLine($"[bold]deflake bisect[/] {Markup.Escape(settings.Victim)} among {candidates.Length} tests, seed [bold]{seed}[/]");
             var bisector = new Bisector(async (before, ct) =>
             {

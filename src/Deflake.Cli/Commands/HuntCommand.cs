@@ -17,8 +17,9 @@ namespace Deflake.Cli.Commands;
 /// <param name="ColdStart">Start each run's process only when the run begins (no warm start).</param>
 /// <param name="Junit">Where to write the JUnit XML report, if anywhere.</param>
 /// <param name="Markdown">Where to write the Markdown summary, if anywhere (besides <c>$GITHUB_STEP_SUMMARY</c>).</param>
+/// <param name="Filter">The part of the suite to hunt, in <c>dotnet test --filter</c> syntax (null: every test).</param>
 internal sealed record HuntSettings(string? Project, int Runs, IReadOnlyList<string> Modes, int? Seed, string? Json, string? Html, int TimeoutMinutes, bool ColdStart = false,
-    string? Junit = null, string? Markdown = null);
+    string? Junit = null, string? Markdown = null, string? Filter = null);
 
 /// <summary><c>deflake hunt</c>: finds every flaky test, names its cause and polluter, and how to replay it.</summary>
 internal sealed class HuntCommand(CommandContext context)
@@ -54,6 +55,12 @@ internal sealed class HuntCommand(CommandContext context)
         Description = "Write a Markdown summary to this file (under GitHub Actions it is also appended to $GITHUB_STEP_SUMMARY).",
     };
 
+    private static readonly Option<string?> FilterOption = new("--filter")
+    {
+        Description = "Hunt part of the suite, as 'dotnet test --filter' selects it: FullyQualifiedName~Shop.Cart, ClassName=Shop.CartTests, Name=Adds_an_item, "
+            + "Namespace=Shop, Category=Slow (any trait), with =, !=, ~, !~, joined by & and |.",
+    };
+
     private static readonly Option<int> TimeoutOption = CommonOptions.Timeout();
 
     private static readonly Option<bool> ColdStartOption = CommonOptions.ColdStart();
@@ -65,7 +72,7 @@ internal sealed class HuntCommand(CommandContext context)
             "Find every flaky test in an xUnit v3, xUnit v2, NUnit or MSTest project: run it under chaos modes, seeded random and reverse orders, in parallel and one at a time; "
             + "then name each failing test's cause (identity-alignment, row-order, culture, time-zone, test-order, parallel-collision, nondeterministic), bisect to its polluter, and print how to reproduce it.")
         {
-            ProjectArgument, RunsOption, ModesOption, SeedOption, JsonOption, HtmlOption, JunitOption, MarkdownOption, TimeoutOption, ColdStartOption,
+            ProjectArgument, RunsOption, ModesOption, SeedOption, FilterOption, JsonOption, HtmlOption, JunitOption, MarkdownOption, TimeoutOption, ColdStartOption,
         };
         RunsOption.Validators.Add(r =>
         {
@@ -88,7 +95,9 @@ internal sealed class HuntCommand(CommandContext context)
         parse.GetValue(TimeoutOption),
         parse.GetValue(ColdStartOption),
         parse.GetValue(JunitOption),
-        parse.GetValue(MarkdownOption));
+        parse.GetValue(MarkdownOption),
+        // Parsed here too, so that a filter it cannot read is a usage error before anything builds.
+        parse.GetValue(FilterOption) is { } filter ? TestFilter.Parse(filter).Text : null);
 
     /// <summary>Parses mode names (comma lists, repeated) into a distinct list of single modes.</summary>
     /// <exception cref="CliException">An unknown mode (exit code 2).</exception>
@@ -127,10 +136,13 @@ internal sealed class HuntCommand(CommandContext context)
         {
             var runner = context.RunnerFactory(new RunnerSettings(project.AssemblyPath, work, TimeSpan.FromMinutes(settings.TimeoutMinutes), !settings.ColdStart, project.Framework));
             await using var disposeRunner = runner.ConfigureAwait(false);
-            var hunter = new Hunter(runner, new HuntOptions(seed, settings.Runs, settings.Modes, Shell.DisplayPath(project.ProjectPath)), progress);
+            var hunter = new Hunter(runner, new HuntOptions(seed, settings.Runs, settings.Modes, Shell.DisplayPath(project.ProjectPath))
+            {
+                Filter = settings.Filter is null ? null : TestFilter.Parse(settings.Filter),
+            }, progress);
             // The first run's process starts while this one prints and tidies up.
             hunter.StartAhead();
-            console.MarkupLine($"[bold]deflake hunt[/] seed [bold]{seed}[/], chaos modes {(settings.Modes.Count == 0 ? "none" : Markup.Escape(string.Join(", ", settings.Modes.Select(m => EnvironmentChaos.IsEnvironmentMode(m) ? $"{m} ({EnvironmentChaos.Describe(m, seed)})" : m))))}, {settings.Runs} random orders");
+            console.MarkupLine($"[bold]deflake hunt[/] seed [bold]{seed}[/], chaos modes {(settings.Modes.Count == 0 ? "none" : Markup.Escape(string.Join(", ", settings.Modes.Select(m => EnvironmentChaos.IsEnvironmentMode(m) ? $"{m} ({EnvironmentChaos.Describe(m, seed)})" : m))))}, {settings.Runs} random orders{(settings.Filter is null ? string.Empty : $", filter {Markup.Escape(settings.Filter)}")}");
             // A deflake killed outright leaves its work folder behind: the next one clears it (never this one's: its process lives).
             CommonOptions.RemoveAbandonedWorkDirectories();
             HuntOutcome outcome = null!;

@@ -45,7 +45,7 @@ internal sealed partial class Hunter
         var failedAgain = pair?.FailedTest(victim) == true || parallelFailures.Length >= 2;
         if (!failedAgain)
         {
-            _parallelConfirm ??= await DiagnosticAsync(new RunRequest("parallel again", RunOrderKind.Default, "none", options.Seed, Parallel: true), cancellationToken).ConfigureAwait(false);
+            _parallelConfirm ??= await DiagnosticAsync(Filtered(new RunRequest("parallel again", RunOrderKind.Default, "none", options.Seed, Parallel: true)), cancellationToken).ConfigureAwait(false);
             steps.Add($"parallel again: {Outcome(_parallelConfirm, victim)}");
             if (!_parallelConfirm.FailedTest(victim))
             {
@@ -54,8 +54,23 @@ internal sealed partial class Hunter
         }
 
         var sequentialRuns = facts.SequentialPasses.Append(_sequentialDefault).OfType<RunResult>().Where(r => r.PassedTest(victim)).ToArray();
+
+        // Confirm before blaming: the suite's parallel runs are evidence too. A collision predicts a failure whenever
+        // the suite runs in parallel, so it must have failed in most of them (a test failing at random 30% of the
+        // time fails in 3 of 5 in 16% of hunts); without a partner to replay, in 3 of them, with at most one pass (3%).
+        var parallelRuns = _runs.Where(r => r.Request.Parallel && r.OutcomeOf(victim) is not null && (r.Request.Tests?.Count ?? int.MaxValue) > 2).ToArray();
+        var parallelFailed = parallelRuns.Count(r => r.FailedTest(victim));
+        steps.Add(partner is null
+            ? $"confirm: failed in {parallelFailed} of {parallelRuns.Length} parallel runs of the suite (needs {OrderEvidence.Confirmations}, at most one pass)"
+            : $"confirm: failed in {parallelFailed} of {parallelRuns.Length} parallel runs of the suite (needs more than half)");
+        if (partner is null ? parallelFailed < OrderEvidence.Confirmations || parallelRuns.Length - parallelFailed > 1 : parallelFailed * 2 <= parallelRuns.Length)
+        {
+            return null;
+        }
+
         if (partner is null)
         {
+
             steps.Add($"one at a time: passed in all {Bisector.RunCount(sequentialRuns.Length)}");
             var reproduce = parallelFailures.FirstOrDefault(r => r.Request.Chaos == "none") ?? (_parallelConfirm?.FailedTest(victim) == true ? _parallelConfirm : parallelFailures[0]);
             return new Finding(victim, FlakeCause.ParallelCollision, null,
@@ -82,11 +97,44 @@ internal sealed partial class Hunter
             }
         }
 
+        // Confirm before blaming: a test failing at random fails a pair run now and then by chance.
+        var (confirmed, pairRuns, failures) = await ConfirmPairAsync(victim, partner, cancellationToken).ConfigureAwait(false);
+        steps.Add($"confirm: in parallel with {partner} alone, it failed {failures} of {pairRuns.Count} runs (needs {OrderEvidence.Confirmations})");
+        if (!confirmed)
+        {
+            return null;
+        }
+
         steps.Add($"one at a time: passed in all {sequentialRuns.Length} runs; with {partner} before it in '{after.Request.Name}': passed");
         var reproduceRun = pair!.FailedTest(victim) ? pair : parallelFailures.FirstOrDefault(r => r.Request.Chaos == "none") ?? parallelFailures[0];
         return new Finding(victim, FlakeCause.ParallelCollision, partner,
             $"Fails when collections run in parallel ({facts.FailedNames}); run in parallel with {partner} alone, {(pair.FailedTest(victim) ? "it fails" : $"{partner} fails")}; passes one at a time, also right after {partner} ('{after.Request.Name}').",
             reproduceRun.Reproduce, steps) { Message = message };
+    }
+
+    /// <summary>
+    /// Runs the pair in parallel again (the runs serve both tests of the pair) until the victim failed in
+    /// <see cref="OrderEvidence.Confirmations"/> of them; a pass stops it unconfirmed (a test failing at random 30% of
+    /// the time fails 2 more pair runs in 9% of the pairs that first failed by chance, and must also have failed in
+    /// most parallel runs of the suite).
+    /// </summary>
+    private async Task<(bool Confirmed, List<RunResult> Runs, int Failures)> ConfirmPairAsync(string victim, string partner, CancellationToken cancellationToken)
+    {
+        var key = PairKey(victim, partner);
+        if (!_pairConfirmations.TryGetValue(key, out var runs))
+        {
+            runs = [_pairRuns[key]];
+            _pairConfirmations[key] = runs;
+        }
+
+        const int needed = OrderEvidence.Confirmations;
+        int Failures() => runs.Count(r => r.FailedTest(victim));
+        while (Failures() < needed && runs.Count == Failures())
+        {
+            runs.Add(await DiagnosticAsync(PairRequest(victim, partner) with { Name = "confirm: pair in parallel" }, cancellationToken).ConfigureAwait(false));
+        }
+
+        return (Failures() >= needed, runs, Failures());
     }
 
     private static (string, string) PairKey(string a, string b) => string.CompareOrdinal(a, b) < 0 ? (a, b) : (b, a);

@@ -20,6 +20,9 @@ internal sealed record HuntOptions(int Seed, int RandomOrders, IReadOnlyList<str
     /// <summary>The chaos modes a hunt runs under unless told otherwise (<c>--modes</c>).</summary>
     public static IReadOnlyList<string> DefaultModes { get; } = ["identities", "rows"];
 
+    /// <summary>The part of the suite to hunt (<c>--filter</c>); null: every test.</summary>
+    public TestFilter? Filter { get; init; }
+
     /// <summary>Runs of the whole suite in the survey: the baseline, one per chaos mode, reverse and the random orders.</summary>
     public int SurveyRuns => 1 + Modes.Count + 1 + RandomOrders;
 
@@ -45,6 +48,7 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
     private readonly Dictionary<(string Mode, string Test), RunResult> _chaosRuns = [];
     private readonly Dictionary<(string, string), RunResult> _pairRuns = [];
     private readonly Dictionary<(string Before, string Victim), RunResult> _afterRuns = [];
+    private readonly Dictionary<(string, string), List<RunResult>> _pairConfirmations = [];
     private readonly Dictionary<string, Finding> _explained = new(StringComparer.Ordinal);
     private Dictionary<string, string> _chaosPlan = new(StringComparer.Ordinal);
     private Dictionary<string, string>? _batchPlan;
@@ -65,6 +69,17 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
     {
         var started = _time.GetUtcNow();
         var stopwatch = Stopwatch.StartNew();
+        if (options.Filter is { } filter)
+        {
+            // Part of the suite: list the tests (with their traits) once, and run only those selected, in every run.
+            var listed = await runner.ListTestCasesAsync(cancellationToken).ConfigureAwait(false);
+            _selected = [.. listed.Where(filter.Matches).Select(t => t.Id)];
+            if (_selected.Length == 0)
+            {
+                throw CliException.Usage($"--filter '{filter.Text}' selects none of the {listed.Count} tests; check the names (ids are Namespace.Class.Method) or trait values.");
+            }
+        }
+
         var plan = SurveyPlan();
         var survey = new List<RunResult>();
         for (var i = 0; i < plan.Count; i++)
@@ -82,7 +97,7 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
         // The tests to check under a chaos mode, each under the first mode it failed under, so that one process
         // checks them all (DEFLAKE_CHAOS_TESTS gives each its own mode).
         _survey = survey;
-        _chaosPlan = suspects.Where(s => !facts[s].FailedInParallelWithoutChaos && facts[s].ChaosModes.Length > 0)
+        _chaosPlan = suspects.Where(s => !facts[s].FailedWithoutChaos && facts[s].ChaosModes.Length > 0)
             .ToDictionary(s => s, s => options.Modes.First(m => facts[s].ChaosModes.Contains(m, StringComparer.Ordinal)), StringComparer.Ordinal)
             // The environment modes (culture, timezone) are the process's, not one test's: their suspects run alone.
             .Where(p => !EnvironmentChaos.IsEnvironmentMode(p.Value))
@@ -118,7 +133,7 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
         }
 
         stopwatch.Stop();
-        var testCount = survey[0].Discovered ?? survey[0].Tests.Count;
+        var testCount = _selected?.Length ?? survey[0].Discovered ?? survey[0].Tests.Count;
         return new HuntOutcome(options.Seed, options.Project, options.Modes, testCount, _runs.ToArray(), survey.Count, findings, alwaysFailing, started, stopwatch.Elapsed);
     }
 
@@ -133,7 +148,40 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
         plan.Add(new RunRequest("reverse", RunOrderKind.Reverse, "none", options.Seed, Parallel: false));
         plan.AddRange(Enumerable.Range(0, options.RandomOrders)
             .Select(k => new RunRequest($"random #{k + 1}", RunOrderKind.Random, "none", unchecked(options.Seed + k), Parallel: false)));
-        return plan;
+        return plan.Select(Filtered).ToList();
+    }
+
+    /// <summary>The tests <c>--filter</c> selected, in discovery order; null: every test.</summary>
+    private string[]? _selected;
+
+    /// <summary>
+    /// A run of the whole suite narrowed to the tests <c>--filter</c> selected: a list run of them, in the order the
+    /// request asks for (discovery order, reversed, or shuffled with the run's seed), so that only they run and
+    /// every order stays replayable from its printed command. Unchanged without a filter.
+    /// </summary>
+    private RunRequest Filtered(RunRequest request)
+    {
+        if (_selected is null || request.Tests is not null)
+        {
+            return request;
+        }
+
+        return request.Order switch
+        {
+            RunOrderKind.Reverse => request with { Order = RunOrderKind.List, Tests = Enumerable.Reverse(_selected).ToArray() },
+            RunOrderKind.Random => request with { Order = RunOrderKind.List, Tests = Shuffle(_selected, request.Seed) },
+            _ => request with { Tests = _selected },
+        };
+    }
+
+    /// <summary>A seeded shuffle (Fisher–Yates over <see cref="Random"/> with the seed: the same list for the same seed).</summary>
+    private static string[] Shuffle(IReadOnlyList<string> tests, int seed)
+    {
+        var shuffled = tests.ToArray();
+#pragma warning disable CA5394 // Not for security: a replayable order.
+        new Random(seed).Shuffle(shuffled);
+#pragma warning restore CA5394
+        return shuffled;
     }
 
     private async Task<RunResult> SurveyAsync(RunRequest request, CancellationToken cancellationToken)
@@ -162,6 +210,13 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
 
         /// <summary>It failed in a parallel run without chaos (baseline): chaos cannot be what breaks it.</summary>
         public bool FailedInParallelWithoutChaos => FailedIn.Any(r => r.Request.Chaos == "none" && r.Request.Parallel);
+
+        /// <summary>
+        /// It failed in a run without chaos (any order, in parallel or not): chaos is then not what breaks it (a test a
+        /// chaos mode breaks passes without it), and a failure under chaos is read as chance (a test failing at random
+        /// must not be blamed on a mode), so it is explained by order, collision or chance instead.
+        /// </summary>
+        public bool FailedWithoutChaos => FailedIn.Any(r => r.Request.Chaos == "none" && r.Request.TestChaos is null);
 
         /// <summary>The chaos modes it failed under.</summary>
         public string[] ChaosModes => FailedIn.Where(r => r.Request.Chaos != "none").Select(r => r.Request.Chaos).Distinct(StringComparer.Ordinal).ToArray();
@@ -283,8 +338,9 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
             return failsAlone;
         }
 
-        // 2. Chaos: fails alone under the mode it failed under (unless it failed the same way without chaos).
-        if (!facts.FailedInParallelWithoutChaos)
+        // 2. Chaos: fails alone under the mode it failed under (unless it failed without chaos too: then chaos is not
+        //    what breaks it, and its failures under chaos may be chance).
+        if (!facts.FailedWithoutChaos && !_runs.Any(r => r.Request.ChaosOf(victim) == "none" && r.FailedTest(victim)))
         {
             foreach (var mode in facts.ChaosModes)
             {
@@ -326,7 +382,7 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
             {
                 // No test that failed alongside it ran at the same time, or none fails with it: first rule out the
                 // default order, one at a time (a test-order case that only the default order shows).
-                _sequentialDefault ??= await DiagnosticAsync(new RunRequest("default order, one at a time", RunOrderKind.Default, "none", options.Seed, Parallel: false), cancellationToken).ConfigureAwait(false);
+                _sequentialDefault ??= await DiagnosticAsync(Filtered(new RunRequest("default order, one at a time", RunOrderKind.Default, "none", options.Seed, Parallel: false)), cancellationToken).ConfigureAwait(false);
                 steps.Add($"default order one at a time: {Outcome(_sequentialDefault, victim)}");
                 if (_sequentialDefault.FailedTest(victim)
                     && await OrderAsync(victim, [new Prefix(_sequentialDefault, _sequentialDefault.RanBefore(victim), "that ran before it")], passesAlone == true, steps, message, cancellationToken).ConfigureAwait(false) is { } defaultOrder)

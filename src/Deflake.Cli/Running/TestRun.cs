@@ -183,6 +183,13 @@ internal interface ITestRunner : IAsyncDisposable
     /// <summary>Every test id in the assembly, in discovery order.</summary>
     Task<IReadOnlyList<string>> ListTestsAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Every test in the assembly with its traits, in discovery order (what <c>--filter</c> selects from). A runner that
+    /// cannot read traits lists the ids without them.
+    /// </summary>
+    async Task<IReadOnlyList<TestCase>> ListTestCasesAsync(CancellationToken cancellationToken = default)
+        => (await ListTestsAsync(cancellationToken).ConfigureAwait(false)).Select(id => new TestCase(id)).ToArray();
+
     /// <summary>Runs the tests a request asks for.</summary>
     /// <exception cref="CliException">The runner could not run (crash, timeout, no results).</exception>
     Task<RunResult> RunAsync(RunRequest request, CancellationToken cancellationToken = default);

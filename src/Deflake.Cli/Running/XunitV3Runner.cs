@@ -36,6 +36,10 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
 
     /// <inheritdoc/>
     public async Task<IReadOnlyList<string>> ListTestsAsync(CancellationToken cancellationToken = default)
+        => (await ListTestCasesAsync(cancellationToken).ConfigureAwait(false)).Select(t => t.Id).ToArray();
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<TestCase>> ListTestCasesAsync(CancellationToken cancellationToken = default)
     {
         var result = await ProcessRunner.RunAsync("dotnet", [assemblyPath, "-list", "full/json", "-noColor", "-noLogo"],
             Environment(new RunRequest("list", RunOrderKind.Default, "none", 0, false)), timeout: timeout, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -47,7 +51,7 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
         }
 
         using var document = JsonDocument.Parse(result.Output[start..(end + 1)]);
-        var ids = new List<string>();
+        var ids = new List<TestCase>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var test in document.RootElement.EnumerateArray())
         {
@@ -56,7 +60,18 @@ internal sealed partial class XunitV3Runner(string assemblyPath, string workDire
                 : test.GetProperty("DisplayName").GetString() ?? string.Empty;
             if (seen.Add(id))
             {
-                ids.Add(id);
+                var traits = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
+                if (test.TryGetProperty("Traits", out var listed) && listed.ValueKind == JsonValueKind.Object)
+                {
+                    foreach (var trait in listed.EnumerateObject())
+                    {
+                        traits[trait.Name] = trait.Value.ValueKind == JsonValueKind.Array
+                            ? trait.Value.EnumerateArray().Select(v => v.GetString() ?? string.Empty).ToArray()
+                            : [trait.Value.ToString()];
+                    }
+                }
+
+                ids.Add(new TestCase(id, traits));
             }
         }
 
