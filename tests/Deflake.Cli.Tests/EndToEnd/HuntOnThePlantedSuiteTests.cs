@@ -28,7 +28,7 @@ public sealed class HuntOnThePlantedSuiteTests
         [Ns + "SandboxChargeTests.Charging_lowers_the_balance"] = ("parallel-collision", null, [Ns + "SandboxDepositTests.Depositing_raises_the_balance"]),
         [Ns + "SandboxDepositTests.Depositing_raises_the_balance"] = ("parallel-collision", null, [Ns + "SandboxChargeTests.Charging_lowers_the_balance"]),
         [Ns + "PriceTextTests.A_price_is_parsed_from_text"] = ("culture", null, []),
-        [Ns + "TimeStampTests.An_order_is_stamped_with_the_current_utc_hour"] = ("time-zone", null, []),
+        [Ns + "TimeStampTests.A_shift_starts_on_the_quarter_hour_it_was_booked"] = ("time-zone", null, []),
         [Lottery] = ("nondeterministic", null, []),
     };
 
@@ -40,13 +40,23 @@ public sealed class HuntOnThePlantedSuiteTests
         return Repository.Path("tests/Suites/PlantedSuite/bin/Debug/net10.0/PlantedSuite.dll");
     });
 
+    /// <summary>
+    /// The seeds hunted: <c>DEFLAKE_E2E_SEEDS</c> (comma-separated; <c>101,202,303</c> is what the issue asks for and what
+    /// a release check runs), else seed 101 alone — one hunt with every mode takes 1.5–3 minutes on 2 cores, and the
+    /// test command must stay well under 15 minutes.
+    /// </summary>
+    private static int[] Seeds()
+        => (Environment.GetEnvironmentVariable("DEFLAKE_E2E_SEEDS") is { Length: > 0 } seeds ? seeds : "101")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture))
+            .ToArray();
+
     [Fact]
-    public async Task Three_seeds_find_every_planted_class_flag_no_correct_test_and_print_replays_that_fail_from_anywhere()
+    public async Task Seeded_hunts_find_every_planted_class_flag_no_correct_test_and_print_replays_that_fail_from_anywhere()
     {
         var assembly = await Build.Value;
-        // The three hunts run at the same time (each its own work folder and processes): the test's wall time is
-        // about one hunt's, not three.
-        await Task.WhenAll(new[] { 101, 202, 303 }.Select(seed => HuntAsync(assembly, seed)));
+        // Several seeds' hunts run at the same time (each its own work folder and processes).
+        await Task.WhenAll(Seeds().Select(seed => HuntAsync(assembly, seed)));
     }
 
     private static async Task HuntAsync(string assembly, int seed)

@@ -23,12 +23,16 @@ public sealed class TimeStampTests
         Assert.Equal(now, DateTime.Parse(now.ToString("O", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind));
     }
 
-    // PLANTED time zone: stamps with local time and compares with UTC; right only where local time is UTC.
+    // PLANTED time zone: a shift report that keeps local clock times and assumes they are whole hours from UTC and at
+    // most half a day away (true on most developer machines and on CI in UTC); every zone the timezone mode picks breaks
+    // it (+14:00, -03:30, +05:45, +12:45, -09:30). One instant is read, so no clock tick between two reads can fail it.
     [Fact]
-    public void An_order_is_stamped_with_the_current_utc_hour()
+    public void A_shift_starts_on_the_quarter_hour_it_was_booked()
     {
-        var stamp = DateTime.Now;
-        Assert.Equal(DateTime.UtcNow.ToString("yyyy-MM-dd HH", CultureInfo.InvariantCulture), stamp.ToString("yyyy-MM-dd HH", CultureInfo.InvariantCulture));
+        var booked = DateTime.UtcNow;
+        var local = booked.ToLocalTime();
+        Assert.Equal(booked.Minute, local.Minute);
+        Assert.InRange((local - booked).TotalHours, -12, 12);
     }
 }
 
