@@ -7,6 +7,7 @@ using Npgsql;
 namespace Deflake.EntityFrameworkCore.Tests;
 
 /// <summary>EfCoreSchema against a real PostgreSQL server (DEFLAKE_POSTGRES, or the throwaway local server).</summary>
+[Deflake.Testing.RequiresPostgres]
 public sealed class EfCoreSchemaPostgresTests
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;

@@ -17,6 +17,7 @@ public sealed class GcServerTests
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
     [Fact]
+    [Deflake.Testing.RequiresPostgres]
     public async Task Gc_alone_removes_the_PostgreSQL_clones_of_a_killed_process_and_nothing_foreign()
     {
         // The test starts the server; gc only finds it running.
@@ -59,6 +60,7 @@ public sealed class GcServerTests
     }
 
     [Fact]
+    [Deflake.Testing.RequiresMariaDb]
     public async Task Gc_alone_removes_the_MariaDB_clones_of_a_killed_process_and_nothing_foreign_and_never_prints_the_password()
     {
         var server = await MariaDbLocalServer.StartAsync(cancellationToken: Token);

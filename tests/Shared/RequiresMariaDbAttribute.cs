@@ -1,11 +1,9 @@
-using Deflake.Testing;
+using Deflake.MariaDb;
 
-[assembly: Deflake.MariaDb.Tests.RequiresMariaDb]
+namespace Deflake.Testing;
 
-namespace Deflake.MariaDb.Tests;
-
-/// <summary>Every test here needs MariaDB: skipped, saying what to install, where its binaries are missing (see <see cref="RequiresEngineAttribute"/>).</summary>
-[AttributeUsage(AttributeTargets.Assembly)]
+/// <summary>The tests it marks (an assembly, a class, a method) need MariaDB: skipped, saying what to install, where its binaries are missing (see <see cref="RequiresEngineAttribute"/>).</summary>
+[AttributeUsage(AttributeTargets.Assembly | AttributeTargets.Class | AttributeTargets.Method)]
 internal sealed class RequiresMariaDbAttribute : RequiresEngineAttribute
 {
     private static readonly Lazy<string?> Missing = new(() =>

@@ -1,11 +1,9 @@
-using Deflake.Testing;
+using Deflake.Postgres;
 
-[assembly: Deflake.Postgres.Tests.RequiresPostgres]
+namespace Deflake.Testing;
 
-namespace Deflake.Postgres.Tests;
-
-/// <summary>Every test here needs PostgreSQL: skipped, saying what to install, where its binaries are missing (see <see cref="RequiresEngineAttribute"/>).</summary>
-[AttributeUsage(AttributeTargets.Assembly)]
+/// <summary>The tests it marks (an assembly, a class, a method) need PostgreSQL: skipped, saying what to install, where its binaries are missing (see <see cref="RequiresEngineAttribute"/>).</summary>
+[AttributeUsage(AttributeTargets.Assembly | AttributeTargets.Class | AttributeTargets.Method)]
 internal sealed class RequiresPostgresAttribute : RequiresEngineAttribute
 {
     private static readonly Lazy<string?> Missing = new(() =>
