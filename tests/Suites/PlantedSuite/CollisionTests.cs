@@ -7,10 +7,6 @@ namespace PlantedSuite;
 internal static class Sandbox
 {
     private static long _balance;
-    private static readonly bool OneAtATime = Environment.GetCommandLineArgs().Zip(Environment.GetCommandLineArgs().Skip(1))
-        .Any(p => p.First.Equals("-parallel", StringComparison.OrdinalIgnoreCase) && p.Second.Equals("none", StringComparison.OrdinalIgnoreCase));
-    private static readonly Lock Gate = new();
-    private static readonly Dictionary<string, TaskCompletionSource> Waiting = new(StringComparer.Ordinal);
 
     public static long Balance => Interlocked.Read(ref _balance);
 
@@ -19,44 +15,8 @@ internal static class Sandbox
     public static void Add(long value) => Interlocked.Add(ref _balance, value);
 
     /// <summary>Waits for the other test at <paramref name="point"/> (never when tests run one at a time); true when it came.</summary>
-    public static async Task<bool> MeetAsync(string point, TimeSpan wait, CancellationToken ct)
-    {
-        TaskCompletionSource mine;
-        lock (Gate)
-        {
-            if (OneAtATime)
-            {
-                return false;
-            }
-
-            if (Waiting.Remove(point, out var other))
-            {
-                other.TrySetResult();
-                return true;
-            }
-
-            mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Waiting[point] = mine;
-        }
-
-        try
-        {
-            await mine.Task.WaitAsync(wait, ct);
-            return true;
-        }
-        catch (TimeoutException)
-        {
-            lock (Gate)
-            {
-                if (Waiting.TryGetValue(point, out var still) && still == mine)
-                {
-                    Waiting.Remove(point);
-                }
-            }
-
-            return mine.Task.IsCompleted;
-        }
-    }
+    /// <remarks>The sample's rendezvous (samples/Shop.FlakyTests/RaceWindow.cs, compiled in here).</remarks>
+    public static Task<bool> MeetAsync(string point, TimeSpan wait, CancellationToken ct) => Shop.FlakyTests.RaceWindow.MeetAsync(point, wait, ct);
 }
 
 public sealed class SandboxChargeTests
