@@ -72,7 +72,7 @@ internal static class PostgresRecycling
             set deflake.chaos_busy = 'on';
             create schema {Schema};
             comment on schema {Schema} is 'Deflake: restores this test database to its template''s state when a test returns it. Do not change.';
-            create table {Schema}.dirty (rel oid primary key, rewritten boolean not null);
+            create table {Schema}.dirty (rel oid not null, rewritten boolean not null);
             create table {Schema}.tables (rel oid primary key, qname text not null, closure oid[] not null, restore_sql text, row_xmin xid);
             create table {Schema}.sequences (seq oid primary key, last_value bigint not null, is_called boolean not null);
             """);
@@ -122,16 +122,25 @@ internal static class PostgresRecycling
         foreach (var sequence in sequences)
         {
             sql.Append(CultureInfo.InvariantCulture,
-                $"insert into {Schema}.sequences select {sequence.Oid}, last_value, is_called from {sequence.QualifiedName};\n");
+                $"insert into {Schema}.sequences values ({sequence.Oid}, {sequence.LastValue}, {(sequence.IsCalled ? "true" : "false")});\n");
         }
 
         sql.Append(CultureInfo.InvariantCulture, $$"""
-            create function {{Schema}}.mark() returns trigger language plpgsql security definer set search_path = pg_catalog as $$
+            create function {{Schema}}.mark() returns trigger language plpgsql security definer as $$
             begin
-                if TG_OP = 'INSERT' then
-                    insert into {{Schema}}.dirty values (TG_RELID, false) on conflict do nothing;
-                else
-                    insert into {{Schema}}.dirty values (TG_RELID, true) on conflict (rel) do update set rewritten = true where not dirty.rewritten;
+                -- No SET clause (it would save and restore the settings on every call): every name is qualified instead.
+                -- The restore's own writes are not the test's.
+                if pg_catalog.current_setting('deflake.restoring', true) operator(pg_catalog.=) 'on' then
+                    return null;
+                end if;
+                -- No unique key: two sessions of a test writing one table in open transactions must not wait for each
+                -- other here. A table may be recorded twice; the restore does not mind.
+                if TG_OP operator(pg_catalog.=) 'INSERT' then
+                    if not exists (select from {{Schema}}.dirty d where d.rel operator(pg_catalog.=) TG_RELID) then
+                        insert into {{Schema}}.dirty values (TG_RELID, false);
+                    end if;
+                elsif not exists (select from {{Schema}}.dirty d where d.rel operator(pg_catalog.=) TG_RELID and d.rewritten) then
+                    insert into {{Schema}}.dirty values (TG_RELID, true);
                 end if;
                 return null;
             end $$;
@@ -145,11 +154,11 @@ internal static class PostgresRecycling
         }
 
         sql.Append(SettingsFunctionSql);
-        sql.Append(RestoreFunctionSql(connection.PostgreSqlVersion.Major, exactLayout));
+        sql.Append(RestoreFunctionSql(connection.PostgreSqlVersion.Major, exactLayout, tables, sequences));
         sql.Append(CultureInfo.InvariantCulture, $$"""
             create function {{Schema}}.ddl() returns event_trigger language plpgsql security definer set search_path = pg_catalog as $$
             begin
-                insert into {{Schema}}.dirty values (0, true) on conflict do nothing;
+                insert into {{Schema}}.dirty values (0, true);
             end $$;
             create event trigger deflake_recycle_ddl on ddl_command_start execute function {{Schema}}.ddl();
             delete from {{Schema}}.dirty;
@@ -175,11 +184,12 @@ internal static class PostgresRecycling
 
     /// <summary>
     /// Restores the clone the connection is on. Returns null when it is restored, else why not; Ended
-    /// is how many of the test's sessions were ended (their pooled connections must not be handed out again).
+    /// is how many of the test's sessions were ended (their pooled connections must not be handed out again); Touched
+    /// the tables the restore deleted rows from (they keep dead rows until vacuumed: see <see cref="VacuumAsync"/>).
     /// </summary>
-    public static async Task<(string? Reason, int Ended)> RestoreAsync(NpgsqlConnection connection, string[] expectedSettings, CancellationToken cancellationToken)
+    public static async Task<(string? Reason, int Ended, string[] Touched)> RestoreAsync(NpgsqlConnection connection, string[] expectedSettings, CancellationToken cancellationToken)
     {
-        var command = new NpgsqlCommand($"select reason, ended from {Schema}.restore(@expected)", connection) { CommandTimeout = 60 };
+        var command = new NpgsqlCommand($"select reason, ended, touched from {Schema}.restore(@expected)", connection) { CommandTimeout = 60 };
         await using (command.ConfigureAwait(false))
         {
             command.Parameters.AddWithValue("expected", expectedSettings);
@@ -187,8 +197,32 @@ internal static class PostgresRecycling
             await using (reader.ConfigureAwait(false))
             {
                 await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                return (reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetInt32(1));
+                return (reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetInt32(1), reader.IsDBNull(2) ? [] : reader.GetFieldValue<string[]>(2));
             }
+        }
+    }
+
+    /// <summary>
+    /// Vacuums tables a restore deleted rows from. Recycling deletes what a test inserted and empties its own bookkeeping
+    /// after every test, and the throwaway server runs without autovacuum (its workers would hold templates open), so
+    /// without this a clone that served a thousand tests scans a thousand tests' dead rows in every query.
+    /// </summary>
+    public static async Task VacuumAsync(NpgsqlConnection connection, IReadOnlyCollection<string> tables, CancellationToken cancellationToken)
+    {
+        if (tables.Count == 0)
+        {
+            return;
+        }
+
+        if (connection.PostgreSqlVersion.Major >= 11)
+        {
+            await ExecuteAsync(connection, "vacuum " + string.Join(", ", tables), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        foreach (var table in tables)
+        {
+            await ExecuteAsync(connection, "vacuum " + table, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -260,7 +294,7 @@ internal static class PostgresRecycling
         public bool HasRows { get; set; }
     }
 
-    private sealed record Sequence(uint Oid, string QualifiedName);
+    private sealed record Sequence(uint Oid, string QualifiedName, long LastValue, bool IsCalled);
 
     private static async Task<List<Table>> ReadTablesAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
@@ -305,7 +339,7 @@ internal static class PostgresRecycling
 
     private static async Task<List<Sequence>> ReadSequencesAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        var sequences = new List<Sequence>();
+        var names = new List<(uint Oid, string QualifiedName)>();
         var command = new NpgsqlCommand($"""
             select c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
             from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -319,7 +353,31 @@ internal static class PostgresRecycling
             {
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    sequences.Add(new Sequence(reader.GetFieldValue<uint>(0), reader.GetString(1)));
+                    names.Add((reader.GetFieldValue<uint>(0), reader.GetString(1)));
+                }
+            }
+        }
+
+        // The template's state of every sequence (identities chaos ranges included), read in one round trip: the restore
+        // carries these values as constants.
+        var sequences = new List<Sequence>();
+        if (names.Count > 0)
+        {
+            var state = new NpgsqlCommand(
+                string.Join(" union all ", names.Select((n, i) => string.Create(CultureInfo.InvariantCulture, $"select {i}, last_value, is_called from {n.QualifiedName}"))),
+                connection);
+            await using (state.ConfigureAwait(false))
+            {
+                var reader = await state.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    var values = new (long, bool)[names.Count];
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        values[reader.GetInt32(0)] = (reader.GetInt64(1), reader.GetBoolean(2));
+                    }
+
+                    sequences.AddRange(names.Select((n, i) => new Sequence(n.Oid, n.QualifiedName, values[i].Item1, values[i].Item2)));
                 }
             }
         }
@@ -370,91 +428,161 @@ internal static class PostgresRecycling
         create schema {{Schema}};
         comment on schema {{Schema}} is 'Deflake: this template is not recycled.';
         {{SettingsFunctionSql}}
-        create function {{Schema}}.restore(expected text[], out reason text, out ended int) language sql set search_path = pg_catalog
-            as $$ select {{Quote.Literal(why)}}::text, 0 $$;
+        create function {{Schema}}.restore(expected text[], out reason text, out ended int, out touched text[]) language sql set search_path = pg_catalog
+            as $$ select {{Quote.Literal(why)}}::text, 0, null::text[] $$;
         """;
 
     /// <summary>
-    /// The restore, run by <see cref="RestoreAsync"/> in its own transaction. Sessions to end: every client session on the
-    /// clone but this one that is not idle (inside a transaction, running) or holds advisory locks; they could block the
-    /// truncation or carry the test's state into the next test. Idle sessions hold no locks and stay (the app's warm pool).
+    /// The restore, run by <see cref="RestoreAsync"/> in its own transaction, generated for the template's tables and
+    /// sequences: static statements (planned once per restore session, no dynamic SQL but the truncation) and the
+    /// template's sequence values as constants. Sessions to end: every client session on the clone but this one that is
+    /// not idle (inside a transaction, running) or holds advisory locks; they could block the restore or carry the
+    /// test's state into the next test. Idle sessions hold no locks and stay (the app's warm pool).
     /// </summary>
-    private static string RestoreFunctionSql(int serverMajor, bool exactLayout)
+    private static string RestoreFunctionSql(int serverMajor, bool exactLayout, List<Table> tables, List<Sequence> sequences)
     {
         var end = serverMajor >= 14
-            ? "if not pg_terminate_backend(r.pid, 5000) then reason := 'a session of the test did not end within 5 s'; return; end if;"
+            ? "if not pg_terminate_backend(p, 5000) then reason := 'a session of the test did not end within 5 s'; return; end if;"
             : """
-              perform pg_terminate_backend(r.pid);
+              perform pg_terminate_backend(p);
               for i in 1..500 loop
-                  exit when not exists (select from pg_stat_activity a where a.pid = r.pid);
+                  exit when not exists (select from pg_stat_get_activity(p));
                   perform pg_sleep(0.01);
               end loop;
-              if exists (select from pg_stat_activity a where a.pid = r.pid) then reason := 'a session of the test did not end within 5 s'; return; end if;
+              if exists (select from pg_stat_get_activity(p)) then reason := 'a session of the test did not end within 5 s'; return; end if;
               """;
+        var oid = (uint value) => value.ToString(CultureInfo.InvariantCulture);
+        var all = "'{" + string.Join(",", tables.Select(t => oid(t.Oid))) + "}'::oid[]";
+        var body = new StringBuilder();
+
+        // Tables the test updated, deleted from or truncated (all written ones when the layout must match) are rebuilt from
+        // the template's rows, with every table that references them, since TRUNCATE takes them only together.
+        if (exactLayout)
+        {
+            body.Append("        rewritten := coalesce(rewritten, '{}') || coalesce(inserted, '{}');\n        inserted := null;\n");
+        }
+
+        body.Append("        if rewritten is not null then\n");
+        foreach (var table in tables)
+        {
+            body.Append(CultureInfo.InvariantCulture,
+                $"            if {oid(table.Oid)} = any(rewritten) then todo := todo || '{{{string.Join(",", Closure(table, tables))}}}'::oid[]; end if;\n");
+        }
+
+        body.Append(CultureInfo.InvariantCulture, $"""
+                        execute 'truncate table ' || (select string_agg(t.qname, ', ') from {Schema}.tables t where t.rel = any(todo));
+
+            """);
+        foreach (var table in tables.Where(t => t.HasRows))
+        {
+            body.Append(CultureInfo.InvariantCulture, $"            if {oid(table.Oid)} = any(todo) then {RestoreSql(table)}; end if;\n");
+        }
+
+        body.Append(CultureInfo.InvariantCulture, $"""
+                        -- The template's rows of these tables now carry this transaction's id.
+                        update {Schema}.tables set row_xmin = (txid_current() % 4294967296)::text::xid where rel = any(todo) and restore_sql is not null;
+                        touched := touched || '{Schema}.tables'::text;
+                    end if;
+
+            """);
+
+        // Tables the test only inserted into: the rows the template did not have go (told apart by their inserting transaction).
+        body.Append("        if inserted is not null then\n");
+        foreach (var table in tables)
+        {
+            var delete = table.HasRows
+                ? $"delete from only {table.QualifiedName} where xmin <> (select t.row_xmin from {Schema}.tables t where t.rel = {oid(table.Oid)})"
+                : $"delete from only {table.QualifiedName}";
+            body.Append(CultureInfo.InvariantCulture,
+                $"            if {oid(table.Oid)} = any(inserted) and not {oid(table.Oid)} = any(todo) then {delete}; touched := touched || {Quote.Literal(table.QualifiedName)}::text; end if;\n");
+        }
+
+        body.Append("        end if;\n");
+
+        // Sequences back to the template's values (nextval alone changes one, with no table written). A sequence the template
+        // had used reads its last value through pg_sequence_last_value (null when not called); one it had not used is read
+        // directly, since setval(s, n, false) would read as "not called" too.
+        var seqBody = new StringBuilder();
+        var called = sequences.Where(q => q.IsCalled).ToList();
+        if (called.Count > 0)
+        {
+            seqBody.Append(CultureInfo.InvariantCulture, $"""
+                    perform setval(v.seq::regclass, v.last_value, true)
+                    from (values {string.Join(", ", called.Select(q => string.Create(CultureInfo.InvariantCulture, $"({oid(q.Oid)}::oid, {q.LastValue}::bigint)")))}) v(seq, last_value)
+                    where pg_sequence_last_value(v.seq::regclass) is distinct from v.last_value;
+
+                """);
+        }
+
+        foreach (var sequence in sequences.Where(q => !q.IsCalled))
+        {
+            seqBody.Append(CultureInfo.InvariantCulture,
+                $"    if (select s.last_value = {sequence.LastValue} and not s.is_called from {sequence.QualifiedName} s) is not true then perform setval({oid(sequence.Oid)}::regclass, {sequence.LastValue}, false); end if;\n");
+        }
+
         return $$"""
-            create function {{Schema}}.restore(expected text[], out reason text, out ended int) language plpgsql set search_path = pg_catalog as $$
+            create function {{Schema}}.restore(expected text[], out reason text, out ended int, out touched text[]) language plpgsql set search_path = pg_catalog as $$
             declare
-                r record;
-                written oid[];
-                todo oid[];
+                db oid;
+                p int;
+                pids int[];
+                ddl boolean;
+                inserted oid[];
+                rewritten oid[];
+                todo oid[] := '{}';
+                prepared boolean;
+                objects boolean;
+                settings text[];
                 i int;
             begin
                 ended := 0;
-                for r in
-                    select a.pid from pg_stat_activity a
-                    where a.datname = current_database() and a.pid <> pg_backend_pid() and a.backend_type = 'client backend'
-                      and (a.state is distinct from 'idle' or exists (select from pg_locks l where l.pid = a.pid and l.locktype = 'advisory'))
-                loop
+                touched := '{}';
+                select d.oid into db from pg_database d where d.datname = current_database();
+                pids := array(
+                    select a.pid from pg_stat_get_activity(null) a
+                    where a.datid = db and a.pid <> pg_backend_pid() and a.backend_type = 'client backend' and a.state is distinct from 'idle'
+                    union
+                    select l.pid from pg_locks l where l.locktype = 'advisory' and l.database = db and l.pid <> pg_backend_pid());
+                foreach p in array pids loop
                     {{end}}
                     ended := ended + 1;
                 end loop;
-                if exists (select from pg_prepared_xacts where database = current_database()) then
+                -- Read after the sessions ended: what they had not committed is gone with them.
+                select coalesce(bool_or(d.rel = 0), false),
+                       array_agg(d.rel) filter (where not d.rewritten),
+                       array_agg(d.rel) filter (where d.rewritten and d.rel <> 0),
+                       exists (select from pg_prepared_xact() x where x.dbid = db),
+                       exists (select from pg_largeobject_metadata),
+                       (select coalesce(array_agg(s.setrole::text || ':' || c order by s.setrole, c), '{}')
+                        from pg_db_role_setting s cross join lateral unnest(s.setconfig) c where s.setdatabase = db)
+                  into ddl, inserted, rewritten, prepared, objects, settings
+                  from {{Schema}}.dirty d;
+                if prepared then
                     reason := 'a prepared transaction is pending'; return;
                 end if;
-                if exists (select from {{Schema}}.dirty where rel = 0) then
+                if ddl then
                     reason := 'the test ran DDL'; return;
                 end if;
-                if exists (select from pg_largeobject_metadata) then
+                if objects then
                     reason := 'the test created large objects'; return;
                 end if;
-                if {{Schema}}.settings() is distinct from expected then
+                if settings is distinct from expected then
                     reason := 'the database settings changed (ALTER DATABASE … SET)'; return;
                 end if;
-                select array_agg(rel) into written from {{Schema}}.dirty;
-                if written is not null then
-                    if exists (select from unnest(written) w where w not in (select rel from {{Schema}}.tables)) then
+                if inserted is not null or rewritten is not null then
+                    if not (coalesce(inserted, '{}') || coalesce(rewritten, '{}')) <@ {{all}} then
                         reason := 'the test wrote a table Deflake does not track'; return;
                     end if;
                     perform set_config('session_replication_role', 'replica', true);
                     perform set_config('synchronize_seqscans', 'off', true);
                     perform set_config('max_parallel_workers_per_gather', '0', true);
                     perform set_config('lock_timeout', '5s', true);
-                    -- Rebuilt from the template's rows: tables the test updated, deleted from or truncated (all dirty ones when
-                    -- the layout must match), with every table that references them, since TRUNCATE takes them only together.
-                    select array_agg(distinct c) into todo from {{Schema}}.tables t cross join lateral unnest(t.closure) c
-                    where t.rel in (select d.rel from {{Schema}}.dirty d where d.rewritten or {{(exactLayout ? "true" : "false")}});
-                    if todo is not null then
-                        execute 'truncate table ' || (select string_agg(qname, ', ') from {{Schema}}.tables where rel = any(todo));
-                        for r in select restore_sql from {{Schema}}.tables where rel = any(todo) and restore_sql is not null loop
-                            execute r.restore_sql;
-                        end loop;
-                        -- The template's rows of these tables now carry this transaction's id.
-                        update {{Schema}}.tables set row_xmin = (txid_current() % 4294967296)::text::xid where rel = any(todo) and restore_sql is not null;
-                    end if;
-                    -- Tables the test only inserted into: the rows the template did not have go.
-                    for r in
-                        select t.qname, t.row_xmin from {{Schema}}.tables t join {{Schema}}.dirty d on d.rel = t.rel
-                        where not d.rewritten and not (t.rel = any(coalesce(todo, '{}')))
-                    loop
-                        if r.row_xmin is not null then
-                            execute format('delete from only %s where xmin <> %L::xid', r.qname, r.row_xmin);
-                        else
-                            execute 'delete from only ' || r.qname;
-                        end if;
-                    end loop;
+                    perform set_config('deflake.restoring', 'on', true);
+            {{body}}
                     delete from {{Schema}}.dirty;
+                    touched := touched || '{{Schema}}.dirty'::text;
                 end if;
-                perform setval(s.seq::regclass, s.last_value, s.is_called) from {{Schema}}.sequences s;
+            {{seqBody}}
                 reason := null;
             end $$;
 
