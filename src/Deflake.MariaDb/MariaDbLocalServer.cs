@@ -343,6 +343,9 @@ public sealed partial class MariaDbLocalServer : IAsyncDisposable
             "--no-defaults", $"--datadir={DataDirectory}", $"--socket={SocketPath}", $"--pid-file={Path.Combine(ServerDirectory, "mysqld.pid")}",
             $"--log-error={LogFile}", $"--init-file={init}", "--skip-networking", "--skip-name-resolve", "--skip-log-bin",
             "--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0", "--innodb-buffer-pool-size=128M", "--innodb-log-file-size=64M",
+            // Tables in the shared system tablespace: a clone's CREATE TABLEs and its DROP DATABASE create and delete no
+            // files (measured: a 20-table clone 10–12 ms instead of 22–45 ms, its drop 1–3 ms instead of 2–9 ms).
+            "--innodb-file-per-table=OFF",
             "--performance-schema=OFF", "--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci",
             $"--max-connections={_options.MaxConnections.ToString(CultureInfo.InvariantCulture)}", "--table-open-cache=4000",
         ];
