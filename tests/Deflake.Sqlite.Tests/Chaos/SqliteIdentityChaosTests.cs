@@ -74,6 +74,23 @@ public sealed class SqliteIdentityChaosTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_pool_learns_the_tables_not_covered_from_the_template_built_and_from_the_template_reused()
+    {
+        var (first, _) = await _pools.CreateAsync(ChaosModes.Identities, 4);
+        await using (first)
+        {
+            var (second, _) = await _pools.CreateAsync(ChaosModes.Identities, 4);
+            await using (second)
+            {
+                Assert.False(second.Template.WasBuilt);
+                NotCoveredKey[] expected = [new("tags", "no counter: INTEGER PRIMARY KEY without AUTOINCREMENT")];
+                Assert.Equal(expected, first.Template.IdentitiesNotCovered);
+                Assert.Equal(expected, second.Template.IdentitiesNotCovered);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Without_identities_the_report_is_empty()
     {
         var (pool, engine) = await _pools.CreateAsync(ChaosModes.Rows, 3);
@@ -81,6 +98,7 @@ public sealed class SqliteIdentityChaosTests : IAsyncLifetime
         {
             Assert.Empty(engine.IdentityChaos.Starts);
             Assert.Empty(engine.IdentityChaos.NotCovered);
+            Assert.Empty(pool.Template.IdentitiesNotCovered);
         }
     }
 }
