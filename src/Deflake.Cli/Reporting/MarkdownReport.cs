@@ -34,7 +34,8 @@ internal static class MarkdownReport
 
         foreach (var sentence in IdentityCoverage.Sentences(IdentityCoverage.NotCovered(outcome.Runs)))
         {
-            text.Append(' ').Append(Cell(sentence));
+            // A paragraph of its own: what the tick for identities does not claim.
+            text.Append("\n\n").Append(Cell(sentence));
         }
 
         text.Append("\n\n");
