@@ -70,7 +70,10 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
     /// <summary>The throwaway server in use, or null when a connection string was given.</summary>
     public MariaDbLocalServer? LocalServer => _localServer;
 
-    /// <summary>What identities chaos did to the template this engine built (empty when it reused one or chaos is off).</summary>
+    /// <summary>
+    /// What identities chaos did to the template this engine built or reused (read back from the catalog when reused;
+    /// empty when identities is off).
+    /// </summary>
     public IdentityChaosReport IdentityReport { get; private set; } = IdentityChaosReport.Empty;
 
     /// <summary>
@@ -205,7 +208,12 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
 
                 await GetClonePlanAsync(name, cancellationToken).ConfigureAwait(false);
                 await HoldUseAsync(gate, request.Fingerprint, cancellationToken).ConfigureAwait(false);
-                return new EngineTemplate(name, request.Fingerprint, WasBuilt: false);
+                if (request.Chaos.HasFlag(ChaosModes.Identities))
+                {
+                    IdentityReport = await Chaos.MariaDbTemplateChaos.ReportIdentitiesAsync(gate, name, request.Seed, cancellationToken).ConfigureAwait(false);
+                }
+
+                return new EngineTemplate(name, request.Fingerprint, WasBuilt: false) { IdentitiesNotCovered = IdentityReport.NotCovered };
             }
 
             if (exists && row is null)
@@ -221,7 +229,7 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
 
             await BuildTemplateAsync(gate, name, request, cancellationToken).ConfigureAwait(false);
             await HoldUseAsync(gate, request.Fingerprint, cancellationToken).ConfigureAwait(false);
-            return new EngineTemplate(name, request.Fingerprint, WasBuilt: true);
+            return new EngineTemplate(name, request.Fingerprint, WasBuilt: true) { IdentitiesNotCovered = IdentityReport.NotCovered };
         }
     }
 

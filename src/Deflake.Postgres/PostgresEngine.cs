@@ -252,12 +252,13 @@ public sealed class PostgresEngine : IDatabaseEngine
                     await SetMarkerAsync(gate, name, marker with { LastUsed = now }, cancellationToken).ConfigureAwait(false);
                 }
 
-                return new EngineTemplate(name, request.Fingerprint, WasBuilt: false);
+                // Recorded by the build: the template itself takes no connections.
+                return new EngineTemplate(name, request.Fingerprint, WasBuilt: false) { IdentitiesNotCovered = marker.NotCovered ?? [] };
             }
 
-            await BuildTemplateAsync(gate, name, request, cancellationToken).ConfigureAwait(false);
+            var notCovered = await BuildTemplateAsync(gate, name, request, cancellationToken).ConfigureAwait(false);
             await HoldUseLockAsync(request.Fingerprint, cancellationToken).ConfigureAwait(false);
-            return new EngineTemplate(name, request.Fingerprint, WasBuilt: true);
+            return new EngineTemplate(name, request.Fingerprint, WasBuilt: true) { IdentitiesNotCovered = notCovered };
         }
     }
 
@@ -280,8 +281,9 @@ public sealed class PostgresEngine : IDatabaseEngine
         }
     }
 
-    private async Task BuildTemplateAsync(NpgsqlConnection admin, string name, TemplateRequest request, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<NotCoveredKey>> BuildTemplateAsync(NpgsqlConnection admin, string name, TemplateRequest request, CancellationToken cancellationToken)
     {
+        IReadOnlyList<NotCoveredKey> notCovered;
         var build = $"{BuildPrefix}{request.Fingerprint}_{ProcessIdentity.Token}";
         var started = _time.GetTimestamp();
         var marker = NewMarker("build", request.Fingerprint);
@@ -308,7 +310,7 @@ public sealed class PostgresEngine : IDatabaseEngine
                     throw Internal.MigrationErrors.Locate(ex);
                 }
 
-                await ApplyTemplateChaosAsync(connection, request, cancellationToken).ConfigureAwait(false);
+                notCovered = await ApplyTemplateChaosAsync(connection, request, cancellationToken).ConfigureAwait(false);
                 await Recycling.PostgresRecycling.InstallAsync(connection, request.Chaos.HasFlag(ChaosModes.Rows), _logger, cancellationToken).ConfigureAwait(false);
             }
 
@@ -333,16 +335,20 @@ public sealed class PostgresEngine : IDatabaseEngine
         }
 
         var now = _time.GetUtcNow();
-        await SetMarkerAsync(admin, name, marker with { Kind = "template", Owner = null, ProcessId = null, LastUsed = now, Lineage = request.Lineage }, cancellationToken).ConfigureAwait(false);
+        await SetMarkerAsync(admin, name, marker with
+        {
+            Kind = "template", Owner = null, ProcessId = null, LastUsed = now, Lineage = request.Lineage, NotCovered = notCovered.Count > 0 ? notCovered : null,
+        }, cancellationToken).ConfigureAwait(false);
         _logger.LogInformation("Deflake built PostgreSQL template {Name} from {Schema} in {Elapsed:0} ms",
             name, request.Schema.Name, _time.GetElapsedTime(started).TotalMilliseconds);
+        return notCovered;
     }
 
     /// <summary>
     /// Hook point: chaos that lives in the template (identity ranges) is applied here, on the build connection,
     /// after the schema and before the template is sealed (see <c>Chaos/PostgresChaos.cs</c>).
     /// </summary>
-    private Task ApplyTemplateChaosAsync(NpgsqlConnection connection, TemplateRequest request, CancellationToken cancellationToken)
+    private Task<IReadOnlyList<NotCoveredKey>> ApplyTemplateChaosAsync(NpgsqlConnection connection, TemplateRequest request, CancellationToken cancellationToken)
         => Chaos.PostgresTemplateChaos.ApplyAsync(connection, request, _logger, cancellationToken);
 
     /// <inheritdoc />

@@ -42,6 +42,12 @@ internal static class SqliteTemplateChaos
         logger.LogDebug("Deflake identities: {Count} AUTOINCREMENT table(s) moved to seeded ranges (seed {Seed})", autoIncrement.Count, request.Seed);
     }
 
+    /// <summary>
+    /// Why a rowid table without AUTOINCREMENT is not covered: SQLite keeps no counter for it (its next id is the largest
+    /// rowid + 1), and there is no sound way to move it without leaving a row behind.
+    /// </summary>
+    public const string NoCounter = "no counter: INTEGER PRIMARY KEY without AUTOINCREMENT";
+
     /// <summary>Reads what identities did to a template (built now or earlier) without changing it.</summary>
     public static async Task<IdentityChaosReport> ReportAsync(SqliteConnection connection, ChaosModes chaos, int seed, CancellationToken cancellationToken)
     {
@@ -53,7 +59,7 @@ internal static class SqliteTemplateChaos
         var (autoIncrement, rowidOnly) = await InspectAsync(connection, cancellationToken).ConfigureAwait(false);
         var plan = IdentityRangePlan.Create(seed, autoIncrement);
         return new IdentityChaosReport(plan.Starts,
-            [.. rowidOnly.Select(t => $"{t} (INTEGER PRIMARY KEY without AUTOINCREMENT: SQLite keeps no counter, the next id is the largest rowid + 1)")]);
+            [.. rowidOnly.Select(t => new NotCoveredKey(t, NoCounter))]);
     }
 
     /// <summary>AUTOINCREMENT tables, and tables whose INTEGER PRIMARY KEY is a plain rowid alias.</summary>

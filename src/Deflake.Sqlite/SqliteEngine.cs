@@ -152,11 +152,11 @@ public sealed class SqliteEngine : IDatabaseEngine
         IdentityChaos = await SqliteTemplateChaos.ReportAsync(_templateSource, request.Chaos, request.Seed, cancellationToken).ConfigureAwait(false);
         if (IdentityChaos.NotCovered.Count > 0)
         {
-            _logger.LogWarning("Deflake identities does not cover {Count} SQLite table(s); their ids still count from 1: {Tables}",
+            _logger.LogWarning("Deflake identities does not cover {Count} SQLite table(s); their next id is still the largest + 1: {Tables}",
                 IdentityChaos.NotCovered.Count, string.Join("; ", IdentityChaos.NotCovered));
         }
 
-        return new EngineTemplate(path, request.Fingerprint, built);
+        return new EngineTemplate(path, request.Fingerprint, built) { IdentitiesNotCovered = IdentityChaos.NotCovered };
     }
 
     private string TemplatesDirectory => Path.Combine(_root, "templates");

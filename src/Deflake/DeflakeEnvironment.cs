@@ -43,9 +43,11 @@ public static class DeflakeEnvironment
     /// <summary>
     /// Path of a file the test process appends what it did with Deflake databases to, one line each: <c>process</c>
     /// (an integration's order was read: the process reports), <c>pool&lt;TAB&gt;modes</c> when a pool starts, and
-    /// <c>rent&lt;TAB&gt;modes</c> when a pool hands out its first database (modes as <c>DEFLAKE_CHAOS</c> spells them).
+    /// <c>rent&lt;TAB&gt;modes</c> when a pool hands out its first database (modes as <c>DEFLAKE_CHAOS</c> spells them),
+    /// and under <see cref="ChaosModes.Identities"/>, when a pool starts, <c>uncovered&lt;TAB&gt;engine&lt;TAB&gt;key&lt;TAB&gt;reason</c>
+    /// for each key of its template that identities could not cover (<see cref="EngineTemplate.IdentitiesNotCovered"/>).
     /// <c>deflake hunt</c> sets it per run, so that it can tell a chaos run that checked nothing (no test used a Deflake
-    /// database) from one that found nothing. Unset (the default): nothing is written.
+    /// database) from one that found nothing, and name what identities did not cover. Unset (the default): nothing is written.
     /// </summary>
     public const string Activity = "DEFLAKE_ACTIVITY";
 

@@ -147,7 +147,15 @@ public sealed class TemplateRequest
 /// <param name="Name">Engine-specific name (database name or file path).</param>
 /// <param name="Fingerprint">The fingerprint it was built for.</param>
 /// <param name="WasBuilt">True when this call built it, false when it already existed.</param>
-public sealed record EngineTemplate(string Name, string Fingerprint, bool WasBuilt);
+public sealed record EngineTemplate(string Name, string Fingerprint, bool WasBuilt)
+{
+    /// <summary>
+    /// Under <see cref="ChaosModes.Identities"/>: the keys the template's identity ranges do not cover (empty when every
+    /// key is covered or identities is off). Known whether this call built the template or reused it; the pool reports
+    /// them to whoever started the test process (<see cref="DeflakeEnvironment.Activity"/>).
+    /// </summary>
+    public IReadOnlyList<NotCoveredKey> IdentitiesNotCovered { get; init; } = [];
+}
 
 /// <summary>A clone created by an engine.</summary>
 /// <param name="Name">Database name (or file name) of the clone.</param>

@@ -23,6 +23,12 @@ internal sealed class ConsoleProgress(IAnsiConsole console) : IHuntProgress
         if (survey)
         {
             var line = string.Create(CultureInfo.InvariantCulture, $"  {(run.Failed == 0 ? "[green]✓[/]" : "[red]✗[/]")} {Markup.Escape(run.Request.Name),-18} {run.Passed,4} passed  {failed}  [grey]{seconds} s[/]");
+            if (IdentityCoverage.NotCovered([run]) is { Count: > 0 } notCovered)
+            {
+                // The tick must not claim more than was checked: the tables are named under the summary.
+                line += $"  [yellow]{IdentityCoverage.Tables(notCovered.Count)} not covered (named at the end)[/]";
+            }
+
             if (run.ChaosReached == false && run.Activity?.NothingChecked is { } why)
             {
                 // On the run's own line, unwrapped: the line that says the mode was run says it checked nothing.
@@ -155,7 +161,10 @@ internal static class ConsoleReport
         }
     }
 
-    /// <summary>Which chaos modes the hunt checked, and which it could not (no test used a Deflake database under them).</summary>
+    /// <summary>
+    /// Which chaos modes the hunt checked, and which it could not (no test used a Deflake database under them); then the
+    /// tables <c>identities</c> could not cover, once each whatever the number of runs and processes that reported them.
+    /// </summary>
     private static void WriteChecked(IAnsiConsole console, HuntOutcome outcome)
     {
         if (outcome.Modes.Count == 0)
@@ -168,6 +177,11 @@ internal static class ConsoleReport
         console.MarkupLine(notChecked.Count == 0
             ? $"Chaos modes checked: {Markup.Escape(string.Join(", ", checkedModes))}."
             : $"Chaos modes checked: {(checkedModes.Count == 0 ? "none" : Markup.Escape(string.Join(", ", checkedModes)))}; [yellow]not checked: {Markup.Escape(string.Join(", ", notChecked))}[/] (no test used a Deflake database under {(notChecked.Count == 1 ? "it" : "them")}).");
+        foreach (var sentence in IdentityCoverage.Sentences(IdentityCoverage.NotCovered(outcome.Runs)))
+        {
+            // Wrapped at spaces: a table's name is never cut.
+            WriteWrapped(console, sentence);
+        }
     }
 
     /// <summary>

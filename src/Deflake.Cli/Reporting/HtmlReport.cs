@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using Deflake.Cli.Hunting;
+using Deflake.Cli.Running;
 
 namespace Deflake.Cli.Reporting;
 
@@ -95,6 +96,20 @@ internal static class HtmlReport
             }
 
             html.Append("</ul></section>");
+        }
+
+        if (IdentityCoverage.NotCovered(outcome.Runs) is { Count: > 0 } notCovered)
+        {
+            // What identities chaos checked less than its mode suggests: these keys count as without chaos.
+            html.Append("<section><h2>Not covered by identities</h2><p>identities chaos could not give these ")
+                .Append(E(IdentityCoverage.Tables(notCovered.Count))).Append(" a range of their own: their ids count as without chaos (see docs/chaos.md).</p>")
+                .Append("<table><thead><tr><th>engine</th><th>table</th><th>why</th></tr></thead><tbody>");
+            foreach (var key in notCovered)
+            {
+                html.Append("<tr><td>").Append(E(key.Engine)).Append("</td><td><code>").Append(E(key.Key)).Append("</code></td><td>").Append(E(key.Reason)).Append("</td></tr>");
+            }
+
+            html.Append("</tbody></table></section>");
         }
 
         html.Append("<section><h2>Runs</h2><table><thead><tr><th>run</th><th>chaos</th><th>order</th><th>parallel</th><th>seed</th><th class=\"n\">passed</th><th class=\"n\">failed</th><th class=\"n\">time</th></tr></thead><tbody>");

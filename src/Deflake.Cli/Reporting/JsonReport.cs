@@ -2,6 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Deflake.Cli.Hunting;
+using Deflake.Cli.Running;
 
 namespace Deflake.Cli.Reporting;
 
@@ -29,7 +30,15 @@ internal static class JsonReport
         IReadOnlyList<Item> Findings,
         IReadOnlyList<string> AlwaysFailing,
         IReadOnlyList<string> CheckedModes,
-        IReadOnlyList<string> UncheckedModes);
+        IReadOnlyList<string> UncheckedModes,
+        IReadOnlyList<NotCovered> IdentitiesNotCovered);
+
+    /// <summary>
+    /// A key <c>identities</c> chaos could not give a range of its own (its ids count as without chaos), once per engine
+    /// and key over the whole hunt: <c>key</c> is the table (SQLite), <c>table.column</c> (MariaDB) or
+    /// <c>schema.table.column</c> (PostgreSQL).
+    /// </summary>
+    internal sealed record NotCovered(string Engine, string Key, string Reason);
 
     /// <summary>
     /// One run: <c>mode</c> is the chaos mode (<c>none</c> without chaos); <c>chaosReached</c>, for a run under chaos,
@@ -55,7 +64,8 @@ internal static class JsonReport
         return new Document(outcome.Seed, outcome.Project, outcome.Started, Math.Round(outcome.Duration.TotalSeconds, 3), outcome.TestCount, outcome.Modes, runs,
             outcome.Findings.Select(f => new Item(f.Test, f.Cause, f.Polluter, f.Evidence, f.Reproduce, f.OtherPolluters, f.Message, f.Steps,
                 f.Role, f.Polluters, f.StateSetter, f.StateSetters)).ToArray(),
-            outcome.AlwaysFailing, outcome.CheckedModes, outcome.UncheckedModes);
+            outcome.AlwaysFailing, outcome.CheckedModes, outcome.UncheckedModes,
+            IdentityCoverage.NotCovered(outcome.Runs).Select(k => new NotCovered(k.Engine, k.Key, k.Reason)).ToArray());
     }
 
     /// <summary>Serialises a hunt.</summary>

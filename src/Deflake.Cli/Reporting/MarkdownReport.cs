@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Deflake.Cli.Hunting;
+using Deflake.Cli.Running;
 
 namespace Deflake.Cli.Reporting;
 
@@ -29,6 +30,12 @@ internal static class MarkdownReport
         if (outcome.UncheckedModes.Count > 0)
         {
             text.Append(" **Not checked** (no test used a Deflake database under them): ").Append(string.Join(", ", outcome.UncheckedModes)).Append('.');
+        }
+
+        foreach (var sentence in IdentityCoverage.Sentences(IdentityCoverage.NotCovered(outcome.Runs)))
+        {
+            // A paragraph of its own: what the tick for identities does not claim.
+            text.Append("\n\n").Append(Cell(sentence));
         }
 
         text.Append("\n\n");

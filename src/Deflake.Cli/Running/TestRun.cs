@@ -133,6 +133,12 @@ internal sealed record RunResult(RunRequest Request, IReadOnlyList<TestOutcome> 
 /// </summary>
 internal sealed record DatabaseActivity(IReadOnlyList<string> Pools, IReadOnlyList<string> Rents)
 {
+    /// <summary>
+    /// The keys <c>identities</c> chaos could not cover in the templates of the pools started under it, as the pools
+    /// reported them (one line per key and pool: duplicates are possible; <see cref="IdentityCoverage"/> folds them).
+    /// </summary>
+    public IReadOnlyList<UncoveredKey> NotCovered { get; init; } = [];
+
     /// <summary>A test rented a database from a pool under some chaos mode.</summary>
     public bool RentedUnderChaos => Rents.Any(m => m != "none");
 
@@ -141,7 +147,11 @@ internal sealed record DatabaseActivity(IReadOnlyList<string> Pools, IReadOnlyLi
         : Pools.Count == 0 ? "no test used a Deflake database — nothing was checked"
         : "a Deflake pool started, but no test rented a database from it — nothing was checked";
 
-    /// <summary>Reads the file's lines (<c>process</c>, <c>pool&lt;TAB&gt;modes</c>, <c>rent&lt;TAB&gt;modes</c>); null when nothing reported.</summary>
+    /// <summary>
+    /// Reads the file's lines (<c>process</c>, <c>pool&lt;TAB&gt;modes</c>, <c>rent&lt;TAB&gt;modes</c>,
+    /// <c>uncovered&lt;TAB&gt;engine&lt;TAB&gt;key&lt;TAB&gt;reason</c>); null when nothing reported. Lines it does not
+    /// know (a newer Deflake's) are skipped.
+    /// </summary>
     public static DatabaseActivity? Parse(IReadOnlyList<string> lines)
     {
         ArgumentNullException.ThrowIfNull(lines);
@@ -150,9 +160,53 @@ internal sealed record DatabaseActivity(IReadOnlyList<string> Pools, IReadOnlyLi
             return null;
         }
 
-        string[] Of(string kind) => lines.Select(l => l.Split('\t')).Where(p => p.Length == 2 && p[0] == kind).Select(p => p[1].Trim()).ToArray();
-        return new DatabaseActivity(Of("pool"), Of("rent"));
+        var fields = lines.Select(l => l.Split('\t')).ToArray();
+        string[] Of(string kind) => fields.Where(p => p.Length == 2 && p[0] == kind).Select(p => p[1].Trim()).ToArray();
+        return new DatabaseActivity(Of("pool"), Of("rent"))
+        {
+            NotCovered = fields.Where(p => p.Length == 4 && p[0] == "uncovered" && p[2].Trim().Length > 0)
+                .Select(p => new UncoveredKey(p[1].Trim(), p[2].Trim(), p[3].Trim())).ToArray(),
+        };
     }
+}
+
+/// <summary>A key <c>identities</c> chaos could not give a range of its own, as a test process's pool reported it.</summary>
+/// <param name="Engine">The engine's kind: <c>sqlite</c>, <c>postgres</c>, <c>mariadb</c>.</param>
+/// <param name="Key">The table (SQLite), <c>table.column</c> (MariaDB) or <c>schema.table.column</c> (PostgreSQL).</param>
+/// <param name="Reason">Why, in a few words (<c>no counter: INTEGER PRIMARY KEY without AUTOINCREMENT</c>).</param>
+internal sealed record UncoveredKey(string Engine, string Key, string Reason);
+
+/// <summary>What <c>identities</c> chaos covered over a hunt's runs.</summary>
+internal static class IdentityCoverage
+{
+    /// <summary>
+    /// Every key some run's pools reported as not covered, once (by engine and key, whatever the number of runs, test
+    /// processes and pools that reported it; the first reason wins), ordered by engine, then key.
+    /// </summary>
+    public static IReadOnlyList<UncoveredKey> NotCovered(IEnumerable<RunResult> runs)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        return runs.SelectMany(r => r.Activity?.NotCovered ?? [])
+            .DistinctBy(k => (k.Engine, k.Key))
+            .OrderBy(k => k.Engine, StringComparer.Ordinal).ThenBy(k => k.Key, StringComparer.Ordinal)
+            .ToArray();
+    }
+
+    /// <summary>
+    /// One sentence per engine and reason, for people: <c>chaos identities: 2 sqlite tables not covered (no counter: …):
+    /// notes, tags — their ids count as without chaos; see docs/chaos.md.</c> Empty when every key was covered.
+    /// </summary>
+    public static IReadOnlyList<string> Sentences(IReadOnlyList<UncoveredKey> notCovered)
+    {
+        ArgumentNullException.ThrowIfNull(notCovered);
+        return notCovered.GroupBy(k => (k.Engine, k.Reason))
+            .Select(g => $"chaos identities: {Tables(g.Count(), g.Key.Engine)} not covered ({g.Key.Reason}): {string.Join(", ", g.Select(k => k.Key))} — their ids count as without chaos; see docs/chaos.md.")
+            .ToArray();
+    }
+
+    /// <summary><c>1 sqlite table</c>, <c>3 postgres tables</c>.</summary>
+    public static string Tables(int count, string? engine = null)
+        => $"{count.ToString(System.Globalization.CultureInfo.InvariantCulture)} {(engine is null ? string.Empty : engine + " ")}table{(count == 1 ? string.Empty : "s")}";
 }
 
 /// <summary>

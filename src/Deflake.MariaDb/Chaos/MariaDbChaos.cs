@@ -169,30 +169,11 @@ internal static class MariaDbTemplateChaos
 
     public static async Task<IdentityChaosReport> ApplyIdentitiesAsync(MySqlConnection connection, int seed, ILogger logger, CancellationToken cancellationToken)
     {
-        var rows = await Connections.RowsAsync(connection, """
-            SELECT c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE
-            FROM information_schema.COLUMNS c
-            JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
-            WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' AND c.EXTRA LIKE '%auto_increment%'
-            ORDER BY c.TABLE_NAME
-            """, cancellationToken).ConfigureAwait(false);
-        var columns = rows.Select(r => (Table: (string)r[0]!, Column: (string)r[1]!, Max: MaxOf((string)r[2]!, ((string)r[3]!).Contains("unsigned", StringComparison.OrdinalIgnoreCase)))).ToList();
-        var plan = IdentityRangePlan.Create(seed, columns.Select(c => $"{c.Table}.{c.Column}"));
+        var (report, tables) = await PlanIdentitiesAsync(connection, null, seed, cancellationToken).ConfigureAwait(false);
         var sql = new StringBuilder();
-        var starts = new Dictionary<string, long>(StringComparer.Ordinal);
-        var notCovered = new List<string>();
-        foreach (var (table, column, max) in columns)
+        foreach (var (key, start) in report.Starts)
         {
-            var key = $"{table}.{column}";
-            var start = plan.StartOf(key);
-            if (start + IdentityRangePlan.Spacing > max)
-            {
-                notCovered.Add($"{key} (its type stops at {max.ToString(CultureInfo.InvariantCulture)})");
-                continue;
-            }
-
-            starts[key] = start;
-            sql.Append(CultureInfo.InvariantCulture, $"ALTER TABLE {Quote.Identifier(table)} AUTO_INCREMENT = {start};");
+            sql.Append(CultureInfo.InvariantCulture, $"ALTER TABLE {Quote.Identifier(tables[key])} AUTO_INCREMENT = {start};");
         }
 
         if (sql.Length > 0)
@@ -200,14 +181,60 @@ internal static class MariaDbTemplateChaos
             await Connections.ExecuteAsync(connection, sql.ToString(), cancellationToken).ConfigureAwait(false);
         }
 
-        if (notCovered.Count > 0)
+        if (report.NotCovered.Count > 0)
         {
             logger.LogWarning("Deflake identities does not cover {Count} MariaDB column(s); they still count from 1: {Columns}",
-                notCovered.Count, string.Join("; ", notCovered));
+                report.NotCovered.Count, string.Join("; ", report.NotCovered));
         }
 
-        logger.LogDebug("Deflake identities: {Count} AUTO_INCREMENT table(s) moved to seeded ranges (seed {Seed})", starts.Count, seed);
-        return new IdentityChaosReport(starts, notCovered);
+        logger.LogDebug("Deflake identities: {Count} AUTO_INCREMENT table(s) moved to seeded ranges (seed {Seed})", report.Starts.Count, seed);
+        return report;
+    }
+
+    /// <summary>
+    /// What <see cref="ApplyIdentitiesAsync"/> did to a finished template, read from the catalog without connecting to it
+    /// (a template reused by another process): the same plan, from the same columns and seed. Under rows chaos a base
+    /// table has its hidden name, which counts as the table's own, as when the plan was made.
+    /// </summary>
+    public static async Task<IdentityChaosReport> ReportIdentitiesAsync(MySqlConnection connection, string template, int seed, CancellationToken cancellationToken)
+        => (await PlanIdentitiesAsync(connection, template, seed, cancellationToken).ConfigureAwait(false)).Report;
+
+    /// <summary>
+    /// The AUTO_INCREMENT columns of the base tables of <paramref name="schema"/> (null: the connection's database), each
+    /// key <c>table.column</c> with its start, or not covered when its type cannot hold the range; and each key's table.
+    /// </summary>
+    private static async Task<(IdentityChaosReport Report, Dictionary<string, string> Tables)> PlanIdentitiesAsync(
+        MySqlConnection connection, string? schema, int seed, CancellationToken cancellationToken)
+    {
+        var rows = await Connections.RowsAsync(connection, """
+            SELECT c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE
+            FROM information_schema.COLUMNS c
+            JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+            WHERE c.TABLE_SCHEMA = COALESCE(@schema, DATABASE()) AND t.TABLE_TYPE = 'BASE TABLE' AND c.EXTRA LIKE '%auto_increment%'
+            ORDER BY c.TABLE_NAME
+            """, cancellationToken, ("@schema", schema)).ConfigureAwait(false);
+        var columns = rows.Select(r => (Table: (string)r[0]!, Column: (string)r[1]!, Max: MaxOf((string)r[2]!, ((string)r[3]!).Contains("unsigned", StringComparison.OrdinalIgnoreCase)))).ToList();
+        string KeyOf(string table, string column)
+            => $"{(schema is not null && table.StartsWith(HiddenPrefix, StringComparison.Ordinal) ? table[HiddenPrefix.Length..] : table)}.{column}";
+        var plan = IdentityRangePlan.Create(seed, columns.Select(c => KeyOf(c.Table, c.Column)));
+        var starts = new Dictionary<string, long>(StringComparer.Ordinal);
+        var tables = new Dictionary<string, string>(StringComparer.Ordinal);
+        var notCovered = new List<NotCoveredKey>();
+        foreach (var (table, column, max) in columns)
+        {
+            var key = KeyOf(table, column);
+            var start = plan.StartOf(key);
+            if (start + IdentityRangePlan.Spacing > max)
+            {
+                notCovered.Add(new NotCoveredKey(key, $"its type stops at {max.ToString(CultureInfo.InvariantCulture)}"));
+                continue;
+            }
+
+            starts[key] = start;
+            tables[key] = table;
+        }
+
+        return (new IdentityChaosReport(starts, notCovered), tables);
     }
 
     private static long MaxOf(string dataType, bool unsigned) => dataType.ToLowerInvariant() switch

@@ -21,20 +21,24 @@ internal static class PostgresTemplateChaos
     /// <summary>The database setting the views read the seed from.</summary>
     public const string SeedSetting = "deflake.seed";
 
-    public static async Task ApplyAsync(NpgsqlConnection connection, TemplateRequest request, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>Applies the template's chaos; returns the keys identities could not cover (empty without identities).</summary>
+    public static async Task<IReadOnlyList<NotCoveredKey>> ApplyAsync(NpgsqlConnection connection, TemplateRequest request, ILogger logger, CancellationToken cancellationToken)
     {
+        IReadOnlyList<NotCoveredKey> notCovered = [];
         if (request.Chaos.HasFlag(ChaosModes.Identities))
         {
-            await ApplyIdentitiesAsync(connection, request.Seed, logger, cancellationToken).ConfigureAwait(false);
+            notCovered = await ApplyIdentitiesAsync(connection, request.Seed, logger, cancellationToken).ConfigureAwait(false);
         }
 
         if (request.Chaos.HasFlag(ChaosModes.Rows))
         {
             await InstallRowsAsync(connection, logger, cancellationToken).ConfigureAwait(false);
         }
+
+        return notCovered;
     }
 
-    private static async Task ApplyIdentitiesAsync(NpgsqlConnection connection, int seed, ILogger logger, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<NotCoveredKey>> ApplyIdentitiesAsync(NpgsqlConnection connection, int seed, ILogger logger, CancellationToken cancellationToken)
     {
         var keys = new List<(string Key, string Table, string Column, string Sequence, bool Identity, long Max)>();
         var command = new NpgsqlCommand("""
@@ -66,13 +70,13 @@ internal static class PostgresTemplateChaos
 
         var plan = IdentityRangePlan.Create(seed, keys.Select(k => k.Key));
         var sql = new StringBuilder();
-        var notCovered = new List<string>();
+        var notCovered = new List<NotCoveredKey>();
         foreach (var key in keys)
         {
             var start = plan.StartOf(key.Key).ToString(CultureInfo.InvariantCulture);
             if (plan.StartOf(key.Key) + IdentityRangePlan.Spacing > key.Max)
             {
-                notCovered.Add($"{key.Key} (its sequence stops at {key.Max.ToString(CultureInfo.InvariantCulture)})");
+                notCovered.Add(new NotCoveredKey(key.Key, $"its sequence stops at {key.Max.ToString(CultureInfo.InvariantCulture)}"));
                 continue;
             }
 
@@ -98,6 +102,7 @@ internal static class PostgresTemplateChaos
         }
 
         logger.LogDebug("Deflake identities: {Count} sequence(s) moved to seeded ranges (seed {Seed})", keys.Count - notCovered.Count, seed);
+        return notCovered;
     }
 
     private static async Task InstallRowsAsync(NpgsqlConnection connection, ILogger logger, CancellationToken cancellationToken)

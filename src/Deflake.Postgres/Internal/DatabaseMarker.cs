@@ -52,6 +52,13 @@ internal sealed record DatabaseMarker
     [JsonPropertyName("lineage")]
     public string? Lineage { get; init; }
 
+    /// <summary>
+    /// Templates only: the keys identities chaos could not cover, recorded at the build, since a finished template takes
+    /// no connections to look again. Absent when every key is covered or identities is off.
+    /// </summary>
+    [JsonPropertyName("notCovered")]
+    public IReadOnlyList<NotCoveredKey>? NotCovered { get; init; }
+
     public string ToJson() => JsonSerializer.Serialize(this, MarkerJson.Default.DatabaseMarker);
 
     /// <summary>Parses a database comment; null when it is not a Deflake marker.</summary>

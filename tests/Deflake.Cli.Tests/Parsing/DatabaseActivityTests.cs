@@ -37,4 +37,53 @@ public sealed class DatabaseActivityTests
         Assert.Null(run.ChaosReached);
         Assert.False((run with { Activity = DatabaseActivity.Parse(["process"]) }).ChaosReached);
     }
+
+    [Fact]
+    public void The_keys_identities_did_not_cover_are_read_with_their_engine_and_reason_and_malformed_lines_skipped()
+    {
+        var activity = DatabaseActivity.Parse([
+            "process", "pool\tidentities",
+            "uncovered\tsqlite\ttags\tno counter: INTEGER PRIMARY KEY without AUTOINCREMENT",
+            "uncovered\tmariadb\tflags.id\tits type stops at 127",
+            "uncovered\tsqlite\t\tno key",
+            "uncovered\tsqlite\tnotes",
+            "rent\tidentities",
+        ])!;
+
+        Assert.Equal(
+            [new UncoveredKey("sqlite", "tags", "no counter: INTEGER PRIMARY KEY without AUTOINCREMENT"), new UncoveredKey("mariadb", "flags.id", "its type stops at 127")],
+            activity.NotCovered);
+        Assert.Equal(["identities"], activity.Pools);
+        Assert.True(activity.RentedUnderChaos);
+        Assert.Empty(DatabaseActivity.Parse(["process", "pool\tidentities"])!.NotCovered);
+    }
+
+    [Fact]
+    public void Keys_reported_by_several_runs_processes_and_pools_are_named_once_by_engine_and_key_in_order()
+    {
+        const string NoCounter = "no counter: INTEGER PRIMARY KEY without AUTOINCREMENT";
+        // One run whose process had two pools (both report tags), another run reporting tags again and notes; the same
+        // name on another engine is another key.
+        RunResult Run(string name, params string[] lines)
+            => new(new RunRequest(name, RunOrderKind.Default, "identities", 1, Parallel: true), [], TimeSpan.Zero, "replay") { Activity = DatabaseActivity.Parse(lines) };
+        var runs = new[]
+        {
+            Run("chaos identities", "process", $"uncovered\tsqlite\ttags\t{NoCounter}", $"uncovered\tsqlite\ttags\t{NoCounter}", "uncovered\tpostgres\tpublic.tags.id\tits sequence stops at 32767"),
+            Run("baseline", "process"),
+            Run("alone under identities", "process", $"uncovered\tsqlite\tnotes\t{NoCounter}", $"uncovered\tsqlite\ttags\t{NoCounter}"),
+            new RunResult(new RunRequest("reverse", RunOrderKind.Reverse, "none", 1, Parallel: false), [], TimeSpan.Zero, "replay"),
+        };
+
+        var notCovered = IdentityCoverage.NotCovered(runs);
+
+        Assert.Equal(["postgres public.tags.id", "sqlite notes", "sqlite tags"], notCovered.Select(k => $"{k.Engine} {k.Key}"));
+        Assert.Equal(
+            [
+                "chaos identities: 1 postgres table not covered (its sequence stops at 32767): public.tags.id — their ids count as without chaos; see docs/chaos.md.",
+                $"chaos identities: 2 sqlite tables not covered ({NoCounter}): notes, tags — their ids count as without chaos; see docs/chaos.md.",
+            ],
+            IdentityCoverage.Sentences(notCovered));
+        Assert.Empty(IdentityCoverage.NotCovered(runs.Skip(1).Take(1)));
+        Assert.Empty(IdentityCoverage.Sentences([]));
+    }
 }

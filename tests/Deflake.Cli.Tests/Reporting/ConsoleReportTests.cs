@@ -140,4 +140,55 @@ public sealed class ConsoleReportTests
         Assert.Contains("with partner", string.Join(' ', lines), StringComparison.Ordinal);
         Assert.Contains(lines, l => l.Contains(PolluterB, StringComparison.Ordinal));
     }
+
+    private const string NoCounter = "no counter: INTEGER PRIMARY KEY without AUTOINCREMENT";
+
+    /// <summary>A clean hunt under identities whose two runs under it each report what their pools could not cover.</summary>
+    internal static HuntOutcome UncoveredOutcome()
+    {
+        RunResult Run(string name, string chaos, params string[] lines)
+            => new(new RunRequest(name, RunOrderKind.Default, chaos, 3, Parallel: true), [new TestOutcome("Suite.T.Ok", true, null, null)], TimeSpan.FromSeconds(1), "replay")
+            {
+                Activity = DatabaseActivity.Parse(lines),
+            };
+        RunResult[] runs =
+        [
+            Run("baseline", "none", "process", "pool\tnone", "rent\tnone"),
+            Run("chaos identities", "identities", "process", "pool\tidentities", $"uncovered\tsqlite\tplain_notes\t{NoCounter}", $"uncovered\tsqlite\ttags\t{NoCounter}", "rent\tidentities"),
+            Run("chaos identities again", "identities", "process", "pool\tidentities", $"uncovered\tsqlite\ttags\t{NoCounter}", "rent\tidentities"),
+        ];
+        return new(3, "Suite", ["identities"], 1, runs, 2, [], [], DateTimeOffset.UnixEpoch, TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
+    public void The_tables_identities_did_not_cover_are_named_once_under_the_summary_and_counted_on_the_chaos_runs_line()
+    {
+        var outcome = UncoveredOutcome();
+        var (console, output) = Console(100);
+        var progress = new ConsoleProgress(console);
+        foreach (var run in outcome.Runs.Take(2))
+        {
+            progress.RunFinished(run, survey: true);
+        }
+
+        ConsoleReport.WriteSummary(console, outcome);
+
+        var text = output.ToString().Replace("\r", string.Empty, StringComparison.Ordinal);
+        var lines = text.Split('\n');
+        Assert.Contains("2 tables not covered (named at the end)", Assert.Single(lines, l => l.Contains("chaos identities ", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.DoesNotContain("not covered", Assert.Single(lines, l => l.Contains("baseline ", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Contains("Chaos modes checked: identities.", lines);
+        // Once, though two runs reported tags; wrapped at 100 columns at spaces, so read it joined.
+        var summary = string.Join(' ', lines.SkipWhile(l => !l.StartsWith("Chaos modes checked", StringComparison.Ordinal)).Skip(1).Select(l => l.Trim()));
+        Assert.Equal($"chaos identities: 2 sqlite tables not covered ({NoCounter}): plain_notes, tags — their ids count as without chaos; see docs/chaos.md.", summary.Trim());
+        Assert.All(lines, l => Assert.True(l.Length <= 100, $"{l.Length}: {l}"));
+    }
+
+    [Fact]
+    public void A_hunt_whose_identities_covered_everything_says_nothing_of_it()
+    {
+        var lines = Summary();
+
+        Assert.DoesNotContain(lines, l => l.Contains("not covered", StringComparison.Ordinal));
+    }
 }

@@ -30,6 +30,29 @@ public sealed class ReportTests
         Assert.Equal("Shop.B.Polluter", victim.GetProperty("polluter").GetString());
         var rows = root.GetProperty("findings").EnumerateArray().Single(f => f.GetProperty("cause").GetString() == "row-order");
         Assert.Equal(JsonValueKind.Null, rows.GetProperty("polluter").ValueKind);
+        // Nothing reported not covered (synthetic runs report no activity): the field is there, empty.
+        Assert.Empty(root.GetProperty("identitiesNotCovered").EnumerateArray());
+    }
+
+    [Fact]
+    public void The_json_html_and_markdown_reports_name_each_table_identities_did_not_cover_once()
+    {
+        var outcome = ConsoleReportTests.UncoveredOutcome();
+
+        var root = JsonDocument.Parse(JsonReport.Serialize(outcome)).RootElement;
+        var html = HtmlReport.Render(outcome);
+        var markdown = MarkdownReport.Render(outcome);
+
+        JsonContract.AssertValid(root);
+        Assert.Equal(
+            ["sqlite|plain_notes|no counter: INTEGER PRIMARY KEY without AUTOINCREMENT", "sqlite|tags|no counter: INTEGER PRIMARY KEY without AUTOINCREMENT"],
+            root.GetProperty("identitiesNotCovered").EnumerateArray().Select(k => $"{k.GetProperty("engine").GetString()}|{k.GetProperty("key").GetString()}|{k.GetProperty("reason").GetString()}"));
+        // The older fields stay.
+        Assert.Equal(["identities"], root.GetProperty("checkedModes").EnumerateArray().Select(m => m.GetString()));
+        Assert.Contains("<h2>Not covered by identities</h2>", html, StringComparison.Ordinal);
+        Assert.Contains("<td><code>plain_notes</code></td>", html, StringComparison.Ordinal);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(html, "<code>tags</code>"));
+        Assert.Contains("chaos identities: 2 sqlite tables not covered (no counter: INTEGER PRIMARY KEY without AUTOINCREMENT): plain_notes, tags", markdown, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -95,6 +118,13 @@ internal static class JsonContract
             Assert.True(run.GetProperty("passed").GetInt32() >= 0);
             Assert.True(run.GetProperty("failed").GetInt32() >= 0);
             Assert.True(run.GetProperty("duration").GetDouble() >= 0);
+        }
+
+        foreach (var key in root.GetProperty("identitiesNotCovered").EnumerateArray())
+        {
+            Assert.False(string.IsNullOrWhiteSpace(key.GetProperty("engine").GetString()));
+            Assert.False(string.IsNullOrWhiteSpace(key.GetProperty("key").GetString()));
+            Assert.False(string.IsNullOrWhiteSpace(key.GetProperty("reason").GetString()));
         }
 
         foreach (var finding in root.GetProperty("findings").EnumerateArray())

@@ -50,4 +50,34 @@ public sealed class PostgresIdentityChaosTests
         Assert.Equal(first, await IdsAsync(21));
         Assert.NotEqual(first, await IdsAsync(22));
     }
+
+    [Fact]
+    public async Task A_sequence_too_small_for_a_range_is_named_on_the_template_built_and_on_the_template_reused()
+    {
+        // A fresh schema version: this test builds its template, then a second pool reuses it (the template takes no
+        // connections: what it does not cover comes from its marker).
+        var schema = SchemaSource.FromDelegate("pg-uncovered", Guid.NewGuid().ToString("N"), async (connection, ct) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "CREATE TABLE counters (id smallserial PRIMARY KEY); CREATE TABLE foos (id serial PRIMARY KEY)";
+            await command.ExecuteNonQueryAsync(ct);
+        });
+        async Task<EngineTemplate> TemplateAsync()
+        {
+            await using var pool = await TestDatabasePool.CreateAsync(new PostgresEngine(), new TestDatabaseOptions
+            {
+                Schema = schema, Chaos = ChaosModes.Identities, Seed = 9, PoolSize = 1, RemoveOrphansOnStart = false,
+            }, Token);
+            TestTemplateCleanup.Track(pool.Template.Name);
+            return pool.Template;
+        }
+
+        var built = await TemplateAsync();
+        var reused = await TemplateAsync();
+
+        Assert.Equal((true, false), (built.WasBuilt, reused.WasBuilt));
+        NotCoveredKey[] expected = [new("public.counters.id", "its sequence stops at 32767")];
+        Assert.Equal(expected, built.IdentitiesNotCovered);
+        Assert.Equal(expected, reused.IdentitiesNotCovered);
+    }
 }

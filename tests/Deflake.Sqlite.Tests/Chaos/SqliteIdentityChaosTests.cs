@@ -69,7 +69,24 @@ public sealed class SqliteIdentityChaosTests : IAsyncLifetime
         {
             Assert.Equal(["audit_log", "bars", "foos"], engine.IdentityChaos.Starts.Keys.Order(StringComparer.Ordinal));
             var notCovered = Assert.Single(engine.IdentityChaos.NotCovered);
-            Assert.StartsWith("tags ", notCovered, StringComparison.Ordinal);
+            Assert.Equal(new NotCoveredKey("tags", "no counter: INTEGER PRIMARY KEY without AUTOINCREMENT"), notCovered);
+        }
+    }
+
+    [Fact]
+    public async Task The_pool_learns_the_tables_not_covered_from_the_template_built_and_from_the_template_reused()
+    {
+        var (first, _) = await _pools.CreateAsync(ChaosModes.Identities, 4);
+        await using (first)
+        {
+            var (second, _) = await _pools.CreateAsync(ChaosModes.Identities, 4);
+            await using (second)
+            {
+                Assert.False(second.Template.WasBuilt);
+                NotCoveredKey[] expected = [new("tags", "no counter: INTEGER PRIMARY KEY without AUTOINCREMENT")];
+                Assert.Equal(expected, first.Template.IdentitiesNotCovered);
+                Assert.Equal(expected, second.Template.IdentitiesNotCovered);
+            }
         }
     }
 
@@ -81,6 +98,7 @@ public sealed class SqliteIdentityChaosTests : IAsyncLifetime
         {
             Assert.Empty(engine.IdentityChaos.Starts);
             Assert.Empty(engine.IdentityChaos.NotCovered);
+            Assert.Empty(pool.Template.IdentitiesNotCovered);
         }
     }
 }
