@@ -487,7 +487,7 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
     }
 
     /// <inheritdoc />
-    /// <remarks>True only when <see cref="MariaDbEngineOptions.RestoreClones"/> is set: restoring does not pay yet.</remarks>
+    /// <remarks>True unless <see cref="MariaDbEngineOptions.RestoreClones"/> is turned off.</remarks>
     public bool RestoresClones => _options.RestoreClones;
 
     /// <inheritdoc />

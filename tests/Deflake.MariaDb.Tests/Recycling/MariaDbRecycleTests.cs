@@ -57,9 +57,31 @@ public sealed class MariaDbRecycleTests
     }
 
     [Fact]
-    public async Task By_default_a_returned_database_is_dropped_and_the_next_test_gets_a_new_clone()
+    public async Task By_default_a_returned_database_comes_back_under_its_name()
     {
         await using var pool = await MariaDbTestServer.CreatePoolAsync(Options(), Token);
+        Assert.True(pool.Recycle);
+        string name;
+        await using (var first = await pool.RentAsync(Token))
+        {
+            name = first.Name;
+            await using var connection = await first.OpenConnectionAsync(Token);
+            await ExecuteAsync(connection, "INSERT INTO notes VALUES ('default', 'written')");
+        }
+
+        await WaitAsync(() => pool.Statistics.Recycled >= 1);
+        await using var second = await pool.RentAsync(Token);
+        Assert.Equal(name, second.Name);
+        await using var again = await second.OpenConnectionAsync(Token);
+        Assert.Equal(0L, Convert.ToInt64(await ScalarAsync(again, "SELECT COUNT(*) FROM notes WHERE code = 'default'"), CultureInfo.InvariantCulture));
+        Assert.Equal(0L, pool.Statistics.Dropped);
+    }
+
+    [Fact]
+    public async Task With_RestoreClones_off_a_returned_database_is_dropped_and_the_next_test_gets_a_new_clone()
+    {
+        await using var pool = await TestDatabasePool.CreateAsync(await MariaDbTestServer.CreateEngineAsync(o => o.RestoreClones = false), Options(), Token);
+        Assert.False(pool.Recycle);
         string name;
         await using (var first = await pool.RentAsync(Token))
         {
@@ -68,7 +90,6 @@ public sealed class MariaDbRecycleTests
 
         await using var second = await pool.RentAsync(Token);
         Assert.NotEqual(name, second.Name);
-        Assert.False(pool.Recycle);
         await WaitAsync(() => pool.Statistics.Dropped >= 1);
         Assert.Equal(0L, pool.Statistics.Recycled);
     }
