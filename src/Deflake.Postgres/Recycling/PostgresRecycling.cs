@@ -126,24 +126,18 @@ internal static class PostgresRecycling
         }
 
         sql.Append(CultureInfo.InvariantCulture, $$"""
-            create function {{Schema}}.mark() returns trigger language plpgsql security definer as $$
+            create function {{Schema}}.mark() returns trigger language plpgsql as $$
             begin
-                -- No SET clause (it would save and restore the settings on every call): every name is qualified instead.
-                -- The restore's own writes are not the test's.
-                if pg_catalog.current_setting('deflake.restoring', true) operator(pg_catalog.=) 'on' then
-                    return null;
-                end if;
-                -- No unique key: two sessions of a test writing one table in open transactions must not wait for each
-                -- other here. A table may be recorded twice; the restore does not mind.
-                if TG_OP operator(pg_catalog.=) 'INSERT' then
-                    if not exists (select from {{Schema}}.dirty d where d.rel operator(pg_catalog.=) TG_RELID) then
-                        insert into {{Schema}}.dirty values (TG_RELID, false);
-                    end if;
-                elsif not exists (select from {{Schema}}.dirty d where d.rel operator(pg_catalog.=) TG_RELID and d.rewritten) then
-                    insert into {{Schema}}.dirty values (TG_RELID, true);
-                end if;
+                -- One plain insert per writing statement, as cheap as a trigger gets (measured: a 3-row test paid 0.15 ms for a
+                -- check-then-insert as security definer, under 0.05 ms for this): no unique key, so two sessions of a test
+                -- writing one table in open transactions never wait for each other here; the restore reads the rows as a set.
+                -- No SET clause (it would save and restore settings on every call): names and operators are qualified instead.
+                insert into {{Schema}}.dirty values (TG_RELID, TG_OP operator(pg_catalog.<>) 'INSERT');
                 return null;
             end $$;
+            -- The trigger runs as whoever writes (a role of the app's, perhaps): it may record, and nothing else.
+            grant usage on schema {{Schema}} to public;
+            grant insert on {{Schema}}.dirty to public;
             """);
         sql.AppendLine();
         foreach (var table in tables)
@@ -549,8 +543,8 @@ internal static class PostgresRecycling
                 end loop;
                 -- Read after the sessions ended: what they had not committed is gone with them.
                 select coalesce(bool_or(d.rel = 0), false),
-                       array_agg(d.rel) filter (where not d.rewritten),
-                       array_agg(d.rel) filter (where d.rewritten and d.rel <> 0),
+                       array_agg(distinct d.rel) filter (where not d.rewritten),
+                       array_agg(distinct d.rel) filter (where d.rewritten and d.rel <> 0),
                        exists (select from pg_prepared_xact() x where x.dbid = db),
                        exists (select from pg_largeobject_metadata),
                        (select coalesce(array_agg(s.setrole::text || ':' || c order by s.setrole, c), '{}')
@@ -577,7 +571,6 @@ internal static class PostgresRecycling
                     perform set_config('synchronize_seqscans', 'off', true);
                     perform set_config('max_parallel_workers_per_gather', '0', true);
                     perform set_config('lock_timeout', '5s', true);
-                    perform set_config('deflake.restoring', 'on', true);
             {{body}}
                     delete from {{Schema}}.dirty;
                     touched := touched || '{{Schema}}.dirty'::text;
