@@ -433,17 +433,18 @@ public sealed class PostgresEngine : IDatabaseEngine
         /// <summary>Tables restores deleted rows from since the clone was last vacuumed (restores of one clone never overlap).</summary>
         public HashSet<string> Touched { get; } = new(StringComparer.Ordinal);
 
-        public int RestoresSinceVacuum { get; set; }
+        /// <summary>About how many dead rows restores left in <see cref="Touched"/> since the last vacuum.</summary>
+        public long DeadRows { get; set; }
 
         public ValueTask DisposeAsync() => Restore?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 
     /// <summary>
-    /// How many restores of a clone go between two vacuums of the tables they deleted rows from: often enough that the
-    /// dead rows of a few dozen tests fit in a page or two, rarely enough that the vacuum (about a millisecond for a few
-    /// small tables) is a small part of a restore.
+    /// How many dead rows restores of a clone may leave (the rows tests inserted, and Deflake's own records) before the
+    /// tables they are in are vacuumed: a few pages' worth, so scans stay short, and a vacuum (about a millisecond for a
+    /// few small tables) about every hundred 3-row tests, or after each test that wrote a thousand rows.
     /// </summary>
-    private const int VacuumEvery = 16;
+    private const long VacuumAfterDeadRows = 1000;
 
     private static NpgsqlDataSource CreateRestoreDataSource(string connectionString)
     {
@@ -485,7 +486,7 @@ public sealed class PostgresEngine : IDatabaseEngine
         var connection = await state.Restore.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var (reason, ended, touched) = await Recycling.PostgresRecycling.RestoreAsync(connection, state.Settings, cancellationToken).ConfigureAwait(false);
+            var (reason, ended, touched, dead) = await Recycling.PostgresRecycling.RestoreAsync(connection, state.Settings, cancellationToken).ConfigureAwait(false);
             if (ended > 0)
             {
                 // Sessions of the test were ended: none of this process's pooled connections to the clone may be reused.
@@ -496,12 +497,13 @@ public sealed class PostgresEngine : IDatabaseEngine
             if (reason is null)
             {
                 state.Touched.UnionWith(touched);
-                if (++state.RestoresSinceVacuum >= VacuumEvery)
+                state.DeadRows += dead;
+                if (state.DeadRows >= VacuumAfterDeadRows)
                 {
                     // Outside the restore's transaction (VACUUM cannot run in one), before the clone is handed out again.
                     await Recycling.PostgresRecycling.VacuumAsync(connection, state.Touched, cancellationToken).ConfigureAwait(false);
                     state.Touched.Clear();
-                    state.RestoresSinceVacuum = 0;
+                    state.DeadRows = 0;
                 }
 
                 return RestoreResult.Success;

@@ -179,11 +179,12 @@ internal static class PostgresRecycling
     /// <summary>
     /// Restores the clone the connection is on. Returns null when it is restored, else why not; Ended
     /// is how many of the test's sessions were ended (their pooled connections must not be handed out again); Touched
-    /// the tables the restore deleted rows from (they keep dead rows until vacuumed: see <see cref="VacuumAsync"/>).
+    /// the tables the restore deleted rows from, and Dead about how many dead rows it left in them (they stay until
+    /// vacuumed: see <see cref="VacuumAsync"/>).
     /// </summary>
-    public static async Task<(string? Reason, int Ended, string[] Touched)> RestoreAsync(NpgsqlConnection connection, string[] expectedSettings, CancellationToken cancellationToken)
+    public static async Task<(string? Reason, int Ended, string[] Touched, long Dead)> RestoreAsync(NpgsqlConnection connection, string[] expectedSettings, CancellationToken cancellationToken)
     {
-        var command = new NpgsqlCommand($"select reason, ended, touched from {Schema}.restore(@expected)", connection) { CommandTimeout = 60 };
+        var command = new NpgsqlCommand($"select reason, ended, touched, dead from {Schema}.restore(@expected)", connection) { CommandTimeout = 60 };
         await using (command.ConfigureAwait(false))
         {
             command.Parameters.AddWithValue("expected", expectedSettings);
@@ -191,7 +192,7 @@ internal static class PostgresRecycling
             await using (reader.ConfigureAwait(false))
             {
                 await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                return (reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetInt32(1), reader.IsDBNull(2) ? [] : reader.GetFieldValue<string[]>(2));
+                return (reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetInt32(1), reader.IsDBNull(2) ? [] : reader.GetFieldValue<string[]>(2), reader.IsDBNull(3) ? 0 : reader.GetInt64(3));
             }
         }
     }
@@ -422,8 +423,8 @@ internal static class PostgresRecycling
         create schema {{Schema}};
         comment on schema {{Schema}} is 'Deflake: this template is not recycled.';
         {{SettingsFunctionSql}}
-        create function {{Schema}}.restore(expected text[], out reason text, out ended int, out touched text[]) language sql set search_path = pg_catalog
-            as $$ select {{Quote.Literal(why)}}::text, 0, null::text[] $$;
+        create function {{Schema}}.restore(expected text[], out reason text, out ended int, out touched text[], out dead bigint) language sql set search_path = pg_catalog
+            as $$ select {{Quote.Literal(why)}}::text, 0, null::text[], 0::bigint $$;
         """;
 
     /// <summary>
@@ -476,6 +477,7 @@ internal static class PostgresRecycling
                         -- The template's rows of these tables now carry this transaction's id.
                         update {Schema}.tables set row_xmin = (txid_current() % 4294967296)::text::xid where rel = any(todo) and restore_sql is not null;
                         touched := touched || '{Schema}.tables'::text;
+                        dead := dead + cardinality(todo);
                     end if;
 
             """);
@@ -488,7 +490,7 @@ internal static class PostgresRecycling
                 ? $"delete from only {table.QualifiedName} where xmin <> (select t.row_xmin from {Schema}.tables t where t.rel = {oid(table.Oid)})"
                 : $"delete from only {table.QualifiedName}";
             body.Append(CultureInfo.InvariantCulture,
-                $"            if {oid(table.Oid)} = any(inserted) and not {oid(table.Oid)} = any(todo) then {delete}; touched := touched || {Quote.Literal(table.QualifiedName)}::text; end if;\n");
+                $"            if {oid(table.Oid)} = any(inserted) and not {oid(table.Oid)} = any(todo) then {delete}; get diagnostics n = row_count; dead := dead + n; touched := touched || {Quote.Literal(table.QualifiedName)}::text; end if;\n");
         }
 
         body.Append("        end if;\n");
@@ -515,9 +517,10 @@ internal static class PostgresRecycling
         }
 
         return $$"""
-            create function {{Schema}}.restore(expected text[], out reason text, out ended int, out touched text[]) language plpgsql set search_path = pg_catalog as $$
+            create function {{Schema}}.restore(expected text[], out reason text, out ended int, out touched text[], out dead bigint) language plpgsql set search_path = pg_catalog as $$
             declare
                 db oid;
+                n bigint;
                 p int;
                 pids int[];
                 ddl boolean;
@@ -531,6 +534,7 @@ internal static class PostgresRecycling
             begin
                 ended := 0;
                 touched := '{}';
+                dead := 0;
                 select d.oid into db from pg_database d where d.datname = current_database();
                 pids := array(
                     select a.pid from pg_stat_get_activity(null) a
@@ -573,6 +577,8 @@ internal static class PostgresRecycling
                     perform set_config('lock_timeout', '5s', true);
             {{body}}
                     delete from {{Schema}}.dirty;
+                    get diagnostics n = row_count;
+                    dead := dead + n;
                     touched := touched || '{{Schema}}.dirty'::text;
                 end if;
             {{seqBody}}
