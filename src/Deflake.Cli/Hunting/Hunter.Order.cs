@@ -127,6 +127,12 @@ internal sealed partial class Hunter
     /// </summary>
     private async Task<OrderEvidence> ConfirmAsync(string victim, IReadOnlyList<IReadOnlyList<string>> polluters, List<string> steps, CancellationToken cancellationToken, bool brittle = false)
     {
+        if (_pool is { } pool)
+        {
+            // The order phase: made together with the other order cases' confirmations.
+            return await ConfirmSharedAsync(pool, victim, polluters, steps, brittle).ConfigureAwait(false);
+        }
+
         const int k = OrderEvidence.Confirmations;
         var polluter = polluters[0];
         var from = _runs.Count;

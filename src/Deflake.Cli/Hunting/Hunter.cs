@@ -110,15 +110,31 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
         // explained otherwise are known, which ranks their partners.
         var findings = new List<Finding>();
         var alwaysFailing = new List<string>();
-        foreach (var victim in suspects.OrderBy(s => _chaosPlan.ContainsKey(s) ? 2 : !facts[s].ParallelOnly ? 0 : facts[s].OrderPrefixes.Length > 0 ? 1 : 3))
+        var ordered = suspects.Select(s => (Victim: s, Phase: _chaosPlan.ContainsKey(s) ? 2 : !facts[s].ParallelOnly ? 0 : facts[s].OrderPrefixes.Length > 0 ? 1 : 3))
+            .OrderBy(x => x.Phase).ToArray();
+
+        // The order cases share their confirmation runs (each parks at its confirmation until all have reached theirs).
+        var diagnosed = await DiagnoseSharingConfirmationsAsync([.. ordered.Where(x => x.Phase <= 1).Select(x => x.Victim)], survey, suspects, cancellationToken).ConfigureAwait(false);
+        foreach (var (victim, finding) in diagnosed)
+        {
+            _diagnosed.Add(victim);
+            Record(victim, finding);
+        }
+
+        foreach (var victim in ordered.Where(x => x.Phase > 1).Select(x => x.Victim))
         {
             _progress.Status($"diagnosing {victim}");
             var finding = await DiagnoseAsync(victim, survey, suspects, cancellationToken).ConfigureAwait(false);
             _diagnosed.Add(victim);
+            Record(victim, finding);
+        }
+
+        void Record(string victim, Finding? finding)
+        {
             if (finding is null)
             {
                 alwaysFailing.Add(victim);
-                continue;
+                return;
             }
 
             if (finding.Cause == FlakeCause.Nondeterministic && !finding.Evidence.Contains(" without chaos.", StringComparison.Ordinal))
