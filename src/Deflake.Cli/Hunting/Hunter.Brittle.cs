@@ -27,6 +27,14 @@ internal sealed partial class Hunter
             return null;
         }
 
+        if (_runs.FirstOrDefault(r => !r.Request.Parallel && r.PassedTest(victim) && r.Request.ChaosOf(victim) == "none" && r.RanBefore(victim).Count == 0) is { } passedAlone)
+        {
+            // A brittle test fails alone every time: one that passed alone has no state-setter to find (any setter named
+            // would be contradicted by that run), so no run is spent looking for one.
+            steps.Add($"brittle? no: it passed alone in '{passedAlone.Request.Name}'");
+            return null;
+        }
+
         foreach (var prefix in prefixes.Take(SetterReplays))
         {
             var replayRequest = new RunRequest($"replay of {prefix.Run.Request.Name} (state-setter)", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. prefix.Before, victim]);
@@ -77,6 +85,7 @@ internal sealed partial class Hunter
         })
         {
             Unlikely = cleared,
+            Likely = SingledOut(victim, before, [], brittle: true),
             Words = ("passed", "failed"),
         };
         // Known: it fails alone (the predicate "passes after" is false for no tests), and passed after the whole prefix.

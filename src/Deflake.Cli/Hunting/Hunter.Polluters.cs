@@ -18,7 +18,7 @@ internal sealed partial class Hunter
     internal const int MorePollutersReplays = 3;
 
     /// <summary>Bisects <paramref name="before"/> (known to make the victim fail) for its polluters, the survey's hint guiding the halving.</summary>
-    private async Task<BisectionResult> BisectPrefixAsync(string victim, IReadOnlyList<string> before, bool knownPassesAlone, List<string> steps, CancellationToken cancellationToken)
+    private async Task<BisectionResult> BisectPrefixAsync(string victim, IReadOnlyList<string> before, bool knownPassesAlone, List<string> steps, CancellationToken cancellationToken, IReadOnlyList<IReadOnlyList<string>>? found = null)
     {
         _progress.Status($"bisecting {before.Count} tests for the polluter of {victim}");
         // The survey's hint: tests that ran before it, without chaos, in a run where it passed (one at a time, or in
@@ -48,6 +48,7 @@ internal sealed partial class Hunter
         }, MaxPolluters)
         {
             Unlikely = cleared,
+            Likely = SingledOut(victim, before, found ?? [], brittle: false),
         };
         var result = await bisector.BisectAsync(before, knownPassesAlone, knownFailsAfterAll: true, cancellationToken).ConfigureAwait(false);
         steps.AddRange(result.Steps);
@@ -103,7 +104,7 @@ internal sealed partial class Hunter
                 continue;
             }
 
-            var result = await BisectPrefixAsync(victim, next.Before, knownPassesAlone: true, steps, cancellationToken).ConfigureAwait(false);
+            var result = await BisectPrefixAsync(victim, next.Before, knownPassesAlone: true, steps, cancellationToken, found).ConfigureAwait(false);
             found.AddRange(result.Polluters.Take(MaxPolluters - found.Count));
         }
 
@@ -163,5 +164,28 @@ internal sealed partial class Hunter
         }
 
         return confirmed;
+    }
+
+    /// <summary>
+    /// The tests of <paramref name="candidates"/> that every run one at a time, without chaos, where the victim showed the
+    /// outcome searched for (failed, with none of <paramref name="found"/> before it; for a state-setter: passed) had
+    /// before it, and that no run cleared (<see cref="OrderEvidence.Cleared"/>): for one polluter (or setter) the runs
+    /// made so far single them out. The bisection runs them first (<see cref="Bisector.Likely"/>).
+    /// </summary>
+    private HashSet<string> SingledOut(string victim, IReadOnlyList<string> candidates, IReadOnlyList<IReadOnlyList<string>> found, bool brittle)
+    {
+        var cleared = OrderEvidence.Cleared(victim, _runs, brittle);
+        var prefixes = _runs.Where(r => !r.Request.Parallel && r.Request.ChaosOf(victim) == "none" && r.OutcomeOf(victim) is { } o && o.Passed == brittle)
+            .Where(r => r.RanBefore(victim).All(t => r.Request.ChaosOf(t) == "none"))
+            .Select(r => r.RanBefore(victim))
+            .Where(before => !found.Any(set => set.All(before.Contains)))
+            .ToArray();
+        var singled = candidates.Where(t => !cleared.Contains(t)).ToHashSet(StringComparer.Ordinal);
+        foreach (var before in prefixes)
+        {
+            singled.IntersectWith(before);
+        }
+
+        return singled;
     }
 }
