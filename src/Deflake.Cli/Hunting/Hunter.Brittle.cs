@@ -35,6 +35,24 @@ internal sealed partial class Hunter
             return null;
         }
 
+        var aloneRequest = new RunRequest("alone again", RunOrderKind.List, "none", options.Seed, Parallel: false, [victim]);
+        if (_runs.Count(r => !r.Request.Parallel && r.FailedTest(victim) && r.Request.ChaosOf(victim) == "none" && r.RanBefore(victim).Count == 0) < 2)
+        {
+            // Seen failing alone once: a brittle test fails alone every time, a test failing at random now and then. A
+            // second run alone tells them apart before a search (a failure there is one of the 3 a setter needs anyway).
+            var (again, note) = await RunCarryingAsync(aloneRequest, victim, $"the second run alone of {victim}", cancellationToken).ConfigureAwait(false);
+            steps.Add($"brittle? it failed alone; alone again: {Outcome(again, victim)}");
+            if (note is not null)
+            {
+                steps.Add(note);
+            }
+
+            if (again.PassedTest(victim))
+            {
+                return null;
+            }
+        }
+
         foreach (var prefix in prefixes.Take(SetterReplays))
         {
             var replayRequest = new RunRequest($"replay of {prefix.Run.Request.Name} (state-setter)", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. prefix.Before, victim]);

@@ -182,10 +182,26 @@ internal sealed partial class Hunter
     /// <c>DEFLAKE_CHAOS</c> stays <c>none</c>). Nothing that runs after the victim can change its result.
     /// </summary>
     /// <returns>The run, and a step saying which suspects rode along (null: none).</returns>
-    private async Task<(RunResult Run, string? Note)> RunCarryingAsync(RunRequest request, string victim, string host, CancellationToken cancellationToken, string where = "in that run")
+    private async Task<(RunResult Run, string? Note)> RunCarryingAsync(RunRequest request, string victim, string host, CancellationToken cancellationToken, string where = "in that run", bool carryConfirmations = true)
     {
         Debug.Assert(request.Chaos == "none" && request.TestChaos is null && !request.Parallel && request.Order == RunOrderKind.List);
         var riders = RidersFor(request.Tests ?? []);
+        if (riders.Count == 0 && carryConfirmations && ConfirmationsAfter(request.Tests ?? []) is { Count: > 0 } groups)
+        {
+            // Order cases waiting for their confirmation run after the victim, each its polluter (or state-setter) then it.
+            var shared = await DiagnosticAsync(request with
+            {
+                Name = $"{request.Name}, confirmations after it",
+                Tests = [.. request.Tests ?? [], .. groups.SelectMany(g => g.Tests)],
+            }, cancellationToken).ConfigureAwait(false);
+            foreach (var (confirmation, suspect, _) in groups)
+            {
+                confirmation.Runs.Add((shared, suspect, groups.Count + 1));
+            }
+
+            return (shared, $"{where} the confirmation{(groups.Count == 1 ? string.Empty : "s")} of {string.Join(", ", groups.Select(g => g.Case.Victim))} ran after it");
+        }
+
         if (riders.Count == 0)
         {
             return (await DiagnosticAsync(request, cancellationToken).ConfigureAwait(false), null);

@@ -53,6 +53,15 @@ internal sealed partial class Hunter
 
             if (!replay.FailedTest(victim))
             {
+                if (!prefix.Run.Request.Parallel && prefix.Run.Request.Chaos == "none" && prefix.Run.Request.TestChaos is null
+                    && prefix.Before.SequenceEqual(prefix.Run.RanBefore(victim), StringComparer.Ordinal))
+                {
+                    // The very tests that ran before it there, in the same order, one at a time, and it passed: that
+                    // failure was not the order's. No other list is replayed for it.
+                    steps.Add($"the failure in '{prefix.Run.Request.Name}' did not come back with the same tests before it: no other list is replayed");
+                    break;
+                }
+
                 continue;
             }
 
@@ -89,7 +98,16 @@ internal sealed partial class Hunter
         var polluter = string.Join(" + ", first);
         var named = $"{(before.Count == 1 ? "the replay of the two" : $"bisection ({Bisector.RunCount(result.Runs)})")} names {polluter}";
         var found = result.Polluters.ToList();
-        await MorePollutersAsync(victim, found, before, steps, cancellationToken).ConfigureAwait(false);
+        if (OrderEvidence.Of(victim, first, _runs).Contradiction is { } passedAfter && passedAfter.PassedTest(victim))
+        {
+            // A run already saw it pass right after the polluter: it will not be named, whatever other polluters there are.
+            steps.Add($"other polluters: not looked for; in '{passedAfter.Request.Name}' it passed after {polluter}");
+        }
+        else
+        {
+            await MorePollutersAsync(victim, found, before, steps, cancellationToken).ConfigureAwait(false);
+        }
+
         var evidence = await ConfirmAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
         if (!evidence.Confirmed)
         {

@@ -171,46 +171,25 @@ internal sealed partial class Hunter
                 return;
             }
 
-            var groups = new List<(ConfirmationCase Case, int Suspect, string[] Tests)>();
-            var used = new List<string>();
-            var collections = new HashSet<string>(StringComparer.Ordinal);
-            void Add(ConfirmationCase confirmation, int suspect, string[] tests)
-            {
-                groups.Add((confirmation, suspect, tests));
-                used.AddRange(tests);
-                collections.UnionWith(tests.Select(CollectionKey));
-            }
-
+            var packing = new Packing(this, []);
             var alone = open.FirstOrDefault(x => x.Needs.Alone > 0).Case;
             if (alone is not null)
             {
-                Add(alone, -1, [alone.Victim]);
+                packing.Add(alone, -1, [alone.Victim]);
             }
 
             foreach (var (confirmation, needs) in open.Where(x => x.Case != alone))
             {
-                var best = needs.After.Select((n, i) => (Need: n, Index: i)).Where(x => x.Need > 0).OrderByDescending(x => x.Need).ThenBy(x => x.Index).ToArray();
-                if (best.Length == 0)
-                {
-                    continue; // it needs runs alone only, and this run's first place is taken
-                }
-
-                string[] tests = [.. confirmation.Suspects[best[0].Index], confirmation.Victim];
-                if (tests.Any(used.Contains) || tests.Select(CollectionKey).Any(collections.Contains)
-                    || (used.Count > 0 && !used.All(OrderEvidence.Cleared(confirmation.Victim, _runs, confirmation.Brittle).Contains)))
-                {
-                    continue;
-                }
-
-                Add(confirmation, best[0].Index, tests);
+                packing.TryAddAfter(confirmation, needs);
             }
 
+            var groups = packing.Groups;
             var name = groups.Count > 1 ? string.Create(CultureInfo.InvariantCulture, $"confirm: {groups.Count} victims")
                 : groups[0].Suspect < 0 ? "confirm: alone"
                 : groups[0].Case.Brittle ? "confirm: after the state-setter" : "confirm: after the polluter";
             var request = new RunRequest(name, RunOrderKind.List, "none", options.Seed, Parallel: false, [.. groups.SelectMany(g => g.Tests)]);
             var (run, _) = await RunCarryingAsync(request, groups[^1].Case.Victim,
-                $"a confirmation run for {string.Join(", ", groups.Select(g => g.Case.Victim))}", cancellationToken).ConfigureAwait(false);
+                $"a confirmation run for {string.Join(", ", groups.Select(g => g.Case.Victim))}", cancellationToken, carryConfirmations: false).ConfigureAwait(false);
             foreach (var (confirmation, suspect, _) in groups)
             {
                 confirmation.Runs.Add((run, suspect, groups.Count));
@@ -246,5 +225,68 @@ internal sealed partial class Hunter
         steps.Add(string.Create(CultureInfo.InvariantCulture,
             $"confirmation ({Bisector.RunCount(made)} made for it): {aloneWord} alone {evidence.PassedAlone}, {afterWord} after {string.Join(" + ", polluters[0])} {evidence.FailedAfter} times (needs {OrderEvidence.Confirmations} each){(evidence.Contradiction is { } c ? $"; contradicted by '{c.Request.Name}'" : string.Empty)}"));
         return evidence;
+    }
+
+    /// <summary>
+    /// Groups of one run, one per victim, in order: a group joins only when its tests and their collections are apart
+    /// from those already in the run (xUnit runs a collection's listed tests together, at its last listed test), and
+    /// every test already in the run is cleared for its victim, so that the victim's outcome is its own.
+    /// </summary>
+    private sealed class Packing(Hunter hunter, IReadOnlyList<string> before)
+    {
+        private readonly List<string> _used = [.. before];
+        private readonly HashSet<string> _collections = before.Select(hunter.CollectionKey).ToHashSet(StringComparer.Ordinal);
+
+        public List<(ConfirmationCase Case, int Suspect, string[] Tests)> Groups { get; } = [];
+
+        public void Add(ConfirmationCase confirmation, int suspect, string[] tests)
+        {
+            Groups.Add((confirmation, suspect, tests));
+            _used.AddRange(tests);
+            _collections.UnionWith(tests.Select(hunter.CollectionKey));
+        }
+
+        /// <summary>Adds the case's group for the suspect that most needs a run after it, when it fits.</summary>
+        public bool TryAddAfter(ConfirmationCase confirmation, (int Alone, int[] After) needs)
+        {
+            var best = needs.After.Select((n, i) => (Need: n, Index: i)).Where(x => x.Need > 0).OrderByDescending(x => x.Need).ThenBy(x => x.Index).ToArray();
+            if (best.Length == 0)
+            {
+                return false; // it needs runs alone only: it must run first in its process
+            }
+
+            string[] tests = [.. confirmation.Suspects[best[0].Index], confirmation.Victim];
+            if (tests.Any(_used.Contains) || tests.Select(hunter.CollectionKey).Any(_collections.Contains)
+                || (_used.Count > 0 && !_used.All(OrderEvidence.Cleared(confirmation.Victim, hunter._runs, confirmation.Brittle).Contains)))
+            {
+                return false;
+            }
+
+            Add(confirmation, best[0].Index, tests);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// The confirmation groups of parked order cases that can run after the tests of a run made for another victim
+    /// (after it nothing changes that victim's result): each a suspect then its victim, when it fits (<see cref="Packing"/>).
+    /// </summary>
+    private List<(ConfirmationCase Case, int Suspect, string[] Tests)> ConfirmationsAfter(IReadOnlyList<string> tests)
+    {
+        if (_pool is not { } pool)
+        {
+            return [];
+        }
+
+        var packing = new Packing(this, tests);
+        foreach (var confirmation in pool.Cases.Where(c => c.Waiting).OrderBy(c => c.Order))
+        {
+            if (NeedsOf(confirmation) is { } needs)
+            {
+                packing.TryAddAfter(confirmation, needs);
+            }
+        }
+
+        return packing.Groups;
     }
 }
