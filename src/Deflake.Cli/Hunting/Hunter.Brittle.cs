@@ -56,7 +56,7 @@ internal sealed partial class Hunter
         foreach (var prefix in prefixes.Take(SetterReplays))
         {
             var replayRequest = new RunRequest($"replay of {prefix.Run.Request.Name} (state-setter)", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. prefix.Before, victim]);
-            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the replay of '{prefix.Run.Request.Name}' for {victim}", cancellationToken).ConfigureAwait(false);
+            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the replay of '{prefix.Run.Request.Name}' for {victim}", cancellationToken, brittle: true).ConfigureAwait(false);
             steps.Add($"brittle? it fails alone; {prefix.Describe}, where it passed, then it, one at a time: {Outcome(replay, victim)}");
             if (note is not null)
             {
@@ -98,7 +98,7 @@ internal sealed partial class Hunter
         {
             var request = new RunRequest(subset.Count == 0 ? "bisect setter: alone" : "bisect setter", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. subset, victim]);
             var (run, _) = await RunCarryingAsync(request, victim, $"a state-setter bisection run for {victim} ({subset.Count} tests before it)", ct,
-                $"in a state-setter bisection run ({subset.Count} tests, then it)").ConfigureAwait(false);
+                $"in a state-setter bisection run ({subset.Count} tests, then it)", brittle: true).ConfigureAwait(false);
             return !run.FailedTest(victim);
         })
         {

@@ -289,4 +289,47 @@ internal sealed partial class Hunter
 
         return packing.Groups;
     }
+
+    /// <summary>
+    /// Runs a list made for <paramref name="victim"/> with order cases waiting for their confirmation in the same process,
+    /// when some fit: before it, one that needs a run alone (it runs first) and is cleared for the victim (so the
+    /// victim's outcome stays its own); after it, the groups of <see cref="ConfirmationsAfter"/>. Null: none fits.
+    /// </summary>
+    private async Task<(RunResult Run, string? Note)?> RunWithConfirmationsAsync(RunRequest request, string victim, bool brittle, CancellationToken cancellationToken)
+    {
+        if (_pool is not { } pool || request.Tests is not { Count: > 1 } tests)
+        {
+            return null;
+        }
+
+        var collections = tests.Select(CollectionKey).ToHashSet(StringComparer.Ordinal);
+        var cleared = OrderEvidence.Cleared(victim, _runs, brittle);
+        var first = pool.Cases.Where(c => c.Waiting && !tests.Contains(c.Victim, StringComparer.Ordinal) && !collections.Contains(CollectionKey(c.Victim)) && cleared.Contains(c.Victim))
+            .Select(c => (Case: c, Needs: NeedsOf(c))).Where(x => x.Needs is { Alone: > 0 })
+            .OrderByDescending(x => x.Needs!.Value.Alone + x.Needs.Value.After.Sum()).ThenBy(x => x.Case.Order)
+            .Select(x => x.Case).FirstOrDefault();
+        IReadOnlyList<string> list = first is null ? tests : [first.Victim, .. tests];
+        var groups = ConfirmationsAfter(list).Where(g => g.Case != first).ToList();
+        if (first is null && groups.Count == 0)
+        {
+            return null;
+        }
+
+        var shared = await DiagnosticAsync(request with
+        {
+            Name = $"{request.Name}, {(first is null ? "confirmations after it" : groups.Count == 0 ? "a confirmation alone before it" : "confirmations with it")}",
+            Tests = [.. list, .. groups.SelectMany(g => g.Tests)],
+        }, cancellationToken).ConfigureAwait(false);
+        var victims = groups.Count + (first is null ? 1 : 2);
+        first?.Runs.Add((shared, -1, victims));
+        foreach (var (confirmation, suspect, _) in groups)
+        {
+            confirmation.Runs.Add((shared, suspect, victims));
+        }
+
+        var others = groups.Select(g => g.Case.Victim).Prepend(first?.Victim).OfType<string>().ToArray();
+        var before = first is null ? string.Empty
+            : $"{first.Victim} first, alone (an earlier run saw {victim} {(brittle ? "fail" : "pass")} after it, so it changes nothing for it); ";
+        return (shared, $"in that run {string.Join(", ", others)} {(others.Length == 1 ? "was" : "were")} confirmed too ({before}the others after it)");
+    }
 }
