@@ -139,7 +139,7 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
         IReadOnlyList<string> known = failing;
         var current = failing.OrderBy(t => Likely.Contains(t) ? 0 : Unlikely.Contains(t) ? 2 : 1).ToArray();
         var likely = InOrder(failing.Where(Likely.Contains));
-        if (likely.Count > 0 && likely.Count < failing.Count)
+        if (likely.Count > 0 && likely.Count * 2 <= failing.Count)
         {
             // What the runs single out, run on its own first.
             if (await FailsAsync(likely, likely.Count == 1 ? $"after {likely[0]} only, the one test every run where it {Words.Hit} had before it"

@@ -21,15 +21,12 @@ internal sealed partial class Hunter
     private async Task<BisectionResult> BisectPrefixAsync(string victim, IReadOnlyList<string> before, bool knownPassesAlone, List<string> steps, CancellationToken cancellationToken, IReadOnlyList<IReadOnlyList<string>>? found = null)
     {
         _progress.Status($"bisecting {before.Count} tests for the polluter of {victim}");
-        // The survey's hint: tests that ran before it, without chaos, in a run where it passed (one at a time, or in
-        // its own collection in a parallel run) are unlikely polluters; the bisection runs the others first.
-        var cleared = _survey.Where(r => r.Request.Chaos == "none" && r.Request.TestChaos is null && r.PassedTest(victim))
-            .SelectMany(r => r.Request.Parallel ? r.RanBeforeInCollection(victim) : r.RanBefore(victim))
-            .Where(before.Contains)
-            .ToHashSet(StringComparer.Ordinal);
+        // The hint of the runs so far: tests that ran before it, without chaos, in a run where it passed (one at a time,
+        // or in its own collection in a parallel run) are unlikely polluters; the bisection runs the others first.
+        var cleared = OrderEvidence.Cleared(victim, _runs).Where(before.Contains).ToHashSet(StringComparer.Ordinal);
         if (cleared.Count > 0 && cleared.Count < before.Count)
         {
-            steps.Add($"bisection tries first the {before.Count - cleared.Count} of the {before.Count} tests no survey run shows it passing after");
+            steps.Add($"bisection tries first the {before.Count - cleared.Count} of the {before.Count} tests no run shows it passing after");
         }
 
         var riderNotes = new List<string>();
@@ -60,7 +57,7 @@ internal sealed partial class Hunter
     /// Adds to <paramref name="found"/> the polluters left: first those of the runs one at a time in which the victim
     /// failed with none of <paramref name="found"/> before it; then, once, the tests that ran before it in any run one
     /// at a time where it failed that nothing has checked yet (not in <paramref name="bisected"/>, the list the first
-    /// bisection searched, nor cleared by a survey run where it passed after them): "does it still fail without the
+    /// bisection searched, nor cleared by a run where it passed after them): "does it still fail without the
     /// polluters found?". Its run alone is known to pass: the bisection that found them saw it.
     /// </summary>
     private async Task MorePollutersAsync(string victim, List<IReadOnlyList<string>> found, IReadOnlyList<string> bisected, List<string> steps, CancellationToken cancellationToken)
@@ -85,7 +82,7 @@ internal sealed partial class Hunter
             else
             {
                 steps.Add(replays == 0
-                    ? "other polluters: none left to look for; in every run one at a time where it failed a polluter found ran before it, and every test before it there was bisected or cleared by a survey run"
+                    ? "other polluters: none left to look for; in every run one at a time where it failed a polluter found ran before it, and every test before it there was bisected or cleared by a run"
                     : "other polluters: every run one at a time where it failed is now explained");
                 return;
             }
@@ -99,7 +96,7 @@ internal sealed partial class Hunter
                 steps.Add(note);
             }
 
-            if (!replay.FailedTest(victim))
+            if (!replay.FailedTest(victim) || !await FailsAgainWhenAllClearedAsync(victim, next.Before, replayRequest, steps, cancellationToken).ConfigureAwait(false))
             {
                 continue;
             }
@@ -116,13 +113,12 @@ internal sealed partial class Hunter
 
     /// <summary>
     /// The tests that ran before the victim in runs one at a time, without chaos, where it failed, in the order of the
-    /// longest such run first, minus the polluters found, the tests already checked, and those a survey run saw it pass
-    /// after (one at a time, no chaos).
+    /// longest such run first, minus the polluters found, the tests already checked, and those a run saw it pass after
+    /// (without chaos: <see cref="OrderEvidence.Cleared"/>).
     /// </summary>
     private List<string> Unchecked(string victim, IReadOnlyList<IReadOnlyList<string>> found, HashSet<string> checkedTests)
     {
-        var cleared = _survey.Where(r => r.Request.Chaos == "none" && r.Request.TestChaos is null && !r.Request.Parallel && r.PassedTest(victim))
-            .SelectMany(r => r.RanBefore(victim)).ToHashSet(StringComparer.Ordinal);
+        var cleared = OrderEvidence.Cleared(victim, _runs);
         return _runs.Where(r => !r.Request.Parallel && r.FailedTest(victim) && r.Request.ChaosOf(victim) == "none")
             .Select(r => r.RanBefore(victim))
             .OrderByDescending(before => before.Count)

@@ -69,13 +69,18 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
         var contradiction = observations.FirstOrDefault(o => (o.Passed && o.After && o.Between.All(betweenWhenFailed.Contains))
             || (!o.Passed && !o.Explained && !o.Run.Request.Parallel))?.Run;
         var sequential = observations.Where(o => !o.Run.Request.Parallel).ToArray();
-        // A fresh failure after the polluter counts only when nothing else before it could explain it: every other test
-        // that ran before it is cleared (a run saw it pass after that test). A run made for several victims at once
-        // puts other victims' tests before it; a confirmation run of the polluter and the victim has none.
+        // A fresh failure after the polluter counts only when the polluter ran right before it (nothing between them,
+        // so that a pass there would contradict: every such run counts, whatever its outcome) and nothing else before
+        // it could explain it: every other test that ran before it is cleared (a run saw it pass after that test). A
+        // run made for several victims at once puts other victims' tests first; a run of the polluter and the victim
+        // has none. (Runs of other victims' lists, in which it ran after the polluter with other tests between, would
+        // give a test failing at random many chances to "confirm" it, and only a pass with nothing new between counts
+        // against.)
         var cleared = ClearedBy(observations);
         return new OrderEvidence(victim, polluter,
             sequential.Count(o => o.Passed && o.Before.Count == 0),
-            sequential.Count(o => !o.Passed && o.After && o.Fresh && o.Before.All(t => polluter.Contains(t, StringComparer.Ordinal) || cleared.Contains(t))),
+            sequential.Count(o => !o.Passed && o.After && o.Fresh && o.Between.Count == 0
+                && o.Before.All(t => polluter.Contains(t, StringComparer.Ordinal) || cleared.Contains(t))),
             contradiction)
         { Brittle = brittle };
     }
