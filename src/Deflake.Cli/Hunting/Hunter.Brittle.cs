@@ -100,7 +100,7 @@ internal sealed partial class Hunter
             var (run, _) = await RunCarryingAsync(request, victim, $"a state-setter bisection run for {victim} ({subset.Count} tests before it)", ct,
                 $"in a state-setter bisection run ({subset.Count} tests, then it)", brittle: true).ConfigureAwait(false);
             return !run.FailedTest(victim);
-        })
+        }, maxPolluters: 1) // the state-setter that makes it pass: one (a second, independent one is not searched for)
         {
             Unlikely = cleared,
             Likely = SingledOut(victim, before, [], brittle: true),

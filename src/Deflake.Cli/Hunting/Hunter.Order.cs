@@ -134,7 +134,7 @@ internal sealed partial class Hunter
         }
         else
         {
-            await MorePollutersAsync(victim, found, before, steps, cancellationToken).ConfigureAwait(false);
+            await MorePollutersAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
         }
 
         var evidence = await ConfirmAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Deflake.Cli.Running;
 
 namespace Deflake.Cli.Hunting;
@@ -11,7 +12,7 @@ namespace Deflake.Cli.Hunting;
 /// </summary>
 internal sealed partial class Hunter
 {
-    /// <summary>The most polluters named for one victim (also the bisector's bound inside one list).</summary>
+    /// <summary>The most polluters named for one victim.</summary>
     internal const int MaxPolluters = 3;
 
     /// <summary>The most further failing runs replayed, looking for polluters beyond those already found.</summary>
@@ -42,7 +43,7 @@ internal sealed partial class Hunter
             }
 
             return run.FailedTest(victim);
-        }, MaxPolluters)
+        }, maxPolluters: 1) // the others: MorePollutersAsync, which checks what this list left uncleared with the rest
         {
             Unlikely = cleared,
             Likely = SingledOut(victim, before, found ?? [], brittle: false),
@@ -55,15 +56,14 @@ internal sealed partial class Hunter
 
     /// <summary>
     /// Adds to <paramref name="found"/> the polluters left: first those of the runs one at a time in which the victim
-    /// failed with none of <paramref name="found"/> before it; then, once, the tests that ran before it in any run one
-    /// at a time where it failed that nothing has checked yet (not in <paramref name="bisected"/>, the list the first
-    /// bisection searched, nor cleared by a run where it passed after them): "does it still fail without the
-    /// polluters found?". Its run alone is known to pass: the bisection that found them saw it.
+    /// failed with none of <paramref name="found"/> before it; then the tests that ran before it in any run one at a
+    /// time where it failed that no run has cleared (it passed after them), the bisected lists included (a bisection
+    /// stops at its first polluter: this is its check for another): "does it still fail without the polluters found?",
+    /// again after each that finds one. Its run alone is known to pass: the bisection that found them saw it.
     /// </summary>
-    private async Task MorePollutersAsync(string victim, List<IReadOnlyList<string>> found, IReadOnlyList<string> bisected, List<string> steps, CancellationToken cancellationToken)
+    private async Task MorePollutersAsync(string victim, List<IReadOnlyList<string>> found, List<string> steps, CancellationToken cancellationToken)
     {
         var tried = new HashSet<string>(StringComparer.Ordinal);
-        var checkedTests = new HashSet<string>(bisected, StringComparer.Ordinal);
         var stillFailsAsked = false;
         for (var replays = 0; replays < MorePollutersReplays && found.Count < MaxPolluters; replays++)
         {
@@ -73,7 +73,7 @@ internal sealed partial class Hunter
             {
                 what = $"it failed in '{next.Run.Request.Name}' with no polluter found before it; {next.Describe} (polluters found removed)";
             }
-            else if (!stillFailsAsked && Unchecked(victim, found, checkedTests) is { Count: > 0 } rest)
+            else if (!stillFailsAsked && Unchecked(victim, found) is { Count: > 0 } rest && tried.Add(string.Join('\n', rest)))
             {
                 stillFailsAsked = true;
                 next = new Prefix(_runs[^1], rest, "not checked yet");
@@ -87,8 +87,7 @@ internal sealed partial class Hunter
                 return;
             }
 
-            checkedTests.UnionWith(next.Before);
-            var replayRequest = new RunRequest("replay without the polluters found", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. next.Before, victim]);
+            var replayRequest = new RunRequest(found.Count == 1 ? "replay without the polluters found" : string.Create(CultureInfo.InvariantCulture, $"replay without the {found.Count} polluters found"), RunOrderKind.List, "none", options.Seed, Parallel: false, [.. next.Before, victim]);
             var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the search for more polluters of {victim}", cancellationToken).ConfigureAwait(false);
             steps.Add($"another polluter? {what}, then it: {Outcome(replay, victim)}");
             if (note is not null)
@@ -103,6 +102,7 @@ internal sealed partial class Hunter
 
             var result = await BisectPrefixAsync(victim, next.Before, knownPassesAlone: true, steps, cancellationToken, found).ConfigureAwait(false);
             found.AddRange(result.Polluters.Take(MaxPolluters - found.Count));
+            stillFailsAsked &= result.Polluters.Count == 0; // found one: ask again without it
         }
 
         if (found.Count >= MaxPolluters || UnexplainedFailures(victim, found).Length > 0)
@@ -113,10 +113,10 @@ internal sealed partial class Hunter
 
     /// <summary>
     /// The tests that ran before the victim in runs one at a time, without chaos, where it failed, in the order of the
-    /// longest such run first, minus the polluters found, the tests already checked, and those a run saw it pass after
-    /// (without chaos: <see cref="OrderEvidence.Cleared"/>).
+    /// longest such run first, minus the polluters found and those a run saw it pass after (without chaos:
+    /// <see cref="OrderEvidence.Cleared"/>).
     /// </summary>
-    private List<string> Unchecked(string victim, IReadOnlyList<IReadOnlyList<string>> found, HashSet<string> checkedTests)
+    private List<string> Unchecked(string victim, IReadOnlyList<IReadOnlyList<string>> found)
     {
         var cleared = OrderEvidence.Cleared(victim, _runs);
         return _runs.Where(r => !r.Request.Parallel && r.FailedTest(victim) && r.Request.ChaosOf(victim) == "none")
@@ -124,7 +124,7 @@ internal sealed partial class Hunter
             .OrderByDescending(before => before.Count)
             .SelectMany(before => before)
             .Distinct(StringComparer.Ordinal)
-            .Where(t => !checkedTests.Contains(t) && !cleared.Contains(t) && !found.Any(set => set.Contains(t, StringComparer.Ordinal)))
+            .Where(t => !cleared.Contains(t) && !found.Any(set => set.Contains(t, StringComparer.Ordinal)))
             .ToList();
     }
 
