@@ -65,7 +65,9 @@ internal sealed partial class Hunter
                 continue;
             }
 
-            if (!await FailsAgainWhenAllClearedAsync(victim, prefix.Before, replayRequest, steps, cancellationToken).ConfigureAwait(false))
+            var (bisect, passesAlone) = await FailsAgainWhenAllClearedAsync(victim, prefix.Before, replayRequest, knownPassesAlone, steps, cancellationToken).ConfigureAwait(false);
+            knownPassesAlone |= passesAlone;
+            if (!bisect)
             {
                 break;
             }
@@ -78,16 +80,35 @@ internal sealed partial class Hunter
 
     /// <summary>
     /// Before a bisection: when every test of <paramref name="before"/> is cleared for the victim (a run saw it pass after
-    /// each), no one of them breaks it alone, so the failure is most likely chance: the same list is run once more, and
-    /// only a second failure is bisected (a test failing at random 30% of the time fails it again in 30% of hunts; a
-    /// real polluter, which a cleaner hid in the runs that cleared it, costs one run more). True: bisect.
+    /// each), no one of them breaks it alone, so the failure is most likely chance, or the victim fails without some
+    /// test it needs (brittle). So it is first run alone (unless known to pass alone: the bisection needs that run
+    /// anyway), and a failure there ends the order search (the caller looks for a state-setter); then the same list is
+    /// run once more, and only a second failure is bisected (a test failing at random 30% of the time fails it again in
+    /// 30% of hunts; a real polluter, which a cleaner hid in the runs that cleared it, costs one run more).
     /// </summary>
-    private async Task<bool> FailsAgainWhenAllClearedAsync(string victim, IReadOnlyList<string> before, RunRequest request, List<string> steps, CancellationToken cancellationToken)
+    /// <returns>Whether to bisect, and whether the victim was seen passing alone here.</returns>
+    private async Task<(bool Bisect, bool PassesAlone)> FailsAgainWhenAllClearedAsync(string victim, IReadOnlyList<string> before, RunRequest request, bool knownPassesAlone, List<string> steps, CancellationToken cancellationToken)
     {
         var cleared = OrderEvidence.Cleared(victim, _runs);
         if (before.Count == 0 || !before.All(cleared.Contains))
         {
-            return true;
+            return (true, false);
+        }
+
+        if (!knownPassesAlone)
+        {
+            var aloneRequest = new RunRequest("bisect: alone", RunOrderKind.List, "none", options.Seed, Parallel: false, [victim]);
+            var (alone, aloneNote) = await RunCarryingAsync(aloneRequest, victim, $"the bisection's run alone of {victim}", cancellationToken).ConfigureAwait(false);
+            steps.Add($"every one of those tests was cleared (a run saw it pass after each), so first alone: {Outcome(alone, victim)}");
+            if (aloneNote is not null)
+            {
+                steps.Add(aloneNote);
+            }
+
+            if (alone.FailedTest(victim))
+            {
+                return (false, false);
+            }
         }
 
         var (again, note) = await RunCarryingAsync(request with { Name = $"{request.Name}, again" }, victim, $"the second replay for {victim}", cancellationToken).ConfigureAwait(false);
@@ -97,7 +118,7 @@ internal sealed partial class Hunter
             steps.Add(note);
         }
 
-        return again.FailedTest(victim);
+        return (again.FailedTest(victim), true);
     }
 
     private async Task<Finding> BisectAsync(string victim, Prefix prefix, bool knownPassesAlone, List<string> steps, string? message, CancellationToken cancellationToken)

@@ -95,7 +95,7 @@ internal sealed partial class Hunter
                 steps.Add(note);
             }
 
-            if (!replay.FailedTest(victim) || !await FailsAgainWhenAllClearedAsync(victim, next.Before, replayRequest, steps, cancellationToken).ConfigureAwait(false))
+            if (!replay.FailedTest(victim) || !(await FailsAgainWhenAllClearedAsync(victim, next.Before, replayRequest, knownPassesAlone: true, steps, cancellationToken).ConfigureAwait(false)).Bisect)
             {
                 continue;
             }

@@ -297,14 +297,15 @@ internal sealed partial class Hunter
     /// </summary>
     private async Task<(RunResult Run, string? Note)?> RunWithConfirmationsAsync(RunRequest request, string victim, bool brittle, CancellationToken cancellationToken)
     {
-        if (_pool is not { } pool || request.Tests is not { Count: > 1 } tests)
+        if (_pool is not { } pool || request.Tests is not { Count: > 0 } tests)
         {
             return null;
         }
 
+        // A run of the victim alone stays alone: nothing goes before it then.
         var collections = tests.Select(CollectionKey).ToHashSet(StringComparer.Ordinal);
         var cleared = OrderEvidence.Cleared(victim, _runs, brittle);
-        var first = pool.Cases.Where(c => c.Waiting && !tests.Contains(c.Victim, StringComparer.Ordinal) && !collections.Contains(CollectionKey(c.Victim)) && cleared.Contains(c.Victim))
+        var first = tests.Count == 1 ? null : pool.Cases.Where(c => c.Waiting && !tests.Contains(c.Victim, StringComparer.Ordinal) && !collections.Contains(CollectionKey(c.Victim)) && cleared.Contains(c.Victim))
             .Select(c => (Case: c, Needs: NeedsOf(c))).Where(x => x.Needs is { Alone: > 0 })
             .OrderByDescending(x => x.Needs!.Value.Alone + x.Needs.Value.After.Sum()).ThenBy(x => x.Case.Order)
             .Select(x => x.Case).FirstOrDefault();
