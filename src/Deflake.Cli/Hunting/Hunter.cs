@@ -110,8 +110,10 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
         // explained otherwise are known, which ranks their partners.
         var findings = new List<Finding>();
         var alwaysFailing = new List<string>();
+        // Within the order cases, those that failed in the most survey runs first: the likeliest to have several polluters,
+        // and so the most confirmation runs, which then ride along in the runs of the cases diagnosed after them.
         var ordered = suspects.Select(s => (Victim: s, Phase: _chaosPlan.ContainsKey(s) ? 2 : !facts[s].ParallelOnly ? 0 : facts[s].OrderPrefixes.Length > 0 ? 1 : 3))
-            .OrderBy(x => x.Phase).ToArray();
+            .OrderBy(x => x.Phase).ThenByDescending(x => x.Phase <= 1 ? facts[x.Victim].FailedIn.Length : 0).ToArray();
 
         // The order cases share their confirmation runs (each parks at its confirmation until all have reached theirs).
         var diagnosed = await DiagnoseSharingConfirmationsAsync([.. ordered.Where(x => x.Phase <= 1).Select(x => x.Victim)], survey, suspects, cancellationToken).ConfigureAwait(false);
@@ -388,8 +390,16 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
             return ordered;
         }
 
-        // 4. Parallel: failed only when collections ran in parallel.
-        if (facts.ParallelOnly)
+        // 4. Parallel: failed only when collections ran in parallel — unless the suite's parallel runs already rule a
+        //    collision out: it predicts a failure whenever the suite runs in parallel, and a collision is named only when
+        //    it failed in more than half of them (CollisionAsync), which even one more failing run could not reach.
+        var suiteParallel = _runs.Where(r => r.Request.Parallel && r.OutcomeOf(victim) is not null && (r.Request.Tests?.Count ?? int.MaxValue) > 2).ToArray();
+        var suiteParallelFailed = suiteParallel.Count(r => r.FailedTest(victim));
+        if (facts.ParallelOnly && (suiteParallelFailed + 1) * 2 <= suiteParallel.Length + 1)
+        {
+            steps.Add($"no collision: it failed in {suiteParallelFailed} of the suite's {suiteParallel.Length} parallel runs (a collision fails in most of them), so no pair is run");
+        }
+        else if (facts.ParallelOnly)
         {
             // 4b. A collision: find the test it collides with.
             var candidates = RankPartners(victim, facts, suspects);
