@@ -82,17 +82,31 @@ public sealed class SharedDiagnosisTests
         [Lottery] = (FlakeCause.Nondeterministic, []),
     };
 
+    /// <summary>
+    /// Every planted test is found as planted and no correct test is flagged, with two known gaps of docs/hunt.md: the
+    /// random test may pass every survey run (missed) or, having passed every run without chaos, fail under a mode and
+    /// get that mode's cause (never a polluter or partner); and a brittle test that never passed one at a time has no
+    /// run to learn its state-setter from (then it is nondeterministic, with no polluter).
+    /// </summary>
     internal static void AssertFoundAsPlanted(HuntOutcome outcome)
     {
         Assert.Empty(outcome.AlwaysFailing);
         var findings = outcome.Findings.ToDictionary(f => f.Test, StringComparer.Ordinal);
         Assert.True(findings.Keys.All(Planted.ContainsKey), $"flagged: {string.Join(", ", findings.Keys.Except(Planted.Keys))}");
-        // The random test may pass every survey run; the environment cases show only under their modes.
+        // The environment cases show only under their modes.
         var expected = Planted.Where(p => p.Key != Lottery && (p.Value.Cause is not (FlakeCause.Culture or FlakeCause.TimeZone) || outcome.Modes.Count > 2)).Select(p => p.Key);
         Assert.True(expected.All(findings.ContainsKey), $"missed: {string.Join(", ", expected.Except(findings.Keys))}");
+        var passedOneAtATime = outcome.Runs.Any(r => !r.Request.Parallel && r.PassedTest(Warm));
         foreach (var (test, finding) in findings)
         {
             var (cause, involved) = Planted[test];
+            Assert.True(finding.Polluters.Count == 0 || cause == FlakeCause.TestOrder, $"{test}: {finding.Evidence}");
+            if ((test == Lottery && finding.Cause is FlakeCause.IdentityAlignment or FlakeCause.RowOrder or FlakeCause.Culture or FlakeCause.TimeZone)
+                || (test == Warm && !passedOneAtATime && finding.Cause == FlakeCause.Nondeterministic))
+            {
+                continue;
+            }
+
             Assert.True(cause == finding.Cause, $"{test}: {finding.Cause} {finding.Evidence}");
             var named = finding.Role == TestOrderRole.Brittle ? finding.StateSetters.Take(1)
                 : cause == FlakeCause.ParallelCollision ? [finding.Polluter!]
@@ -101,45 +115,59 @@ public sealed class SharedDiagnosisTests
         }
     }
 
-    [Fact]
-    public async Task Explore()
+    public static TheoryData<bool, int, int> Bounds => new()
     {
-        var lines = new List<string>();
-        foreach (var modes in new[] { HuntOptions.DefaultModes, (IReadOnlyList<string>)["identities", "rows", "culture", "timezone"] })
+        // modes all, the most runs of one hunt, the most runs of the median hunt. Before (one victim at a time, every
+        // confirmation run of its own, bisections searching every polluter of a list): median 52.5 (48–76) runs with the
+        // default modes, 57 (52–77) with all four; after: 34.5 (29–44) and 39 (33–44), on these 20 seeds.
+        { false, 46, 36 },
+        { true, 48, 41 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Bounds))]
+    public async Task A_hunt_of_the_planted_suite_finds_every_class_in_far_fewer_runs_sharing_diagnosis_between_victims(bool allModes, int most, int median)
+    {
+        // The synthetic suite's randomness (the random test's draws) and the hunt's orders are seeded: the counts are fixed.
+        IReadOnlyList<string> modes = allModes ? ["identities", "rows", EnvironmentChaos.Culture, EnvironmentChaos.TimeZone] : HuntOptions.DefaultModes;
+        var counts = new List<int>();
+        foreach (var seed in Enumerable.Range(1, 20))
         {
-            var counts = new List<int>();
-            foreach (var seed in Enumerable.Range(1, 100))
-            {
-                var runner = PlantedSuite(new Random(seed));
-                var outcome = await new Hunter(runner, new HuntOptions(seed, HuntOptions.DefaultRandomOrders, modes, "Planted")).HuntAsync(TestContext.Current.CancellationToken);
-                try
-                {
-                    AssertFoundAsPlanted(outcome);
-                }
-                catch (Exception e)
-                {
-                    lines.Add($"seed {seed} modes {modes.Count}: {e.Message}");
-                }
+            var outcome = await new Hunter(PlantedSuite(new Random(seed)), new HuntOptions(seed, HuntOptions.DefaultRandomOrders, modes, "Planted")).HuntAsync(TestContext.Current.CancellationToken);
 
-                counts.Add(outcome.Runs.Count);
-                if (seed == 4 && modes.Count == 2)
-                {
-                    foreach (var f in outcome.Findings.Where(f => f.Cause is FlakeCause.TestOrder or FlakeCause.Nondeterministic))
-                    {
-                        lines.Add($"== {f.Test} {f.Cause}: {f.Evidence}");
-                        lines.AddRange(f.Steps.Select(s => "    " + s));
-                    }
-
-                    lines.AddRange(outcome.Runs.Select((r, i) => $"  {i} {r.Request.Name} [{string.Join(" ", (r.Request.Tests ?? []).Select(t => t.Split('.')[^2][..6]))}] failed: {string.Join(" ", r.Tests.Where(t => !t.Passed).Select(t => t.TestId.Split('.')[^2][..6]))}"));
-                }
-
-                var names = outcome.Runs.Skip(outcome.SurveyRunCount).GroupBy(r => r.Request.Name.StartsWith("confirm: pair", StringComparison.Ordinal) ? "pair" : r.Request.Name.StartsWith("confirm", StringComparison.Ordinal) ? "confirm" : r.Request.Name.Split(',')[0]).Select(g => $"{g.Key}:{g.Count()}");
-                lines.Add($"seed {seed} modes {modes.Count}: {outcome.Runs.Count} ({string.Join("; ", names)})");
-            }
-
-            lines.Add($"modes {modes.Count}: min {counts.Min()} median {counts.Order().ElementAt(counts.Count / 2)} max {counts.Max()}");
+            AssertFoundAsPlanted(outcome);
+            Assert.Equal(1 + modes.Count + 1 + HuntOptions.DefaultRandomOrders, outcome.SurveyRunCount);
+            counts.Add(outcome.Runs.Count);
         }
 
-        await File.WriteAllLinesAsync("/tmp/hr/explore.txt", lines, TestContext.Current.CancellationToken);
+        counts.Sort();
+        Assert.True(counts[^1] <= most, $"runs per hunt: {string.Join(", ", counts)}");
+        Assert.True((counts[9] + counts[10]) / 2.0 <= median, $"runs per hunt: {string.Join(", ", counts)}");
+    }
+
+    [Fact]
+    public async Task Two_order_cases_confirm_in_shared_runs_each_alone_first_or_right_after_its_polluter()
+    {
+        var runner = new SyntheticRunner();
+        foreach (var i in Enumerable.Range(0, 8))
+        {
+            runner.Add($"Other{i}.Tests.Ok");
+        }
+
+        runner.Add(SignUp).Add(NoCustomers, (_, before) => before.Contains(SignUp))
+            .Add(Posting).Add(NoEntries, (_, before) => before.Contains(Posting));
+
+        var outcome = await new Hunter(runner, new HuntOptions(3, HuntOptions.DefaultRandomOrders, [], "S")).HuntAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal([SignUp], Assert.Single(outcome.Findings, f => f.Test == NoCustomers).Polluters);
+        Assert.Equal([Posting], Assert.Single(outcome.Findings, f => f.Test == NoEntries).Polluters);
+        // Runs made for both: each victim first (alone) or right after its polluter, with nothing uncleared before.
+        var shared = outcome.Runs.Where(r => r.Request.Name == "confirm: 2 victims").ToArray();
+        Assert.NotEmpty(shared);
+        Assert.All(shared, run => Assert.All(new[] { (NoCustomers, SignUp), (NoEntries, Posting) }, pair =>
+            Assert.True(run.RanBefore(pair.Item1) is var before && (before.Count == 0 || before[^1] == pair.Item2), string.Join(", ", run.Request.Tests!))));
+        Assert.All(outcome.Findings, f => Assert.Contains(f.Steps, s => s.Contains("shared by 2 victims", StringComparison.Ordinal)));
+        // Each still confirmed 3 times each way, as alone.
+        Assert.All(outcome.Findings, f => Assert.Contains("passed alone 3 times", f.Evidence, StringComparison.Ordinal));
     }
 }
