@@ -164,7 +164,7 @@ internal sealed partial class Hunter
             // Not blamed: a victim that fails at random is no polluter's victim, however the bisection fell.
             return new Finding(victim, FlakeCause.Nondeterministic, null,
                 $"Failed after {prefix.Describe}, and {named}, but {evidence.Shortfall}: no polluter is named. It {OrderEvidence.FailureRate(victim, _runs)}.",
-                SmallestFailingRun(victim)?.Reproduce ?? prefix.Run.Reproduce, steps) { Message = message };
+                SmallestFailingReplay(victim) ?? prefix.Run.Reproduce, steps) { Message = message };
         }
 
         var reproduce = runner.ReproduceCommand(new RunRequest("reproduce", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. first, victim]));
@@ -174,7 +174,7 @@ internal sealed partial class Hunter
             // A failure that only a polluter now left out explained: the named ones do not explain every run.
             return new Finding(victim, FlakeCause.Nondeterministic, null,
                 $"Failed after {prefix.Describe}, and {named}, but in '{contradiction.Request.Name}' it failed with none of the confirmed polluters before it: no polluter is named. It {OrderEvidence.FailureRate(victim, _runs)}.",
-                SmallestFailingRun(victim)?.Reproduce ?? prefix.Run.Reproduce, steps) { Message = message };
+                SmallestFailingReplay(victim) ?? prefix.Run.Reproduce, steps) { Message = message };
         }
 
         var others = confirmedOthers.Select(p => string.Join(" + ", p)).ToArray();
@@ -233,7 +233,24 @@ internal sealed partial class Hunter
         return evidence;
     }
 
-    /// <summary>The run with the fewest tests in which the test failed without chaos on itself: the smallest replay of its failure.</summary>
-    private RunResult? SmallestFailingRun(string test)
-        => _runs.Where(r => r.FailedTest(test) && r.Request.ChaosOf(test) == "none").OrderBy(r => r.Tests.Count).FirstOrDefault();
+    /// <summary>
+    /// The replay of the smallest failure of the test without chaos on itself: of a run one at a time made of a list,
+    /// only the tests up to it (nothing after it changes its result, so other victims' groups and chaos suspects that ran
+    /// after it in a shared run are left out: the command names only the tests it needs); otherwise the run's own command.
+    /// </summary>
+    private string? SmallestFailingReplay(string test)
+    {
+        static bool Trimmable(RunResult r) => r.Request.Order == RunOrderKind.List && !r.Request.Parallel;
+        var run = _runs.Where(r => r.FailedTest(test) && r.Request.ChaosOf(test) == "none")
+            .OrderBy(r => Trimmable(r) ? r.RanBefore(test).Count + 1 : r.Tests.Count).FirstOrDefault();
+        if (run is null || !Trimmable(run))
+        {
+            return run?.Reproduce;
+        }
+
+        string[] tests = [.. run.RanBefore(test), test];
+        var chaos = run.Request.TestChaos?.Where(p => tests.Contains(p.Key, StringComparer.Ordinal)).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        return tests.Length == run.Tests.Count ? run.Reproduce
+            : runner.ReproduceCommand(run.Request with { Tests = tests, TestChaos = chaos is { Count: > 0 } ? chaos : null });
+    }
 }
