@@ -52,6 +52,13 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
     public IReadOnlySet<string> Unlikely { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
     /// <summary>
+    /// Tests the runs already made single out (for a hunt: every run where the victim failed had them before it, and no
+    /// run cleared them). When they are fewer than the candidates, the search for the first polluter runs exactly them
+    /// first: right, it goes on among them alone (one run when there is one); wrong, among the rest, at one run more.
+    /// </summary>
+    public IReadOnlySet<string> Likely { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
     /// The outcomes' words in the steps: what the victim did when the predicate held, and when it did not. "failed" and
     /// "passed" when searching for polluters; swapped when searching for state-setters (the predicate is "it passes after").
     /// </summary>
@@ -121,7 +128,7 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
     }
 
     /// <summary><paramref name="failing"/> is known to make the victim fail; returns a minimal subset that still does.</summary>
-    private async Task<IReadOnlyList<string>> IsolateAsync(IReadOnlyList<string> failing, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<string>> IsolateAsync(List<string> failing, CancellationToken cancellationToken)
     {
         // Binary search assuming a single polluter: test the first half only; if it does not fail, move to the
         // second half without spending a run on it. A final run confirms the single test (unless its half was run).
@@ -129,8 +136,24 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
         // itself); every run keeps the tests' own relative order.
         var position = failing.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => x.i, StringComparer.Ordinal);
         IReadOnlyList<string> InOrder(IEnumerable<string> tests) => tests.OrderBy(t => position[t]).ToArray();
-        var known = failing;
-        var current = failing.OrderBy(t => Unlikely.Contains(t) ? 1 : 0).ToArray();
+        IReadOnlyList<string> known = failing;
+        var current = failing.OrderBy(t => Likely.Contains(t) ? 0 : Unlikely.Contains(t) ? 2 : 1).ToArray();
+        var likely = InOrder(failing.Where(Likely.Contains));
+        if (likely.Count > 0 && likely.Count * 2 <= failing.Count)
+        {
+            // What the runs single out, run on its own first.
+            if (await FailsAsync(likely, likely.Count == 1 ? $"after {likely[0]} only, the one test every run where it {Words.Hit} had before it"
+                : $"after the {likely.Count} tests every run where it {Words.Hit} had before it", cancellationToken).ConfigureAwait(false))
+            {
+                current = [.. likely];
+                known = likely;
+            }
+            else
+            {
+                current = current.Where(t => !Likely.Contains(t)).ToArray();
+            }
+        }
+
         while (current.Length > 1)
         {
             var half = current.Length / 2;

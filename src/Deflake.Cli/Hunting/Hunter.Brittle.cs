@@ -27,10 +27,36 @@ internal sealed partial class Hunter
             return null;
         }
 
+        if (_runs.FirstOrDefault(r => !r.Request.Parallel && r.PassedTest(victim) && r.Request.ChaosOf(victim) == "none" && r.RanBefore(victim).Count == 0) is { } passedAlone)
+        {
+            // A brittle test fails alone every time: one that passed alone has no state-setter to find (any setter named
+            // would be contradicted by that run), so no run is spent looking for one.
+            steps.Add($"brittle? no: it passed alone in '{passedAlone.Request.Name}'");
+            return null;
+        }
+
+        var aloneRequest = new RunRequest("alone again", RunOrderKind.List, "none", options.Seed, Parallel: false, [victim]);
+        if (_runs.Count(r => !r.Request.Parallel && r.FailedTest(victim) && r.Request.ChaosOf(victim) == "none" && r.RanBefore(victim).Count == 0) < 2)
+        {
+            // Seen failing alone once: a brittle test fails alone every time, a test failing at random now and then. A
+            // second run alone tells them apart before a search (a failure there is one of the 3 a setter needs anyway).
+            var (again, note) = await RunCarryingAsync(aloneRequest, victim, $"the second run alone of {victim}", cancellationToken).ConfigureAwait(false);
+            steps.Add($"brittle? it failed alone; alone again: {Outcome(again, victim)}");
+            if (note is not null)
+            {
+                steps.Add(note);
+            }
+
+            if (again.PassedTest(victim))
+            {
+                return null;
+            }
+        }
+
         foreach (var prefix in prefixes.Take(SetterReplays))
         {
             var replayRequest = new RunRequest($"replay of {prefix.Run.Request.Name} (state-setter)", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. prefix.Before, victim]);
-            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the replay of '{prefix.Run.Request.Name}' for {victim}", cancellationToken).ConfigureAwait(false);
+            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the replay of '{prefix.Run.Request.Name}' for {victim}", cancellationToken, brittle: true).ConfigureAwait(false);
             steps.Add($"brittle? it fails alone; {prefix.Describe}, where it passed, then it, one at a time: {Outcome(replay, victim)}");
             if (note is not null)
             {
@@ -72,11 +98,12 @@ internal sealed partial class Hunter
         {
             var request = new RunRequest(subset.Count == 0 ? "bisect setter: alone" : "bisect setter", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. subset, victim]);
             var (run, _) = await RunCarryingAsync(request, victim, $"a state-setter bisection run for {victim} ({subset.Count} tests before it)", ct,
-                $"in a state-setter bisection run ({subset.Count} tests, then it)").ConfigureAwait(false);
+                $"in a state-setter bisection run ({subset.Count} tests, then it)", brittle: true).ConfigureAwait(false);
             return !run.FailedTest(victim);
-        })
+        }, maxPolluters: 1) // the state-setter that makes it pass: one (a second, independent one is not searched for)
         {
             Unlikely = cleared,
+            Likely = SingledOut(victim, before, [], brittle: true),
             Words = ("passed", "failed"),
         };
         // Known: it fails alone (the predicate "passes after" is false for no tests), and passed after the whole prefix.

@@ -181,11 +181,20 @@ internal sealed partial class Hunter
     /// appended after the victim, each under its own mode (<c>DEFLAKE_CHAOS_TESTS</c>; the process's
     /// <c>DEFLAKE_CHAOS</c> stays <c>none</c>). Nothing that runs after the victim can change its result.
     /// </summary>
+    /// <remarks>
+    /// Without riders, order cases waiting for their confirmation may share the run (<see cref="RunWithConfirmationsAsync"/>);
+    /// <paramref name="brittle"/> says the run searches the victim's state-setter (what clears a test for it).
+    /// </remarks>
     /// <returns>The run, and a step saying which suspects rode along (null: none).</returns>
-    private async Task<(RunResult Run, string? Note)> RunCarryingAsync(RunRequest request, string victim, string host, CancellationToken cancellationToken, string where = "in that run")
+    private async Task<(RunResult Run, string? Note)> RunCarryingAsync(RunRequest request, string victim, string host, CancellationToken cancellationToken, string where = "in that run", bool carryConfirmations = true, bool brittle = false)
     {
         Debug.Assert(request.Chaos == "none" && request.TestChaos is null && !request.Parallel && request.Order == RunOrderKind.List);
         var riders = RidersFor(request.Tests ?? []);
+        if (riders.Count == 0 && carryConfirmations && await RunWithConfirmationsAsync(request, victim, brittle, cancellationToken).ConfigureAwait(false) is { } shared)
+        {
+            return shared;
+        }
+
         if (riders.Count == 0)
         {
             return (await DiagnosticAsync(request, cancellationToken).ConfigureAwait(false), null);

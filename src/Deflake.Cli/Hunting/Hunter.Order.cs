@@ -53,13 +53,72 @@ internal sealed partial class Hunter
 
             if (!replay.FailedTest(victim))
             {
+                if (!prefix.Run.Request.Parallel && prefix.Run.Request.Chaos == "none" && prefix.Run.Request.TestChaos is null
+                    && prefix.Before.SequenceEqual(prefix.Run.RanBefore(victim), StringComparer.Ordinal))
+                {
+                    // The very tests that ran before it there, in the same order, one at a time, and it passed: that
+                    // failure was not the order's. No other list is replayed for it.
+                    steps.Add($"the failure in '{prefix.Run.Request.Name}' did not come back with the same tests before it: no other list is replayed");
+                    break;
+                }
+
                 continue;
+            }
+
+            var (bisect, passesAlone) = await FailsAgainWhenAllClearedAsync(victim, prefix.Before, replayRequest, knownPassesAlone, steps, cancellationToken).ConfigureAwait(false);
+            knownPassesAlone |= passesAlone;
+            if (!bisect)
+            {
+                break;
             }
 
             return await BisectAsync(victim, prefix, knownPassesAlone, steps, message, cancellationToken).ConfigureAwait(false);
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Before a bisection: when every test of <paramref name="before"/> is cleared for the victim (a run saw it pass after
+    /// each), no one of them breaks it alone, so the failure is most likely chance, or the victim fails without some
+    /// test it needs (brittle). So it is first run alone (unless known to pass alone: the bisection needs that run
+    /// anyway), and a failure there ends the order search (the caller looks for a state-setter); then the same list is
+    /// run once more, and only a second failure is bisected (a test failing at random 30% of the time fails it again in
+    /// 30% of hunts; a real polluter, which a cleaner hid in the runs that cleared it, costs one run more).
+    /// </summary>
+    /// <returns>Whether to bisect, and whether the victim was seen passing alone here.</returns>
+    private async Task<(bool Bisect, bool PassesAlone)> FailsAgainWhenAllClearedAsync(string victim, IReadOnlyList<string> before, RunRequest request, bool knownPassesAlone, List<string> steps, CancellationToken cancellationToken)
+    {
+        var cleared = OrderEvidence.Cleared(victim, _runs);
+        if (before.Count == 0 || !before.All(cleared.Contains))
+        {
+            return (true, false);
+        }
+
+        if (!knownPassesAlone)
+        {
+            var aloneRequest = new RunRequest("bisect: alone", RunOrderKind.List, "none", options.Seed, Parallel: false, [victim]);
+            var (alone, aloneNote) = await RunCarryingAsync(aloneRequest, victim, $"the bisection's run alone of {victim}", cancellationToken).ConfigureAwait(false);
+            steps.Add($"every one of those tests was cleared (a run saw it pass after each), so first alone: {Outcome(alone, victim)}");
+            if (aloneNote is not null)
+            {
+                steps.Add(aloneNote);
+            }
+
+            if (alone.FailedTest(victim))
+            {
+                return (false, false);
+            }
+        }
+
+        var (again, note) = await RunCarryingAsync(request with { Name = $"{request.Name}, again" }, victim, $"the second replay for {victim}", cancellationToken).ConfigureAwait(false);
+        steps.Add($"every one of those tests was cleared (a run saw it pass after each), so the same list again: {Outcome(again, victim)}");
+        if (note is not null)
+        {
+            steps.Add(note);
+        }
+
+        return (again.FailedTest(victim), true);
     }
 
     private async Task<Finding> BisectAsync(string victim, Prefix prefix, bool knownPassesAlone, List<string> steps, string? message, CancellationToken cancellationToken)
@@ -89,14 +148,23 @@ internal sealed partial class Hunter
         var polluter = string.Join(" + ", first);
         var named = $"{(before.Count == 1 ? "the replay of the two" : $"bisection ({Bisector.RunCount(result.Runs)})")} names {polluter}";
         var found = result.Polluters.ToList();
-        await MorePollutersAsync(victim, found, before, steps, cancellationToken).ConfigureAwait(false);
+        if (OrderEvidence.Of(victim, first, _runs).Contradiction is { } passedAfter && passedAfter.PassedTest(victim))
+        {
+            // A run already saw it pass right after the polluter: it will not be named, whatever other polluters there are.
+            steps.Add($"other polluters: not looked for; in '{passedAfter.Request.Name}' it passed after {polluter}");
+        }
+        else
+        {
+            await MorePollutersAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
+        }
+
         var evidence = await ConfirmAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
         if (!evidence.Confirmed)
         {
             // Not blamed: a victim that fails at random is no polluter's victim, however the bisection fell.
             return new Finding(victim, FlakeCause.Nondeterministic, null,
                 $"Failed after {prefix.Describe}, and {named}, but {evidence.Shortfall}: no polluter is named. It {OrderEvidence.FailureRate(victim, _runs)}.",
-                SmallestFailingRun(victim)?.Reproduce ?? prefix.Run.Reproduce, steps) { Message = message };
+                SmallestFailingReplay(victim) ?? prefix.Run.Reproduce, steps) { Message = message };
         }
 
         var reproduce = runner.ReproduceCommand(new RunRequest("reproduce", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. first, victim]));
@@ -106,7 +174,7 @@ internal sealed partial class Hunter
             // A failure that only a polluter now left out explained: the named ones do not explain every run.
             return new Finding(victim, FlakeCause.Nondeterministic, null,
                 $"Failed after {prefix.Describe}, and {named}, but in '{contradiction.Request.Name}' it failed with none of the confirmed polluters before it: no polluter is named. It {OrderEvidence.FailureRate(victim, _runs)}.",
-                SmallestFailingRun(victim)?.Reproduce ?? prefix.Run.Reproduce, steps) { Message = message };
+                SmallestFailingReplay(victim) ?? prefix.Run.Reproduce, steps) { Message = message };
         }
 
         var others = confirmedOthers.Select(p => string.Join(" + ", p)).ToArray();
@@ -127,6 +195,12 @@ internal sealed partial class Hunter
     /// </summary>
     private async Task<OrderEvidence> ConfirmAsync(string victim, IReadOnlyList<IReadOnlyList<string>> polluters, List<string> steps, CancellationToken cancellationToken, bool brittle = false)
     {
+        if (_pool is { } pool)
+        {
+            // The order phase: made together with the other order cases' confirmations.
+            return await ConfirmSharedAsync(pool, victim, polluters, steps, brittle).ConfigureAwait(false);
+        }
+
         const int k = OrderEvidence.Confirmations;
         var polluter = polluters[0];
         var from = _runs.Count;
@@ -159,7 +233,24 @@ internal sealed partial class Hunter
         return evidence;
     }
 
-    /// <summary>The run with the fewest tests in which the test failed without chaos on itself: the smallest replay of its failure.</summary>
-    private RunResult? SmallestFailingRun(string test)
-        => _runs.Where(r => r.FailedTest(test) && r.Request.ChaosOf(test) == "none").OrderBy(r => r.Tests.Count).FirstOrDefault();
+    /// <summary>
+    /// The replay of the smallest failure of the test without chaos on itself: of a run one at a time made of a list,
+    /// only the tests up to it (nothing after it changes its result, so other victims' groups and chaos suspects that ran
+    /// after it in a shared run are left out: the command names only the tests it needs); otherwise the run's own command.
+    /// </summary>
+    private string? SmallestFailingReplay(string test)
+    {
+        static bool Trimmable(RunResult r) => r.Request.Order == RunOrderKind.List && !r.Request.Parallel;
+        var run = _runs.Where(r => r.FailedTest(test) && r.Request.ChaosOf(test) == "none")
+            .OrderBy(r => Trimmable(r) ? r.RanBefore(test).Count + 1 : r.Tests.Count).FirstOrDefault();
+        if (run is null || !Trimmable(run))
+        {
+            return run?.Reproduce;
+        }
+
+        string[] tests = [.. run.RanBefore(test), test];
+        var chaos = run.Request.TestChaos?.Where(p => tests.Contains(p.Key, StringComparer.Ordinal)).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        return tests.Length == run.Tests.Count ? run.Reproduce
+            : runner.ReproduceCommand(run.Request with { Tests = tests, TestChaos = chaos is { Count: > 0 } ? chaos : null });
+    }
 }

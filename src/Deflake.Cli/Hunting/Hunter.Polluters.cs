@@ -1,3 +1,4 @@
+using System.Globalization;
 using Deflake.Cli.Running;
 
 namespace Deflake.Cli.Hunting;
@@ -11,25 +12,22 @@ namespace Deflake.Cli.Hunting;
 /// </summary>
 internal sealed partial class Hunter
 {
-    /// <summary>The most polluters named for one victim (also the bisector's bound inside one list).</summary>
+    /// <summary>The most polluters named for one victim.</summary>
     internal const int MaxPolluters = 3;
 
     /// <summary>The most further failing runs replayed, looking for polluters beyond those already found.</summary>
     internal const int MorePollutersReplays = 3;
 
     /// <summary>Bisects <paramref name="before"/> (known to make the victim fail) for its polluters, the survey's hint guiding the halving.</summary>
-    private async Task<BisectionResult> BisectPrefixAsync(string victim, IReadOnlyList<string> before, bool knownPassesAlone, List<string> steps, CancellationToken cancellationToken)
+    private async Task<BisectionResult> BisectPrefixAsync(string victim, IReadOnlyList<string> before, bool knownPassesAlone, List<string> steps, CancellationToken cancellationToken, IReadOnlyList<IReadOnlyList<string>>? found = null)
     {
         _progress.Status($"bisecting {before.Count} tests for the polluter of {victim}");
-        // The survey's hint: tests that ran before it, without chaos, in a run where it passed (one at a time, or in
-        // its own collection in a parallel run) are unlikely polluters; the bisection runs the others first.
-        var cleared = _survey.Where(r => r.Request.Chaos == "none" && r.Request.TestChaos is null && r.PassedTest(victim))
-            .SelectMany(r => r.Request.Parallel ? r.RanBeforeInCollection(victim) : r.RanBefore(victim))
-            .Where(before.Contains)
-            .ToHashSet(StringComparer.Ordinal);
+        // The hint of the runs so far: tests that ran before it, without chaos, in a run where it passed (one at a time,
+        // or in its own collection in a parallel run) are unlikely polluters; the bisection runs the others first.
+        var cleared = OrderEvidence.Cleared(victim, _runs).Where(before.Contains).ToHashSet(StringComparer.Ordinal);
         if (cleared.Count > 0 && cleared.Count < before.Count)
         {
-            steps.Add($"bisection tries first the {before.Count - cleared.Count} of the {before.Count} tests no survey run shows it passing after");
+            steps.Add($"bisection tries first the {before.Count - cleared.Count} of the {before.Count} tests no run shows it passing after");
         }
 
         var riderNotes = new List<string>();
@@ -45,9 +43,10 @@ internal sealed partial class Hunter
             }
 
             return run.FailedTest(victim);
-        }, MaxPolluters)
+        }, maxPolluters: 1) // the others: MorePollutersAsync, which checks what this list left uncleared with the rest
         {
             Unlikely = cleared,
+            Likely = SingledOut(victim, before, found ?? [], brittle: false),
         };
         var result = await bisector.BisectAsync(before, knownPassesAlone, knownFailsAfterAll: true, cancellationToken).ConfigureAwait(false);
         steps.AddRange(result.Steps);
@@ -57,15 +56,14 @@ internal sealed partial class Hunter
 
     /// <summary>
     /// Adds to <paramref name="found"/> the polluters left: first those of the runs one at a time in which the victim
-    /// failed with none of <paramref name="found"/> before it; then, once, the tests that ran before it in any run one
-    /// at a time where it failed that nothing has checked yet (not in <paramref name="bisected"/>, the list the first
-    /// bisection searched, nor cleared by a survey run where it passed after them): "does it still fail without the
-    /// polluters found?". Its run alone is known to pass: the bisection that found them saw it.
+    /// failed with none of <paramref name="found"/> before it; then the tests that ran before it in any run one at a
+    /// time where it failed that no run has cleared (it passed after them), the bisected lists included (a bisection
+    /// stops at its first polluter: this is its check for another): "does it still fail without the polluters found?",
+    /// again after each that finds one. Its run alone is known to pass: the bisection that found them saw it.
     /// </summary>
-    private async Task MorePollutersAsync(string victim, List<IReadOnlyList<string>> found, IReadOnlyList<string> bisected, List<string> steps, CancellationToken cancellationToken)
+    private async Task MorePollutersAsync(string victim, List<IReadOnlyList<string>> found, List<string> steps, CancellationToken cancellationToken)
     {
         var tried = new HashSet<string>(StringComparer.Ordinal);
-        var checkedTests = new HashSet<string>(bisected, StringComparer.Ordinal);
         var stillFailsAsked = false;
         for (var replays = 0; replays < MorePollutersReplays && found.Count < MaxPolluters; replays++)
         {
@@ -75,7 +73,7 @@ internal sealed partial class Hunter
             {
                 what = $"it failed in '{next.Run.Request.Name}' with no polluter found before it; {next.Describe} (polluters found removed)";
             }
-            else if (!stillFailsAsked && Unchecked(victim, found, checkedTests) is { Count: > 0 } rest)
+            else if (!stillFailsAsked && Unchecked(victim, found) is { Count: > 0 } rest && tried.Add(string.Join('\n', rest)))
             {
                 stillFailsAsked = true;
                 next = new Prefix(_runs[^1], rest, "not checked yet");
@@ -84,13 +82,12 @@ internal sealed partial class Hunter
             else
             {
                 steps.Add(replays == 0
-                    ? "other polluters: none left to look for; in every run one at a time where it failed a polluter found ran before it, and every test before it there was bisected or cleared by a survey run"
+                    ? "other polluters: none left to look for; in every run one at a time where it failed a polluter found ran before it, and every test before it there was bisected or cleared by a run"
                     : "other polluters: every run one at a time where it failed is now explained");
                 return;
             }
 
-            checkedTests.UnionWith(next.Before);
-            var replayRequest = new RunRequest("replay without the polluters found", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. next.Before, victim]);
+            var replayRequest = new RunRequest(found.Count == 1 ? "replay without the polluters found" : string.Create(CultureInfo.InvariantCulture, $"replay without the {found.Count} polluters found"), RunOrderKind.List, "none", options.Seed, Parallel: false, [.. next.Before, victim]);
             var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the search for more polluters of {victim}", cancellationToken).ConfigureAwait(false);
             steps.Add($"another polluter? {what}, then it: {Outcome(replay, victim)}");
             if (note is not null)
@@ -98,13 +95,14 @@ internal sealed partial class Hunter
                 steps.Add(note);
             }
 
-            if (!replay.FailedTest(victim))
+            if (!replay.FailedTest(victim) || !(await FailsAgainWhenAllClearedAsync(victim, next.Before, replayRequest, knownPassesAlone: true, steps, cancellationToken).ConfigureAwait(false)).Bisect)
             {
                 continue;
             }
 
-            var result = await BisectPrefixAsync(victim, next.Before, knownPassesAlone: true, steps, cancellationToken).ConfigureAwait(false);
+            var result = await BisectPrefixAsync(victim, next.Before, knownPassesAlone: true, steps, cancellationToken, found).ConfigureAwait(false);
             found.AddRange(result.Polluters.Take(MaxPolluters - found.Count));
+            stillFailsAsked &= result.Polluters.Count == 0; // found one: ask again without it
         }
 
         if (found.Count >= MaxPolluters || UnexplainedFailures(victim, found).Length > 0)
@@ -115,19 +113,18 @@ internal sealed partial class Hunter
 
     /// <summary>
     /// The tests that ran before the victim in runs one at a time, without chaos, where it failed, in the order of the
-    /// longest such run first, minus the polluters found, the tests already checked, and those a survey run saw it pass
-    /// after (one at a time, no chaos).
+    /// longest such run first, minus the polluters found and those a run saw it pass after (without chaos:
+    /// <see cref="OrderEvidence.Cleared"/>).
     /// </summary>
-    private List<string> Unchecked(string victim, IReadOnlyList<IReadOnlyList<string>> found, HashSet<string> checkedTests)
+    private List<string> Unchecked(string victim, IReadOnlyList<IReadOnlyList<string>> found)
     {
-        var cleared = _survey.Where(r => r.Request.Chaos == "none" && r.Request.TestChaos is null && !r.Request.Parallel && r.PassedTest(victim))
-            .SelectMany(r => r.RanBefore(victim)).ToHashSet(StringComparer.Ordinal);
+        var cleared = OrderEvidence.Cleared(victim, _runs);
         return _runs.Where(r => !r.Request.Parallel && r.FailedTest(victim) && r.Request.ChaosOf(victim) == "none")
             .Select(r => r.RanBefore(victim))
             .OrderByDescending(before => before.Count)
             .SelectMany(before => before)
             .Distinct(StringComparer.Ordinal)
-            .Where(t => !checkedTests.Contains(t) && !cleared.Contains(t) && !found.Any(set => set.Contains(t, StringComparer.Ordinal)))
+            .Where(t => !cleared.Contains(t) && !found.Any(set => set.Contains(t, StringComparer.Ordinal)))
             .ToList();
     }
 
@@ -163,5 +160,28 @@ internal sealed partial class Hunter
         }
 
         return confirmed;
+    }
+
+    /// <summary>
+    /// The tests of <paramref name="candidates"/> that every run one at a time, without chaos, where the victim showed the
+    /// outcome searched for (failed, with none of <paramref name="found"/> before it; for a state-setter: passed) had
+    /// before it, and that no run cleared (<see cref="OrderEvidence.Cleared"/>): for one polluter (or setter) the runs
+    /// made so far single them out. The bisection runs them first (<see cref="Bisector.Likely"/>).
+    /// </summary>
+    private HashSet<string> SingledOut(string victim, IReadOnlyList<string> candidates, IReadOnlyList<IReadOnlyList<string>> found, bool brittle)
+    {
+        var cleared = OrderEvidence.Cleared(victim, _runs, brittle);
+        var prefixes = _runs.Where(r => !r.Request.Parallel && r.Request.ChaosOf(victim) == "none" && r.OutcomeOf(victim) is { } o && o.Passed == brittle)
+            .Where(r => r.RanBefore(victim).All(t => r.Request.ChaosOf(t) == "none"))
+            .Select(r => r.RanBefore(victim))
+            .Where(before => !found.Any(set => set.All(before.Contains)))
+            .ToArray();
+        var singled = candidates.Where(t => !cleared.Contains(t)).ToHashSet(StringComparer.Ordinal);
+        foreach (var before in prefixes)
+        {
+            singled.IntersectWith(before);
+        }
+
+        return singled;
     }
 }

@@ -110,15 +110,35 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
         // explained otherwise are known, which ranks their partners.
         var findings = new List<Finding>();
         var alwaysFailing = new List<string>();
-        foreach (var victim in suspects.OrderBy(s => _chaosPlan.ContainsKey(s) ? 2 : !facts[s].ParallelOnly ? 0 : facts[s].OrderPrefixes.Length > 0 ? 1 : 3))
+        // Within the order cases, those that failed in the most survey runs one at a time first: the likeliest to have
+        // several polluters, and so the most confirmation runs, which then ride along in the runs of the cases after them.
+        var ordered = suspects.Select(s => (Victim: s, Phase: _chaosPlan.ContainsKey(s) ? 2 : !facts[s].ParallelOnly ? 0 : facts[s].OrderPrefixes.Length > 0 ? 1 : 3))
+            .OrderBy(x => x.Phase)
+            .ThenByDescending(x => x.Phase <= 1 ? facts[x.Victim].SequentialFailures.Count(r => r.Request.Chaos == "none") : 0)
+            .ThenByDescending(x => x.Phase <= 1 ? facts[x.Victim].FailedIn.Length : 0).ToArray();
+
+        // The order cases share their confirmation runs (each parks at its confirmation until all have reached theirs).
+        var diagnosed = await DiagnoseSharingConfirmationsAsync([.. ordered.Where(x => x.Phase <= 1).Select(x => x.Victim)], survey, suspects, cancellationToken).ConfigureAwait(false);
+        foreach (var (victim, finding) in diagnosed)
+        {
+            _diagnosed.Add(victim);
+            Record(victim, finding);
+        }
+
+        foreach (var victim in ordered.Where(x => x.Phase > 1).Select(x => x.Victim))
         {
             _progress.Status($"diagnosing {victim}");
             var finding = await DiagnoseAsync(victim, survey, suspects, cancellationToken).ConfigureAwait(false);
             _diagnosed.Add(victim);
+            Record(victim, finding);
+        }
+
+        void Record(string victim, Finding? finding)
+        {
             if (finding is null)
             {
                 alwaysFailing.Add(victim);
-                continue;
+                return;
             }
 
             if (finding.Cause == FlakeCause.Nondeterministic && !finding.Evidence.Contains(" without chaos.", StringComparison.Ordinal))
@@ -283,9 +303,15 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
             steps.Add($"alone: not run; it {aloneEvidence}");
         }
 
+        // A run of it alone; order cases waiting for their confirmation may run after it in the same process.
+        async Task<RunResult> RunAloneAsync(RunRequest request)
+            => await RunWithConfirmationsAsync(request with { Order = RunOrderKind.List }, victim, brittle: false, cancellationToken).ConfigureAwait(false) is { } shared
+                ? shared.Run
+                : await DiagnosticAsync(request, cancellationToken).ConfigureAwait(false);
+
         async Task<Finding?> AloneAsync()
         {
-            var alone = await DiagnosticAsync(aloneRequest, cancellationToken).ConfigureAwait(false);
+            var alone = await RunAloneAsync(aloneRequest).ConfigureAwait(false);
             passesAlone = !alone.FailedTest(victim);
             if (passesAlone == true)
             {
@@ -294,7 +320,7 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
                 return null;
             }
 
-            var again = await DiagnosticAsync(aloneRequest with { Name = "alone again" }, cancellationToken).ConfigureAwait(false);
+            var again = await RunAloneAsync(aloneRequest with { Name = "alone again" }).ConfigureAwait(false);
             steps.Add($"alone: failed; alone again: {Outcome(again, victim)}");
             if (await StateSetterAsync(victim, steps, message, cancellationToken).ConfigureAwait(false) is { } brittle)
             {
@@ -308,7 +334,7 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
 
         if (facts.FailedEverywhere)
         {
-            var alone = await DiagnosticAsync(aloneRequest, cancellationToken).ConfigureAwait(false);
+            var alone = await RunAloneAsync(aloneRequest).ConfigureAwait(false);
             if (!alone.FailedTest(victim))
             {
                 steps.Add("alone: passed");
@@ -317,7 +343,7 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
             }
             else
             {
-                var again = await DiagnosticAsync(aloneRequest with { Name = "alone again" }, cancellationToken).ConfigureAwait(false);
+                var again = await RunAloneAsync(aloneRequest with { Name = "alone again" }).ConfigureAwait(false);
                 steps.Add($"alone: failed; alone again: {Outcome(again, victim)}");
                 if (again.FailedTest(victim))
                 {
@@ -372,8 +398,16 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
             return ordered;
         }
 
-        // 4. Parallel: failed only when collections ran in parallel.
-        if (facts.ParallelOnly)
+        // 4. Parallel: failed only when collections ran in parallel — unless the suite's parallel runs already rule a
+        //    collision out: it predicts a failure whenever the suite runs in parallel, and a collision is named only when
+        //    it failed in more than half of them (CollisionAsync), which even one more failing run could not reach.
+        var suiteParallel = _runs.Where(r => r.Request.Parallel && r.OutcomeOf(victim) is not null && (r.Request.Tests?.Count ?? int.MaxValue) > 2).ToArray();
+        var suiteParallelFailed = suiteParallel.Count(r => r.FailedTest(victim));
+        if (facts.ParallelOnly && (suiteParallelFailed + 1) * 2 <= suiteParallel.Length + 1)
+        {
+            steps.Add($"no collision: it failed in {suiteParallelFailed} of the suite's {suiteParallel.Length} parallel runs (a collision fails in most of them), so no pair is run");
+        }
+        else if (facts.ParallelOnly)
         {
             // 4b. A collision: find the test it collides with.
             var candidates = RankPartners(victim, facts, suspects);

@@ -69,12 +69,38 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
         var contradiction = observations.FirstOrDefault(o => (o.Passed && o.After && o.Between.All(betweenWhenFailed.Contains))
             || (!o.Passed && !o.Explained && !o.Run.Request.Parallel))?.Run;
         var sequential = observations.Where(o => !o.Run.Request.Parallel).ToArray();
+        // A fresh failure after the polluter counts only when the polluter ran right before it (nothing between them,
+        // so that a pass there would contradict: every such run counts, whatever its outcome) and nothing else before
+        // it could explain it: every other test that ran before it is cleared (a run saw it pass after that test). A
+        // run made for several victims at once puts other victims' tests first; a run of the polluter and the victim
+        // has none. (Runs of other victims' lists, in which it ran after the polluter with other tests between, would
+        // give a test failing at random many chances to "confirm" it, and only a pass with nothing new between counts
+        // against.)
+        var cleared = ClearedBy(observations);
         return new OrderEvidence(victim, polluter,
             sequential.Count(o => o.Passed && o.Before.Count == 0),
-            sequential.Count(o => !o.Passed && o.After && o.Fresh),
+            sequential.Count(o => !o.Passed && o.After && o.Fresh && o.Between.Count == 0
+                && o.Before.All(t => polluter.Contains(t, StringComparer.Ordinal) || cleared.Contains(t))),
             contradiction)
         { Brittle = brittle };
     }
+
+    /// <summary>
+    /// The tests cleared for the victim: it ran after them without chaos and showed its usual outcome there (passed, or
+    /// for a brittle victim failed), so none of them alone turns it (a polluter, or a state-setter). Tests that ran
+    /// before the victim in a run made for several victims must be cleared, so its outcome stays its own.
+    /// </summary>
+    /// <param name="victim">The test.</param>
+    /// <param name="runs">Every run so far.</param>
+    /// <param name="brittle">For a brittle victim: cleared of being a state-setter (it failed after them).</param>
+    public static IReadOnlySet<string> Cleared(string victim, IEnumerable<RunResult> runs, bool brittle = false)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        return ClearedBy(runs.Select(r => Observe(r, victim, [], [], brittle)).OfType<Observation>());
+    }
+
+    private static HashSet<string> ClearedBy(IEnumerable<Observation> observations)
+        => observations.Where(o => o.Passed).SelectMany(o => o.Before).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>"failed 3 of 9 runs": how often it failed in the runs where it ran without chaos on itself.</summary>
     public static string FailureRate(string victim, IEnumerable<RunResult> runs)
@@ -126,7 +152,7 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
             return null;
         }
 
-        var after = polluter.All(before.Contains);
+        var after = polluter.Count > 0 && polluter.All(before.Contains);
         var last = after ? polluter.Max(p => IndexOf(before, p)) : -1;
         // Brittle: the hypothesis's "good" outcome is failing (alone), its "bad" one passing (after the setter).
         return new Observation(run, outcome.Passed != brittle, before, after, after ? before.Skip(last + 1).ToArray() : [], all.Any(set => set.All(before.Contains)));

@@ -76,4 +76,33 @@ public sealed class OrderEvidenceTests
 
         Assert.Equal("failed 1 of 3 runs without chaos", OrderEvidence.FailureRate(V, runs));
     }
+
+    [Fact]
+    public void A_fresh_failure_after_other_victims_tests_counts_only_when_each_is_cleared_and_the_polluter_ran_right_before_it()
+    {
+        // 'S.Cleared' ran before it in a run where it passed: it does not break it. 'S.Unknown' never did.
+        RunResult[] runs =
+        [
+            Run("survey", false, "S.Cleared", V), Run("named it", true, P, V),
+            Run("shared, cleared before", true, "S.Cleared", P, V),
+            Run("shared, unknown before", true, "S.Unknown", P, V),
+            Run("between", true, P, "S.Cleared", V),
+        ];
+
+        var evidence = OrderEvidence.Of(V, [P], runs, confirmingFrom: 2);
+
+        // Only the first shared run counts: in the second an uncleared test could be what broke it, in the third a test
+        // ran between the polluter and it (a pass there would not contradict, so a failure there does not confirm).
+        Assert.Equal(1, evidence.FailedAfter);
+        Assert.Equal(["S.Cleared"], OrderEvidence.Cleared(V, runs));
+    }
+
+    [Fact]
+    public void For_a_brittle_test_a_test_is_cleared_when_it_failed_after_it()
+    {
+        RunResult[] runs = [Run("survey", true, "S.NotTheSetter", V), Run("other", false, "S.Setter", V)];
+
+        Assert.Equal(["S.NotTheSetter"], OrderEvidence.Cleared(V, runs, brittle: true));
+        Assert.Equal(["S.Setter"], OrderEvidence.Cleared(V, runs));
+    }
 }

@@ -1,0 +1,336 @@
+using System.Globalization;
+using Deflake.Cli.Running;
+
+namespace Deflake.Cli.Hunting;
+
+/// <summary>
+/// Confirmation shared between victims (issue 15, item 6). The order cases (polluted and brittle) are diagnosed one
+/// after the other as before, but when one reaches its confirmation it waits (is parked) while the next is diagnosed.
+/// When every order case has reached its confirmation or its finding, the confirmations of all of them are made
+/// together: each run holds one group per victim (the victim alone, which must run first in its process, or its
+/// polluter or state-setter then it), and a victim's group follows other groups only when every test in them is
+/// cleared for it (a run saw it show its usual outcome after that test: <see cref="OrderEvidence.Cleared"/>), so its
+/// outcome is its own. The rules of <see cref="OrderEvidence"/> read every run as before: "alone" is still first in its
+/// process, a failure after the polluter counts only in runs made after it was named and only with nothing uncleared
+/// before it, and a pass right after the polluter contradicts it.
+/// </summary>
+internal sealed partial class Hunter
+{
+    /// <summary>The order cases waiting for their confirmation runs; null outside the order phase.</summary>
+    private ConfirmationPool? _pool;
+
+    /// <summary>One victim's hypotheses awaiting confirmation: its polluters (or state-setters), each to be confirmed.</summary>
+    private sealed class ConfirmationCase(string victim, IReadOnlyList<IReadOnlyList<string>> suspects, bool brittle, int from, int order)
+    {
+        public string Victim => victim;
+
+        /// <summary>The polluters (or state-setters) found, the first the one the finding names first.</summary>
+        public IReadOnlyList<IReadOnlyList<string>> Suspects => suspects;
+
+        public bool Brittle => brittle;
+
+        /// <summary>The index of the first run made after the suspects were named: from there on runs confirm them.</summary>
+        public int From => from;
+
+        /// <summary>When it was parked, for a stable order.</summary>
+        public int Order => order;
+
+        /// <summary>The runs made for it: which suspect the run stood for (-1: alone), and how many victims shared it.</summary>
+        public List<(RunResult Run, int Suspect, int Victims)> Runs { get; } = [];
+
+        public TaskCompletionSource Resume { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Waiting { get; set; }
+    }
+
+    /// <summary>The parked order cases, and the signal that one was parked.</summary>
+    private sealed class ConfirmationPool
+    {
+        private TaskCompletionSource _parked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<ConfirmationCase> Cases { get; } = [];
+
+        /// <summary>Completes when a case is parked (since the last <see cref="Rearm"/>).</summary>
+        public Task Parked => _parked.Task;
+
+        public void Rearm() => _parked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task ParkAsync(ConfirmationCase confirmation)
+        {
+            Cases.Add(confirmation);
+            confirmation.Waiting = true;
+            _parked.TrySetResult();
+            return confirmation.Resume.Task;
+        }
+
+        public ConfirmationCase? Find(string victim, IReadOnlyList<string> suspect, bool brittle)
+            => Cases.LastOrDefault(c => c.Victim == victim && c.Brittle == brittle && c.Suspects.Any(s => s.SequenceEqual(suspect, StringComparer.Ordinal)));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="diagnosis"/> until it finishes or parks at its confirmation (its task is then still running).
+    /// </summary>
+    private static async Task UntilParkedOrDoneAsync(ConfirmationPool pool, Task diagnosis)
+    {
+        await Task.WhenAny(diagnosis, pool.Parked).ConfigureAwait(false);
+        if (diagnosis.IsCompleted)
+        {
+            await diagnosis.ConfigureAwait(false); // its exception, if any
+        }
+    }
+
+    /// <summary>
+    /// Diagnoses the order cases with their confirmations shared: each is diagnosed until it finishes or parks; then the
+    /// confirmation runs of every parked case are made together and the cases resumed, until none is left.
+    /// </summary>
+    private async Task<List<(string Victim, Finding? Finding)>> DiagnoseSharingConfirmationsAsync(IReadOnlyList<string> victims, IReadOnlyList<RunResult> survey, IReadOnlyList<string> suspects, CancellationToken cancellationToken)
+    {
+        var pool = new ConfirmationPool();
+        _pool = pool;
+        var tasks = new List<(string Victim, Task<Finding?> Task)>();
+        try
+        {
+            foreach (var victim in victims)
+            {
+                _progress.Status($"diagnosing {victim}");
+                pool.Rearm();
+                var task = DiagnoseAsync(victim, survey, suspects, cancellationToken);
+                tasks.Add((victim, task));
+                await UntilParkedOrDoneAsync(pool, task).ConfigureAwait(false);
+            }
+
+            while (pool.Cases.Any(c => c.Waiting))
+            {
+                var waiting = pool.Cases.Where(c => c.Waiting).ToArray();
+                await ConfirmTogetherAsync(waiting, cancellationToken).ConfigureAwait(false);
+                foreach (var confirmation in waiting)
+                {
+                    confirmation.Waiting = false;
+                    pool.Rearm();
+                    confirmation.Resume.SetResult();
+                    await UntilParkedOrDoneAsync(pool, tasks.Single(t => t.Victim == confirmation.Victim).Task).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            _pool = null;
+        }
+
+        var findings = new List<(string, Finding?)>();
+        foreach (var (victim, task) in tasks)
+        {
+            findings.Add((victim, await task.ConfigureAwait(false)));
+        }
+
+        return findings;
+    }
+
+    /// <summary>The evidence for one suspect of a case, over every run so far.</summary>
+    private OrderEvidence EvidenceOf(ConfirmationCase confirmation, int suspect)
+        => OrderEvidence.Of(confirmation.Victim, confirmation.Suspects[suspect], _runs,
+            confirmation.Suspects.Where((_, j) => j != suspect), confirmation.From, confirmation.Brittle);
+
+    /// <summary>The most confirmation runs one case is given, whatever happens (each run settles at least one observation).</summary>
+    private static int MaxConfirmationRuns(ConfirmationCase confirmation) => 2 * OrderEvidence.Confirmations * (confirmation.Suspects.Count + 1);
+
+    /// <summary>What a case still needs: runs alone, and runs after each suspect (0 for one confirmed or ruled out); null when settled.</summary>
+    private (int Alone, int[] After)? NeedsOf(ConfirmationCase confirmation)
+    {
+        const int k = OrderEvidence.Confirmations;
+        var evidence = Enumerable.Range(0, confirmation.Suspects.Count).Select(i => EvidenceOf(confirmation, i)).ToArray();
+        if (evidence[0].Contradiction is not null || confirmation.Runs.Count >= MaxConfirmationRuns(confirmation))
+        {
+            return null; // the first is ruled out: nothing will be named
+        }
+
+        var after = evidence.Select(e => e.Contradiction is null ? Math.Max(0, k - e.FailedAfter) : 0).ToArray();
+        var open = evidence.Any(e => e.Contradiction is null && !e.Confirmed);
+        return open ? (Math.Max(0, k - evidence[0].PassedAlone), after) : null;
+    }
+
+    /// <summary>A test's collection (from the survey), or its class: what xUnit keeps together in a list run.</summary>
+    private string CollectionKey(string test) => CollectionOf(test) ?? (test.LastIndexOf('.') is > 0 and var dot ? test[..dot] : test);
+
+    /// <summary>
+    /// Makes the confirmation runs of <paramref name="cases"/> together until each is confirmed or ruled out: one group
+    /// per victim a run, the one that most needs a run alone first (alone), the others after it, each its suspect then
+    /// it, when their tests and collections are apart and every test before it is cleared for it.
+    /// </summary>
+    private async Task ConfirmTogetherAsync(IReadOnlyList<ConfirmationCase> cases, CancellationToken cancellationToken)
+    {
+        _progress.Status($"confirming {cases.Count} order case{(cases.Count == 1 ? string.Empty : "s")}{(cases.Count > 1 ? ", sharing runs" : string.Empty)}");
+        while (true)
+        {
+            var open = cases.Select(c => (Case: c, Needs: NeedsOf(c))).Where(x => x.Needs is not null)
+                .Select(x => (x.Case, Needs: x.Needs!.Value))
+                .OrderByDescending(x => x.Needs.Alone + x.Needs.After.Sum()).ThenBy(x => x.Case.Order)
+                .ToArray();
+            if (open.Length == 0)
+            {
+                return;
+            }
+
+            var packing = new Packing(this, []);
+            var alone = open.FirstOrDefault(x => x.Needs.Alone > 0).Case;
+            if (alone is not null)
+            {
+                packing.Add(alone, -1, [alone.Victim]);
+            }
+
+            foreach (var (confirmation, needs) in open.Where(x => x.Case != alone))
+            {
+                packing.TryAddAfter(confirmation, needs);
+            }
+
+            var groups = packing.Groups;
+            var name = groups.Count > 1 ? string.Create(CultureInfo.InvariantCulture, $"confirm: {groups.Count} victims")
+                : groups[0].Suspect < 0 ? "confirm: alone"
+                : groups[0].Case.Brittle ? "confirm: after the state-setter" : "confirm: after the polluter";
+            var request = new RunRequest(name, RunOrderKind.List, "none", options.Seed, Parallel: false, [.. groups.SelectMany(g => g.Tests)]);
+            var (run, _) = await RunCarryingAsync(request, groups[^1].Case.Victim,
+                $"a confirmation run for {string.Join(", ", groups.Select(g => g.Case.Victim))}", cancellationToken, carryConfirmations: false).ConfigureAwait(false);
+            foreach (var (confirmation, suspect, _) in groups)
+            {
+                confirmation.Runs.Add((run, suspect, groups.Count));
+            }
+        }
+    }
+
+    /// <summary>
+    /// In the order phase: parks the victim until the confirmations of every order case are made together (the first
+    /// time), then reads the evidence for <paramref name="polluters"/>' first from every run, with the steps of the
+    /// runs that stood for it.
+    /// </summary>
+    private async Task<OrderEvidence> ConfirmSharedAsync(ConfirmationPool pool, string victim, IReadOnlyList<IReadOnlyList<string>> polluters, List<string> steps, bool brittle)
+    {
+        var confirmation = pool.Find(victim, polluters[0], brittle);
+        if (confirmation is null)
+        {
+            confirmation = new ConfirmationCase(victim, polluters, brittle, _runs.Count, pool.Cases.Count);
+            await pool.ParkAsync(confirmation).ConfigureAwait(false);
+        }
+
+        var suspect = Enumerable.Range(0, confirmation.Suspects.Count).First(i => confirmation.Suspects[i].SequenceEqual(polluters[0], StringComparer.Ordinal));
+        var (aloneWord, afterWord) = brittle ? ("failed", "passed") : ("passed", "failed");
+        var made = 0;
+        foreach (var (run, stood, victims) in confirmation.Runs.Where(r => r.Suspect == -1 || r.Suspect == suspect))
+        {
+            made++;
+            steps.Add($"confirm, {(stood < 0 ? "alone" : $"after {string.Join(" + ", polluters[0])}")}: {Outcome(run, victim)}"
+                + (victims > 1 ? string.Create(CultureInfo.InvariantCulture, $" (in '{run.Request.Name}', shared by {victims} victims; the tests before its group are cleared for it)") : string.Empty));
+        }
+
+        var evidence = OrderEvidence.Of(victim, polluters[0], _runs, polluters.Skip(1), confirmation.From, brittle);
+        steps.Add(string.Create(CultureInfo.InvariantCulture,
+            $"confirmation ({Bisector.RunCount(made)} made for it): {aloneWord} alone {evidence.PassedAlone}, {afterWord} after {string.Join(" + ", polluters[0])} {evidence.FailedAfter} times (needs {OrderEvidence.Confirmations} each){(evidence.Contradiction is { } c ? $"; contradicted by '{c.Request.Name}'" : string.Empty)}"));
+        return evidence;
+    }
+
+    /// <summary>
+    /// Groups of one run, one per victim, in order: a group joins only when its tests and their collections are apart
+    /// from those already in the run (xUnit runs a collection's listed tests together, at its last listed test), and
+    /// every test already in the run is cleared for its victim, so that the victim's outcome is its own.
+    /// </summary>
+    private sealed class Packing(Hunter hunter, IReadOnlyList<string> before)
+    {
+        private readonly List<string> _used = [.. before];
+        private readonly HashSet<string> _collections = before.Select(hunter.CollectionKey).ToHashSet(StringComparer.Ordinal);
+
+        public List<(ConfirmationCase Case, int Suspect, string[] Tests)> Groups { get; } = [];
+
+        public void Add(ConfirmationCase confirmation, int suspect, string[] tests)
+        {
+            Groups.Add((confirmation, suspect, tests));
+            _used.AddRange(tests);
+            _collections.UnionWith(tests.Select(hunter.CollectionKey));
+        }
+
+        /// <summary>Adds the case's group for the suspect that most needs a run after it, when it fits.</summary>
+        public bool TryAddAfter(ConfirmationCase confirmation, (int Alone, int[] After) needs)
+        {
+            var best = needs.After.Select((n, i) => (Need: n, Index: i)).Where(x => x.Need > 0).OrderByDescending(x => x.Need).ThenBy(x => x.Index).ToArray();
+            if (best.Length == 0)
+            {
+                return false; // it needs runs alone only: it must run first in its process
+            }
+
+            string[] tests = [.. confirmation.Suspects[best[0].Index], confirmation.Victim];
+            if (tests.Any(_used.Contains) || tests.Select(hunter.CollectionKey).Any(_collections.Contains)
+                || (_used.Count > 0 && !_used.All(OrderEvidence.Cleared(confirmation.Victim, hunter._runs, confirmation.Brittle).Contains)))
+            {
+                return false;
+            }
+
+            Add(confirmation, best[0].Index, tests);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// The confirmation groups of parked order cases that can run after the tests of a run made for another victim
+    /// (after it nothing changes that victim's result): each a suspect then its victim, when it fits (<see cref="Packing"/>).
+    /// </summary>
+    private List<(ConfirmationCase Case, int Suspect, string[] Tests)> ConfirmationsAfter(IReadOnlyList<string> tests)
+    {
+        if (_pool is not { } pool)
+        {
+            return [];
+        }
+
+        var packing = new Packing(this, tests);
+        foreach (var confirmation in pool.Cases.Where(c => c.Waiting).OrderBy(c => c.Order))
+        {
+            if (NeedsOf(confirmation) is { } needs)
+            {
+                packing.TryAddAfter(confirmation, needs);
+            }
+        }
+
+        return packing.Groups;
+    }
+
+    /// <summary>
+    /// Runs a list made for <paramref name="victim"/> with order cases waiting for their confirmation in the same process,
+    /// when some fit: before it, one that needs a run alone (it runs first) and is cleared for the victim (so the
+    /// victim's outcome stays its own); after it, the groups of <see cref="ConfirmationsAfter"/>. Null: none fits.
+    /// </summary>
+    private async Task<(RunResult Run, string? Note)?> RunWithConfirmationsAsync(RunRequest request, string victim, bool brittle, CancellationToken cancellationToken)
+    {
+        if (_pool is not { } pool || request.Tests is not { Count: > 0 } tests)
+        {
+            return null;
+        }
+
+        // A run of the victim alone stays alone: nothing goes before it then.
+        var collections = tests.Select(CollectionKey).ToHashSet(StringComparer.Ordinal);
+        var cleared = OrderEvidence.Cleared(victim, _runs, brittle);
+        var first = tests.Count == 1 ? null : pool.Cases.Where(c => c.Waiting && !tests.Contains(c.Victim, StringComparer.Ordinal) && !collections.Contains(CollectionKey(c.Victim)) && cleared.Contains(c.Victim))
+            .Select(c => (Case: c, Needs: NeedsOf(c))).Where(x => x.Needs is { Alone: > 0 })
+            .OrderByDescending(x => x.Needs!.Value.Alone + x.Needs.Value.After.Sum()).ThenBy(x => x.Case.Order)
+            .Select(x => x.Case).FirstOrDefault();
+        IReadOnlyList<string> list = first is null ? tests : [first.Victim, .. tests];
+        var groups = ConfirmationsAfter(list).Where(g => g.Case != first).ToList();
+        if (first is null && groups.Count == 0)
+        {
+            return null;
+        }
+
+        var shared = await DiagnosticAsync(request with
+        {
+            Name = $"{request.Name}, {(first is null ? "confirmations after it" : groups.Count == 0 ? "a confirmation alone before it" : "confirmations with it")}",
+            Tests = [.. list, .. groups.SelectMany(g => g.Tests)],
+        }, cancellationToken).ConfigureAwait(false);
+        var victims = groups.Count + (first is null ? 1 : 2);
+        first?.Runs.Add((shared, -1, victims));
+        foreach (var (confirmation, suspect, _) in groups)
+        {
+            confirmation.Runs.Add((shared, suspect, victims));
+        }
+
+        var others = groups.Select(g => g.Case.Victim).Prepend(first?.Victim).OfType<string>().ToArray();
+        var before = first is null ? string.Empty
+            : $"{first.Victim} first, alone (an earlier run saw {victim} {(brittle ? "fail" : "pass")} after it, so it changes nothing for it); ";
+        return (shared, $"in that run {string.Join(", ", others)} {(others.Length == 1 ? "was" : "were")} confirmed too ({before}the others after it)");
+    }
+}
