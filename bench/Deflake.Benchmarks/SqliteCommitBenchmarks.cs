@@ -24,8 +24,12 @@ public class SqliteCommitBenchmarks
     [Params("file in memory", "file on disk", "memory clone")]
     public string Clone { get; set; } = "";
 
+    // Synchronous on purpose: BenchmarkDotNet's in-process toolchain did not always wait for an async setup (seen: the
+    // first iteration found no pool when other benchmarks ran before it in the same run).
     [GlobalSetup]
-    public async Task SetupAsync()
+    public void Setup() => SetupAsync().GetAwaiter().GetResult();
+
+    private async Task SetupAsync()
     {
         var options = Clone switch
         {
@@ -39,7 +43,9 @@ public class SqliteCommitBenchmarks
     }
 
     [GlobalCleanup]
-    public async Task CleanupAsync()
+    public void Cleanup() => CleanupAsync().GetAwaiter().GetResult();
+
+    private async Task CleanupAsync()
     {
         await _pool.DisposeAsync();
         SqliteConnection.ClearAllPools();
