@@ -162,9 +162,21 @@ public sealed class PostgresEngine : IDatabaseEngine
             var connection = await Registry.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
-                await ExecuteAsync(connection,
-                    "create table if not exists pending (name text primary key, owner text not null, created timestamptz not null default now())",
-                    cancellationToken).ConfigureAwait(false);
+                // Every role that uses Deflake on this server records its in-flight clones here, whoever made the registry:
+                // PostgreSQL 15 lets no other role create in (or write to) its public schema, so the maker (or a superuser)
+                // grants the table to all. A row only names a clone with Deflake's prefix and its owner's token, unmarked;
+                // orphan collection drops nothing else.
+                await ExecuteAsync(connection, """
+                    do $$
+                    begin
+                        if to_regclass('public.pending') is null then
+                            create table public.pending (name text primary key, owner text not null, created timestamptz not null default now());
+                        end if;
+                        if pg_has_role(current_user, (select c.relowner from pg_class c where c.oid = 'public.pending'::regclass), 'USAGE') then
+                            grant select, insert, update, delete on public.pending to public;
+                        end if;
+                    end $$
+                    """, cancellationToken).ConfigureAwait(false);
             }
         }
         finally

@@ -192,6 +192,56 @@ public sealed class PostgresRecycleTests
         Assert.Equal(2L, await TestSchemas.ScalarAsync<long>(first, "select count(*) from notes", Token));
     }
 
+    [Fact]
+    public async Task A_role_that_is_not_a_superuser_gets_a_new_clone_per_test_without_an_error()
+    {
+        // Recycling needs a superuser (DDL is detected with an event trigger); Deflake's restore session sets a superuser-only
+        // setting when it connects, which must not fail any other role's clones — nor may the registry a superuser made.
+        var role = "deflake_plain_" + Guid.NewGuid().ToString("N")[..8];
+        // The server's registry as a superuser's Deflake leaves it (made by it, or granted to every role on its start).
+        await using (var superuser = await PostgresTestServer.CreateEngineAsync())
+        {
+            await superuser.StartAsync(new EngineContext(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System, ChaosModes.None, 1), Token);
+        }
+
+        await using (var admin = await PostgresTestServer.OpenAdminAsync(Token))
+        {
+            await TestSchemas.ExecuteAsync(admin, $"create role \"{role}\" login createdb", Token);
+        }
+
+        string? template = null;
+        try
+        {
+            var plain = new NpgsqlConnectionStringBuilder(await PostgresTestServer.GetAdminConnectionStringAsync(Token)) { Username = role }.ConnectionString;
+            await using (var pool = await TestDatabasePool.CreateAsync(new PostgresEngine(new PostgresEngineOptions { AdminConnectionString = plain }),
+                TestSchemas.Options(TestSchemas.Fresh(ShopSchema), poolSize: 1), Token))
+            {
+                template = pool.Template.Name;
+                for (var test = 0; test < 3; test++)
+                {
+                    await using var database = await pool.RentAsync(Token);
+                    await using var connection = await database.OpenConnectionAsync(Token);
+                    Assert.Equal(0L, await TestSchemas.ScalarAsync<long>(connection, "select count(*) from notes", Token));
+                    await TestSchemas.ExecuteAsync(connection, "insert into notes values (1, 'mine')", Token);
+                }
+
+                Assert.Equal(0L, pool.Statistics.Recycled);
+            }
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            await using var admin = await PostgresTestServer.OpenAdminAsync(Token);
+            if (template is not null)
+            {
+                await TestSchemas.ExecuteAsync(admin, $"alter database \"{template}\" with is_template false", Token);
+                await TestSchemas.ExecuteAsync(admin, $"drop database if exists \"{template}\" with (force)", Token);
+            }
+
+            await TestSchemas.ExecuteAsync(admin, $"drop owned by \"{role}\"; drop role if exists \"{role}\"", Token);
+        }
+    }
+
     private static async Task<TestDatabase> RentAsync(TestDatabasePool pool, string name)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
