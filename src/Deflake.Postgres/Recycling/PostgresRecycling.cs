@@ -10,7 +10,7 @@ namespace Deflake.Postgres.Recycling;
 /// Recycling a returned clone in place. Built once into the template (so every clone inherits it), in a schema
 /// <c>deflake_recycle</c>:
 /// <list type="bullet">
-/// <item>a copy of the rows of every table that has rows in the template, and each sequence's state;</item>
+/// <item>a copy of the rows of every table that has rows in the template;</item>
 /// <item>on every table a statement-level trigger (<c>ENABLE ALWAYS</c>, so <c>session_replication_role</c> does not
 /// silence it) that records the table as dirty: one extra insert per writing statement, not per row;</item>
 /// <item>an event trigger that records any DDL, after which the clone is never recycled;</item>
@@ -73,8 +73,7 @@ internal static class PostgresRecycling
             create schema {Schema};
             comment on schema {Schema} is 'Deflake: restores this test database to its template''s state when a test returns it. Do not change.';
             create table {Schema}.dirty (rel oid not null, rewritten boolean not null);
-            create table {Schema}.tables (rel oid primary key, qname text not null, closure oid[] not null, restore_sql text, row_xmin xid);
-            create table {Schema}.sequences (seq oid primary key, last_value bigint not null, is_called boolean not null);
+            create table {Schema}.tables (rel oid primary key, qname text not null, row_xmin xid);
             """);
         sql.AppendLine();
 
@@ -112,17 +111,12 @@ internal static class PostgresRecycling
             }
         }
 
+        // What the restore reads at run time: each table's name (for the truncation) and the inserting transaction of its
+        // template rows. Closures, refills and the sequences' values are written into the generated restore itself.
         foreach (var table in tables)
         {
-            var closure = Closure(table, tables);
             sql.Append(CultureInfo.InvariantCulture,
-                $"insert into {Schema}.tables values ({table.Oid}, {Quote.Literal(table.QualifiedName)}, '{{{string.Join(",", closure)}}}', {(table.HasRows ? Quote.Literal(RestoreSql(table)) : "null")}, {(table.HasRows ? $"'{templateXmin}'" : "null")});\n");
-        }
-
-        foreach (var sequence in sequences)
-        {
-            sql.Append(CultureInfo.InvariantCulture,
-                $"insert into {Schema}.sequences values ({sequence.Oid}, {sequence.LastValue}, {(sequence.IsCalled ? "true" : "false")});\n");
+                $"insert into {Schema}.tables values ({table.Oid}, {Quote.Literal(table.QualifiedName)}, {(table.HasRows ? $"'{templateXmin}'" : "null")});\n");
         }
 
         sql.Append(CultureInfo.InvariantCulture, $$"""
@@ -475,7 +469,7 @@ internal static class PostgresRecycling
 
         body.Append(CultureInfo.InvariantCulture, $"""
                         -- The template's rows of these tables now carry this transaction's id.
-                        update {Schema}.tables set row_xmin = (txid_current() % 4294967296)::text::xid where rel = any(todo) and restore_sql is not null;
+                        update {Schema}.tables set row_xmin = (txid_current() % 4294967296)::text::xid where rel = any(todo) and row_xmin is not null;
                         touched := touched || '{Schema}.tables'::text;
                         dead := dead + cardinality(todo);
                     end if;
