@@ -45,6 +45,7 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
 
     private readonly ResolvedMariaDbOptions _options;
     private readonly ConcurrentDictionary<string, Lazy<Task<string[]>>> _clonePlans = new(StringComparer.Ordinal);
+    private int _seesLocks; // 0: not asked yet, 1: yes, 2: no
     private readonly ConcurrentDictionary<string, Lazy<Task<Recycling.MariaDbRecycling.Plan>>> _recyclePlans = new(StringComparer.Ordinal);
     private MySqlConnectionStringBuilder? _admin;
     private OwnerSession? _owner;
@@ -453,7 +454,15 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
             }
         }
 
-        var connectionString = new MySqlConnectionStringBuilder(AdminConnectionString) { Database = name, PersistSecurityInfo = false }.ConnectionString;
+        // A recycled clone keeps the app's idle pooled connections: MySql.Data resets each when it is taken from the pool
+        // (ConnectionReset), and reads the server's variables once per pool rather than once per new connection.
+        var connectionString = new MySqlConnectionStringBuilder(AdminConnectionString)
+        {
+            Database = name,
+            PersistSecurityInfo = false,
+            ConnectionReset = _options.RestoreClones,
+            CacheServerProperties = _options.RestoreClones,
+        }.ConnectionString;
         await WarmAsync(connectionString).ConfigureAwait(false);
         return new EngineDatabase(name, connectionString, _options.RestoreClones ? await SnapshotAsync(source.Name, name).ConfigureAwait(false) : null);
     }
@@ -492,9 +501,11 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
 
     /// <inheritdoc />
     /// <remarks>
-    /// Clears this process's pooled connections to the clone, kills every session still on it, refuses a changed schema,
-    /// refills every table from the template and puts moved AUTO_INCREMENT counters back (see
-    /// <see cref="Recycling.MariaDbRecycling"/>), then opens the first connection again, as for a new clone.
+    /// Keeps the app's idle pooled sessions on the clone when none is busy and the server shows its locks, else clears this
+    /// process's pooled connections and kills every session still on it; refuses a changed schema, refills the tables whose
+    /// checksum moved from the template and puts moved AUTO_INCREMENT counters back (see
+    /// <see cref="Recycling.MariaDbRecycling"/>); after ending sessions it opens the first connection again, as for a new
+    /// clone.
     /// </remarks>
     public async Task<RestoreResult> RestoreCloneAsync(EngineDatabase database, CancellationToken cancellationToken = default)
     {
@@ -505,14 +516,24 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
             return RestoreResult.NotRestored("the clone's schema was not recorded when it was made");
         }
 
-        Connections.ClearPool(database.ConnectionString);
+        bool keepSessions;
         var connection = await OpenAdminAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var killed = await Recycling.MariaDbRecycling.KillSessionsAsync(connection, database.Name, cancellationToken).ConfigureAwait(false);
-            if (killed > 0)
+            // Idle pooled sessions that hold nothing are kept (MySql.Data resets them for the next test, and a new
+            // connection costs four times the rest of the restore); when any session is busy, or the server cannot show
+            // who holds which lock, every session on the clone is ended.
+            keepSessions = new MySqlConnectionStringBuilder(database.ConnectionString).ConnectionReset
+                && await SeesLocksAsync(connection, cancellationToken).ConfigureAwait(false)
+                && (await Recycling.MariaDbRecycling.CountSessionsAsync(connection, database.Name, cancellationToken).ConfigureAwait(false)).Busy == 0;
+            if (!keepSessions)
             {
-                _logger.LogDebug("Deflake ended {Count} session(s) the test left open on {Name}", killed, database.Name);
+                Connections.ClearPool(database.ConnectionString);
+                var killed = await Recycling.MariaDbRecycling.KillSessionsAsync(connection, database.Name, cancellationToken).ConfigureAwait(false);
+                if (killed > 0)
+                {
+                    _logger.LogDebug("Deflake ended {Count} session(s) the test left open on {Name}", killed, database.Name);
+                }
             }
 
             var reason = await Recycling.MariaDbRecycling.RestoreAsync(connection, database.Name, state, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
@@ -522,8 +543,30 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
             }
         }
 
-        await WarmAsync(database.ConnectionString).ConfigureAwait(false);
+        if (!keepSessions)
+        {
+            await WarmAsync(database.ConnectionString).ConfigureAwait(false);
+        }
+
         return RestoreResult.Success;
+    }
+
+    /// <summary>Whether the server shows who holds which lock (asked once per engine; see <see cref="Recycling.MariaDbRecycling.SeesLocksAsync"/>).</summary>
+    private async Task<bool> SeesLocksAsync(MySqlConnection admin, CancellationToken cancellationToken)
+    {
+        var known = Volatile.Read(ref _seesLocks);
+        if (known != 0)
+        {
+            return known == 1;
+        }
+
+        var sees = await Recycling.MariaDbRecycling.SeesLocksAsync(admin, cancellationToken).ConfigureAwait(false);
+        if (Interlocked.CompareExchange(ref _seesLocks, sees ? 1 : 2, 0) == 0 && !sees)
+        {
+            _logger.LogInformation("The MariaDB server does not show who holds which lock (plugin metadata_lock_info is not loaded): every restore ends the clone's sessions and the next test opens a new connection; run INSTALL SONAME 'metadata_lock_info' on the server to make recycling faster");
+        }
+
+        return sees;
     }
 
     /// <summary>

@@ -9,9 +9,11 @@ namespace Deflake.MariaDb.Recycling;
 /// <summary>
 /// Recycling a returned MariaDB clone in place, without anything installed in the clone (no triggers, no extra tables):
 /// <list type="number">
-/// <item>the app's pooled connections to the clone are cleared in this process and every session still on the clone
-/// (a connection the test left open, idle or inside a transaction) is killed: the next test starts with no session state
-/// (temporary tables, user variables, <c>SET SESSION</c>, <c>GET_LOCK</c>, <c>LOCK TABLES</c>) of the last one;</item>
+/// <item>sessions still on the clone are ended when any of them is busy (running a statement, inside a transaction,
+/// holding a table or user lock: <c>LOCK TABLES</c>, <c>GET_LOCK</c>) or when the server cannot show its locks, and then
+/// this process's pooled connections to the clone are cleared too. Idle sessions that hold nothing stay in the app's pool
+/// and MySql.Data resets them when the next test takes them: the next test starts with no session state (temporary
+/// tables, user variables, <c>SET SESSION</c>, locks) of the last one;</item>
 /// <item>the schema is read in one round trip (<c>SHOW FULL TABLES</c>, each table's <c>SHOW CREATE TABLE</c> without its
 /// AUTO_INCREMENT counter, each view's <c>SHOW CREATE VIEW</c>, <c>SHOW TRIGGERS</c>, routines and events,
 /// <c>SHOW CREATE DATABASE</c>) and compared with what the clone had when it was made: any difference (DDL) means a new
@@ -26,11 +28,13 @@ namespace Deflake.MariaDb.Recycling;
 /// dropped trigger; the refill of the 20-table, 1,000-row bench schema takes ≈ 1.3 ms on the server. Row order is the
 /// template's: InnoDB returns rows in key order, and a table without a key gets them in the template's order, as a new
 /// clone does (rows chaos orders its views by key, so a recycled database answers in the same order as a new one).
-/// Why the app's pooled connections are cleared rather than kept warm: MySql.Data 8.0.16 keeps a pooled connection's
-/// session state, and its <c>ConnectionReset=true</c> (the only reset it offers) leaves MariaDB answering strings as
-/// bytes after the reset (measured: <c>SELECT 'é'</c> came back as <c>byte[]</c>), so a restore cannot keep the warm
-/// connection without handing the next test the last one's state. The price: the first connection is opened again
-/// (measured on the loaded 2-core machine: 20-78 ms of a 51-99 ms restore; kill + schema check + refill 10-25 ms).
+/// Why idle pooled connections are kept when the server can show its locks: a new MySql.Data connection costs about
+/// 8 ms (its <c>SHOW VARIABLES</c> and <c>SHOW COLLATION</c> read 675 and 1,242 rows), four times the rest of a restore.
+/// Clones' connection strings carry <c>ConnectionReset=true</c>, so MySql.Data resets a pooled session (user variables,
+/// <c>SET SESSION</c>, temporary tables) when the next test takes it (about 0.4 ms an open); sessions that are busy — a
+/// statement running, a transaction open, a table or user lock held (MariaDB's <c>metadata_lock_info</c> plugin shows
+/// them; the throwaway server loads it) — cannot wait for that and are ended, with every other session on the clone and
+/// this process's pool, as on a server without the plugin.
 /// </summary>
 internal static partial class MariaDbRecycling
 {
@@ -169,6 +173,38 @@ internal static partial class MariaDbRecycling
 
     [GeneratedRegex(@" AUTO_INCREMENT=([0-9]+)")]
     private static partial Regex CounterOption();
+
+    /// <summary>
+    /// Whether the server tells who holds which lock (MariaDB's <c>metadata_lock_info</c> plugin is active): only then can a
+    /// restore tell an idle session that holds nothing from one that holds a lock, and keep the idle ones.
+    /// </summary>
+    public static async Task<bool> SeesLocksAsync(MySqlConnection admin, CancellationToken cancellationToken)
+    {
+        var active = await Connections.ScalarAsync(admin,
+            "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'METADATA_LOCK_INFO' AND PLUGIN_STATUS = 'ACTIVE'", cancellationToken).ConfigureAwait(false);
+        return Convert.ToInt64(active, CultureInfo.InvariantCulture) > 0;
+    }
+
+    /// <summary>
+    /// How many sessions on <paramref name="database"/> (but the caller's) are busy — running a statement, inside an InnoDB
+    /// transaction, or holding any metadata lock (a table used by an open transaction, <c>LOCK TABLES</c>, a
+    /// <c>GET_LOCK</c> user lock) — and how many are idle and hold nothing. An idle session's state (user variables,
+    /// <c>SET SESSION</c>, temporary tables) is reset by MySql.Data when the next test takes it from the pool (clones'
+    /// connection strings carry <c>ConnectionReset=true</c>); a busy one would block the restore or hand its locks on.
+    /// Needs <see cref="SeesLocksAsync"/>.
+    /// </summary>
+    public static async Task<(int Busy, int Idle)> CountSessionsAsync(MySqlConnection admin, string database, CancellationToken cancellationToken)
+    {
+        var rows = await Connections.RowsAsync(admin, """
+            SELECT p.COMMAND <> 'Sleep'
+                OR EXISTS (SELECT 1 FROM information_schema.METADATA_LOCK_INFO m WHERE m.THREAD_ID = p.ID)
+                OR EXISTS (SELECT 1 FROM information_schema.INNODB_TRX t WHERE t.trx_mysql_thread_id = p.ID)
+            FROM information_schema.PROCESSLIST p
+            WHERE p.DB = @db AND p.ID <> CONNECTION_ID()
+            """, cancellationToken, ("@db", database)).ConfigureAwait(false);
+        var busy = rows.Count(r => Convert.ToInt64(r[0], CultureInfo.InvariantCulture) != 0);
+        return (busy, rows.Count - busy);
+    }
 
     /// <summary>
     /// Kills every session on <paramref name="database"/> but the caller's (the app's pooled ones must have been cleared

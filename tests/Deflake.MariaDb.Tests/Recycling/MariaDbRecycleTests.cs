@@ -152,6 +152,45 @@ public sealed class MariaDbRecycleTests
         await leaked.DisposeAsync();
     }
 
+    [Fact]
+    public async Task An_idle_pooled_session_is_kept_for_the_next_test_with_its_state_reset_and_a_busy_one_is_ended()
+    {
+        await using var pool = await MariaDbTestServer.CreateRecyclingPoolAsync(Options(), Token);
+        string name;
+        long idleSession;
+        await using (var first = await pool.RentAsync(Token))
+        {
+            name = first.Name;
+            await using var connection = await first.OpenConnectionAsync(Token);
+            idleSession = Convert.ToInt64(await ScalarAsync(connection, "SELECT CONNECTION_ID()"), CultureInfo.InvariantCulture);
+            await ExecuteAsync(connection, "SET @deflake_leak = 1; CREATE TEMPORARY TABLE leak_tmp (id INT); SET SESSION sql_mode = 'ANSI'; INSERT INTO notes VALUES ('c', 'committed');");
+        }
+
+        long busySession;
+        await using (var second = await RentAsync(pool, name))
+        {
+            await using var again = await second.OpenConnectionAsync(Token);
+            // The same server session (no new connection to pay for), with none of the last test's state.
+            Assert.Equal(idleSession, Convert.ToInt64(await ScalarAsync(again, "SELECT CONNECTION_ID()"), CultureInfo.InvariantCulture));
+            Assert.Null(await ScalarAsync(again, "SELECT @deflake_leak"));
+            Assert.DoesNotContain("ANSI", (string)(await ScalarAsync(again, "SELECT @@SESSION.sql_mode"))!, StringComparison.Ordinal);
+            Assert.Equal(1146, (await Assert.ThrowsAsync<MySqlException>(() => ScalarAsync(again, "SELECT COUNT(*) FROM leak_tmp"))).Number);
+            Assert.Equal(0L, Convert.ToInt64(await ScalarAsync(again, "SELECT COUNT(*) FROM notes"), CultureInfo.InvariantCulture));
+
+            // Returned to the pool holding a user lock (MySql.Data rolls an open transaction back when a connection is
+            // closed, but a lock stays): busy, so it must not survive, and the lock must not reach the next test.
+            busySession = idleSession;
+            await ExecuteAsync(again, "SELECT GET_LOCK('deflake_busy_session', 0); INSERT INTO notes VALUES ('u', 'u')");
+        }
+
+        await using var third = await RentAsync(pool, name);
+        await using var last = await third.OpenConnectionAsync(Token);
+        Assert.NotEqual(busySession, Convert.ToInt64(await ScalarAsync(last, "SELECT CONNECTION_ID()"), CultureInfo.InvariantCulture));
+        Assert.Equal(1L, Convert.ToInt64(await ScalarAsync(last, "SELECT IS_FREE_LOCK('deflake_busy_session')"), CultureInfo.InvariantCulture));
+        Assert.Equal(0L, Convert.ToInt64(await ScalarAsync(last, "SELECT COUNT(*) FROM notes"), CultureInfo.InvariantCulture));
+        Assert.True(pool.Statistics.Recycled >= 2);
+    }
+
     /// <summary>
     /// Rents and returns until the pool hands out <paramref name="name"/> (the restore runs in the background).
     /// </summary>
