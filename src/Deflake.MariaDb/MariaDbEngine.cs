@@ -460,7 +460,7 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
         {
             Database = name,
             PersistSecurityInfo = false,
-            ConnectionReset = _options.RestoreClones,
+            ConnectionReset = _options.RestoreClones && _options.KeepIdleSessions,
             CacheServerProperties = _options.RestoreClones,
         }.ConnectionString;
         await WarmAsync(connectionString).ConfigureAwait(false);

@@ -42,6 +42,13 @@ public sealed class MariaDbEngineOptions
     /// </summary>
     public bool RestoreClones { get; set; } = true;
 
+    /// <summary>
+    /// Whether a restore may keep the app's idle pooled sessions (clones' connection strings carry
+    /// <c>ConnectionReset=true</c>); false ends every session at every restore, as on a server without the
+    /// <c>metadata_lock_info</c> plugin. Tests turn it off to check that way.
+    /// </summary>
+    internal bool KeepIdleSessions { get; set; } = true;
+
     internal ResolvedMariaDbOptions Resolve()
     {
         if (TemplateWaitTimeout < TimeSpan.FromSeconds(1))
@@ -83,7 +90,7 @@ public sealed class MariaDbEngineOptions
             LocalServer.Validate();
         }
 
-        return new ResolvedMariaDbOptions(builder, setting ?? DeflakeEnvironment.MariaDb, LocalServer, TemplateWaitTimeout, DropTemplatesUnusedFor, KeepSupersededTemplates, RestoreClones);
+        return new ResolvedMariaDbOptions(builder, setting ?? DeflakeEnvironment.MariaDb, LocalServer, TemplateWaitTimeout, DropTemplatesUnusedFor, KeepSupersededTemplates, RestoreClones, KeepIdleSessions);
     }
 
     internal static MySqlConnectionStringBuilder ParseConnectionString(string connectionString, string setting)
@@ -132,4 +139,5 @@ internal sealed record ResolvedMariaDbOptions(
     TimeSpan TemplateWaitTimeout,
     TimeSpan? DropTemplatesUnusedFor,
     int? KeepSupersededTemplates,
-    bool RestoreClones);
+    bool RestoreClones,
+    bool KeepIdleSessions);

@@ -191,6 +191,31 @@ public sealed class MariaDbRecycleTests
         Assert.True(pool.Statistics.Recycled >= 2);
     }
 
+    [Fact]
+    public async Task Where_idle_sessions_may_not_be_kept_every_session_is_ended_and_the_next_test_gets_a_new_one()
+    {
+        // As on a server without the metadata_lock_info plugin: the clone's connection string has no ConnectionReset.
+        await using var pool = await TestDatabasePool.CreateAsync(
+            await MariaDbTestServer.CreateEngineAsync(o => { o.RestoreClones = true; o.KeepIdleSessions = false; }), Options(), Token);
+        string name;
+        long session;
+        await using (var first = await pool.RentAsync(Token))
+        {
+            name = first.Name;
+            Assert.False(new MySqlConnectionStringBuilder(first.ConnectionString).ConnectionReset);
+            await using var connection = await first.OpenConnectionAsync(Token);
+            session = Convert.ToInt64(await ScalarAsync(connection, "SELECT CONNECTION_ID()"), CultureInfo.InvariantCulture);
+            await ExecuteAsync(connection, "SET @deflake_leak = 1; INSERT INTO notes VALUES ('c', 'committed');");
+        }
+
+        await using var second = await RentAsync(pool, name);
+        await using var again = await second.OpenConnectionAsync(Token);
+        Assert.NotEqual(session, Convert.ToInt64(await ScalarAsync(again, "SELECT CONNECTION_ID()"), CultureInfo.InvariantCulture));
+        Assert.Null(await ScalarAsync(again, "SELECT @deflake_leak"));
+        Assert.Equal(0L, Convert.ToInt64(await ScalarAsync(again, "SELECT COUNT(*) FROM notes"), CultureInfo.InvariantCulture));
+        Assert.True(pool.Statistics.Recycled >= 1);
+    }
+
     /// <summary>
     /// Rents and returns until the pool hands out <paramref name="name"/> (the restore runs in the background).
     /// </summary>
