@@ -273,6 +273,7 @@ internal static class SqliteRowChaos
     {
         using var connection = new ChaosSqliteConnection(connectionString, settings, template);
         connection.Open();
+        SqliteEngine.MakeDisposable(connection);
         connection.LoadSchema();
     }
 

@@ -316,9 +316,27 @@ public sealed class SqliteEngine : IDatabaseEngine
     {
         using var connection = new SqliteConnection(connectionString);
         connection.Open();
+        MakeDisposable(connection);
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT count(*) FROM sqlite_master";
         command.ExecuteScalar();
+    }
+
+    /// <summary>
+    /// Sets a clone's pooled handle to keep its rollback journal in memory and skip syncing: a commit then creates, writes
+    /// and deletes no journal file and waits for no flush (measured on tmpfs, 3 one-row commits and a count: 160 µs with
+    /// the default journal, 60 µs so, 26 µs in an in-memory database). Locking is unchanged (still a rollback journal, not
+    /// WAL, so readers and writers block each other as in the app's own database), and a rolled-back transaction still
+    /// rolls back; only a process killed in the middle of a commit can leave the file damaged, and clones are thrown away.
+    /// Both settings belong to the handle, which Microsoft.Data.Sqlite keeps in its pool for the test's first connection
+    /// (the pool's or one the app opens from the connection string); a second connection open at the same time gets a
+    /// new handle with SQLite's defaults, correct and slower.
+    /// </summary>
+    internal static void MakeDisposable(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF;";
+        command.ExecuteNonQuery();
     }
 
     /// <inheritdoc />

@@ -65,6 +65,41 @@ public sealed class SqliteCloneDirectoryTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_clones_first_connection_keeps_its_journal_in_memory_without_syncing_and_still_rolls_back()
+    {
+        var engine = new SqliteEngine(new SqliteEngineOptions { Directory = _directory, CloneDirectory = "disk" });
+        await using var pool = await CreatePoolAsync(engine, new ListLoggerFactory());
+        await using var database = await pool.RentAsync(Token);
+        var file = new SqliteConnectionStringBuilder(database.ConnectionString).DataSource;
+
+        // The app's own connection, from the connection string alone, gets the handle Deflake opened ahead.
+        await using var connection = new SqliteConnection(database.ConnectionString);
+        await connection.OpenAsync(Token);
+        await using (var pragma = connection.CreateCommand())
+        {
+            pragma.CommandText = "PRAGMA journal_mode";
+            Assert.Equal("memory", await pragma.ExecuteScalarAsync(Token));
+            pragma.CommandText = "PRAGMA synchronous";
+            Assert.Equal(0L, await pragma.ExecuteScalarAsync(Token));
+        }
+
+        await ExecuteAsync(connection, "INSERT INTO t (id) VALUES (1)", Token);
+        await using (var transaction = connection.BeginTransaction())
+        {
+            await using var insert = connection.CreateCommand();
+            insert.Transaction = transaction;
+            insert.CommandText = "INSERT INTO t (id) VALUES (2)";
+            await insert.ExecuteNonQueryAsync(Token);
+            Assert.False(File.Exists(file + "-journal"), "the journal should be in memory");
+            transaction.Rollback();
+        }
+
+        await using var count = connection.CreateCommand();
+        count.CommandText = "SELECT group_concat(id) FROM t";
+        Assert.Equal("1", await count.ExecuteScalarAsync(Token));
+    }
+
+    [Fact]
     public async Task Under_auto_without_a_memory_file_system_clones_go_to_disk_and_the_log_says_why()
     {
         var logs = new ListLoggerFactory();
