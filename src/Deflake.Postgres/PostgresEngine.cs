@@ -468,6 +468,10 @@ public sealed class PostgresEngine : IDatabaseEngine
             // The restore session keeps no state between restores (its settings are transaction-local), and DISCARD ALL on
             // every return would throw away the restore function's cached plans.
             NoResetOnClose = true,
+            // The restore call is the same statement every time: prepared once per session, it skips parsing and planning
+            // (measured with pgbench on a clone: 0.13–0.19 ms a restore of a clean clone unprepared, 0.09–0.15 prepared).
+            MaxAutoPrepare = 4,
+            AutoPrepareMinUsages = 2,
             // The restore's settings, for the whole session (restore() still sets them per transaction, to the same values).
             Options = "-c synchronize_seqscans=off -c max_parallel_workers_per_gather=0 -c lock_timeout=5s",
         }.ConnectionString);
