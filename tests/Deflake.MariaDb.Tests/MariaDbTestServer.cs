@@ -11,6 +11,9 @@ public static class MariaDbTestServer
 {
     private static readonly Lazy<Task<string>> AdminConnectionString = new(StartAsync, LazyThreadSafetyMode.ExecutionAndPublication);
 
+    /// <summary>Whether the tests run on a server named by <c>DEFLAKE_MARIADB</c> rather than the throwaway one.</summary>
+    public static bool IsOwnServer => !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(DeflakeEnvironment.MariaDb));
+
     public static Task<string> GetAdminConnectionStringAsync(CancellationToken cancellationToken = default)
         => AdminConnectionString.Value.WaitAsync(cancellationToken);
 
