@@ -216,10 +216,10 @@ public sealed partial class PostgresEngine
         /// Drops a Deflake template under its build lock, and only when no live engine uses it (the exclusive try on its use
         /// key fails while any holds it shared) and its marker, read again under the locks, still satisfies <paramref name="stillDue"/>.
         /// </summary>
-        public async Task<bool> TryDropTemplateAsync(CollectionCandidate template, Func<CollectionCandidate, bool> stillDue, string why, CancellationToken cancellationToken)
+        public async Task<bool> TryDropTemplateAsync(CollectionCandidate candidate, Func<CollectionCandidate, bool> stillDue, string why, CancellationToken cancellationToken)
         {
-            var name = template.Name;
-            var fingerprint = template.Fingerprint ?? throw new ArgumentException("The template has no fingerprint.", nameof(template));
+            var name = candidate.Name;
+            var fingerprint = candidate.Fingerprint ?? throw new ArgumentException("The template has no fingerprint.", nameof(candidate));
 
             // Under the template's build lock, so no pool is building it or starting to use it while it goes.
             var buildKey = TemplateLockKey(fingerprint);

@@ -71,11 +71,11 @@ public interface ICollectionPrimitives
     Task<int> RemoveAsync(CollectionCandidate candidate, string why, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Drops a template under its locks, only when no live pool uses it and <paramref name="stillDue"/> holds for the
+    /// Drops a template (<paramref name="candidate"/>) under its locks, only when no live pool uses it and <paramref name="stillDue"/> holds for the
     /// template read again under those locks (it never holds for anything no longer marked as the same Deflake template).
     /// Logs <paramref name="why"/> when dropped. Returns whether it was dropped.
     /// </summary>
-    Task<bool> TryDropTemplateAsync(CollectionCandidate template, Func<CollectionCandidate, bool> stillDue, string why, CancellationToken cancellationToken);
+    Task<bool> TryDropTemplateAsync(CollectionCandidate candidate, Func<CollectionCandidate, bool> stillDue, string why, CancellationToken cancellationToken);
 }
 
 /// <summary>What orphan collection removes: the rules every engine shares.</summary>
