@@ -186,19 +186,19 @@ public sealed class SqliteProcessTests : IDisposable
     }
 
     [Fact]
-    public void An_owner_folder_that_vanished_after_it_was_listed_is_skipped()
+    public async Task An_owner_folder_that_vanished_after_it_was_listed_is_skipped()
     {
         // What a start sees when a peer ends at that moment: the folder was listed, and is gone when examined.
         var vanished = Path.Combine(_directory, "clones", "vanished-owner");
 
-        Assert.Equal(0, SqliteEngine.RemoveIfDead(vanished));
+        Assert.Equal(0, await RemoveOwnerFoldersAsync(vanished));
         SqliteEngine.RemoveUnfinishedOwnerFolder(vanished);
         Assert.Equal(0, SqliteEngine.RemoveClonesOfClaimedOwner(vanished));
         Assert.False(Directory.Exists(vanished), "nothing is made for a folder that is gone");
     }
 
     [Fact]
-    public void A_dead_owners_folder_is_emptied_and_removed_while_a_live_owners_is_not()
+    public async Task A_dead_owners_folder_is_emptied_and_removed_while_a_live_owners_is_not()
     {
         var clones = Path.Combine(_directory, "clones");
         var dead = Directory.CreateDirectory(Path.Combine(clones, "dead-owner")).FullName;
@@ -208,12 +208,17 @@ public sealed class SqliteProcessTests : IDisposable
         using var held = Deflake.Coordination.CrossProcessLock.TryCreateHeld(Path.Combine(live, "owner.lock"))!;
         File.WriteAllText(Path.Combine(live, "deflake_x_2.db"), "");
 
-        Assert.Equal(1, SqliteEngine.RemoveIfDead(dead));
-        Assert.Equal(0, SqliteEngine.RemoveIfDead(live));
+        Assert.Equal(1, await RemoveOwnerFoldersAsync(dead));
+        Assert.Equal(0, await RemoveOwnerFoldersAsync(live));
 
         Assert.False(Directory.Exists(dead));
         Assert.True(File.Exists(Path.Combine(live, "deflake_x_2.db")));
     }
+
+    /// <summary>Collects owner folders as a pool of another process would.</summary>
+    private static Task<int> RemoveOwnerFoldersAsync(string owner) => SqliteEngine.RemoveOwnerFoldersAsync([owner],
+        new Deflake.Coordination.OrphanRules(DateTimeOffset.UtcNow, TimeSpan.FromDays(1), null, "another-owner"),
+        Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TestContext.Current.CancellationToken);
 
     private Task<TestDatabasePool> CreatePoolAsync(string cloneDirectory = "auto", string? directory = null) =>
         TestDatabasePool.CreateAsync(new SqliteEngine(new SqliteEngineOptions { Directory = directory ?? _directory, CloneDirectory = cloneDirectory }), new TestDatabaseOptions
