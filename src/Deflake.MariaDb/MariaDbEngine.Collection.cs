@@ -25,7 +25,7 @@ public sealed partial class MariaDbEngine
                 $"SELECT {CandidateColumns} FROM {RegistryTable} WHERE owner IS NULL OR owner <> @me ORDER BY name",
                 cancellationToken, ("@me", ProcessIdentity.Token)).ConfigureAwait(false);
             var collector = new Collector(this, connection);
-            var candidates = rows.Where(row => (string)row[1]! != "use").Select(collector.ToCandidate).ToList();
+            var candidates = collector.ToCandidates(rows.Where(row => (string)row[1]! != "use"));
             var rules = new OrphanRules(_time.GetUtcNow(), keptRetention, _options.DropTemplatesUnusedFor, ProcessIdentity.Token);
             var removed = await CollectionPolicy.RemoveOrphansAsync(candidates, collector, rules, cancellationToken).ConfigureAwait(false);
 
@@ -60,9 +60,46 @@ public sealed partial class MariaDbEngine
                 $"SELECT {CandidateColumns} FROM {RegistryTable} WHERE kind = 'template' AND lineage = @lineage",
                 cancellationToken, ("@lineage", lineage)).ConfigureAwait(false);
             var collector = new Collector(this, connection);
-            return await CollectionPolicy.RemoveSupersededTemplatesAsync(rows.Select(collector.ToCandidate), collector, current.Fingerprint,
+            return await CollectionPolicy.RemoveSupersededTemplatesAsync(rows.Select(ToCandidate), collector, current.Fingerprint,
                 TemplatePrefix + current.Fingerprint, lineage, keep, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// What a registry row (<see cref="CandidateColumns"/>) is to collection: only a template named by its fingerprint is
+    /// a template, only a clone or a build is owned, and only a name with Deflake's prefix that is not the registry's is
+    /// anything at all.
+    /// </summary>
+    internal static CollectionCandidate ToCandidate(object?[] row)
+    {
+        var name = (string)row[0]!;
+        var kind = (string)row[1]!;
+        var fingerprint = (string?)row[5];
+        if (name == RegistryDatabase)
+        {
+            return new CollectionCandidate(name, CollectableKind.Registry);
+        }
+
+        if (!name.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return new CollectionCandidate(name, CollectableKind.Unmarked);
+        }
+
+        var created = AsUtc(row[6]);
+        return kind switch
+        {
+            "template" when fingerprint is not null && name == TemplatePrefix + fingerprint => new CollectionCandidate(name, CollectableKind.Template)
+            {
+                Fingerprint = fingerprint, Created = created, LastUsed = AsUtc(row[8]), Lineage = (string?)row[9],
+            },
+            "kept" => new CollectionCandidate(name, CollectableKind.Kept) { Created = created, KeptAt = AsUtc(row[7]) },
+            "clone" or "build" => new CollectionCandidate(name, CollectableKind.Clone)
+            {
+                Owner = (string?)row[2], ProcessId = row[3] is null ? null : Convert.ToInt32(row[3], CultureInfo.InvariantCulture),
+                Machine = (string?)row[4], Created = created,
+            },
+            _ => new CollectionCandidate(name, CollectableKind.Unmarked),
+        };
     }
 
     private static async Task<bool> IsLockFreeAsync(MySqlConnection connection, string lockName, CancellationToken cancellationToken)
@@ -79,49 +116,21 @@ public sealed partial class MariaDbEngine
         /// <summary>Template builds seen (name → fingerprint): the build lock protects them too.</summary>
         private readonly Dictionary<string, string?> _builds = new(StringComparer.Ordinal);
 
-        /// <summary>
-        /// What a registry row (<see cref="CandidateColumns"/>) is to collection: only a template named by its fingerprint is
-        /// a template, and only a name with Deflake's prefix that is not the registry's is anything at all.
-        /// </summary>
-        public CollectionCandidate ToCandidate(object?[] row)
+        /// <summary>The registry rows as candidates, noting the template builds among them.</summary>
+        public List<CollectionCandidate> ToCandidates(IEnumerable<object?[]> rows)
         {
-            var name = (string)row[0]!;
-            var kind = (string)row[1]!;
-            var fingerprint = (string?)row[5];
-            if (name == RegistryDatabase)
+            var candidates = new List<CollectionCandidate>();
+            foreach (var row in rows)
             {
-                return new CollectionCandidate(name, CollectableKind.Registry);
+                if ((string)row[1]! == "build")
+                {
+                    _builds[(string)row[0]!] = (string?)row[5];
+                }
+
+                candidates.Add(ToCandidate(row));
             }
 
-            if (!name.StartsWith(Prefix, StringComparison.Ordinal))
-            {
-                return new CollectionCandidate(name, CollectableKind.Unmarked);
-            }
-
-            var created = AsUtc(row[6]);
-            switch (kind)
-            {
-                case "template" when fingerprint is not null && name == TemplatePrefix + fingerprint:
-                    return new CollectionCandidate(name, CollectableKind.Template)
-                    {
-                        Fingerprint = fingerprint, Created = created, LastUsed = AsUtc(row[8]), Lineage = (string?)row[9],
-                    };
-                case "kept":
-                    return new CollectionCandidate(name, CollectableKind.Kept) { Created = created, KeptAt = AsUtc(row[7]) };
-                case "clone" or "build":
-                    if (kind == "build")
-                    {
-                        _builds[name] = fingerprint;
-                    }
-
-                    return new CollectionCandidate(name, CollectableKind.Clone)
-                    {
-                        Owner = (string?)row[2], ProcessId = row[3] is null ? null : Convert.ToInt32(row[3], CultureInfo.InvariantCulture),
-                        Machine = (string?)row[4], Created = created,
-                    };
-                default:
-                    return new CollectionCandidate(name, CollectableKind.Unmarked);
-            }
+            return candidates;
         }
 
         /// <summary>Whether the owner's process is gone: its owner lock, held by every live engine's owner session, is free.</summary>
