@@ -204,7 +204,9 @@ public sealed class TestDatabasePool : IAsyncDisposable
             // Without recycling every rent is replaced by a new clone. With it, returned databases come back: a new clone
             // is made only when the ready queue runs dry and no returned database is on its way back, so the pool grows
             // to the suite's parallelism and stops there.
-            if (!_recycle || (_ready.Reader.Count == 0 && OnTheirWay() == 0))
+            // On their way first, then the queue: a returning or new database is written to the queue before it stops
+            // counting as on its way, so read in this order one is always seen in one place or the other.
+            if (!_recycle || (OnTheirWay() == 0 && _ready.Reader.Count == 0))
             {
                 Request();
             }
@@ -213,8 +215,9 @@ public sealed class TestDatabasePool : IAsyncDisposable
         {
             // A restore takes milliseconds, a new clone a hundred or more: wait for a returning database when one is
             // on its way for this renter, and ask for a new clone only when none is.
+            // One that reached the queue after the TryRead above counts too (read after OnTheirWay, as above).
             var waiting = Interlocked.Increment(ref _waiting);
-            if (!_recycle || waiting > OnTheirWay())
+            if (!_recycle || waiting > OnTheirWay() + _ready.Reader.Count)
             {
                 Request();
             }
