@@ -565,10 +565,13 @@ internal static class PostgresRecycling
                     if not (coalesce(inserted, '{}') || coalesce(rewritten, '{}')) <@ {{all}} then
                         reason := 'the test wrote a table Deflake does not track'; return;
                     end if;
-                    perform set_config('session_replication_role', 'replica', true);
-                    perform set_config('synchronize_seqscans', 'off', true);
-                    perform set_config('max_parallel_workers_per_gather', '0', true);
-                    perform set_config('lock_timeout', '5s', true);
+                    -- Deflake's restore sessions hold these for the whole session; set here only for a session that does not.
+                    if current_setting('session_replication_role') <> 'replica' or current_setting('lock_timeout') <> '5s' then
+                        perform set_config('session_replication_role', 'replica', true);
+                        perform set_config('synchronize_seqscans', 'off', true);
+                        perform set_config('max_parallel_workers_per_gather', '0', true);
+                        perform set_config('lock_timeout', '5s', true);
+                    end if;
             {{body}}
                     delete from {{Schema}}.dirty;
                     get diagnostics n = row_count;
