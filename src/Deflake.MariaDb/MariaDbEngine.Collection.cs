@@ -140,22 +140,58 @@ public sealed partial class MariaDbEngine
         public async Task<int> RemoveAsync(CollectionCandidate candidate, string why, CancellationToken cancellationToken)
         {
             var name = candidate.Name;
-            if (candidate.Kind == CollectableKind.Clone)
+            if (candidate.Kind != CollectableKind.Clone)
             {
-                // A build is also protected by its template lock: never collect one whose builder may still run.
-                if (_builds.TryGetValue(name, out var fingerprint)
-                    && !await IsLockFreeAsync(connection, TemplateLockName(fingerprint ?? ""), cancellationToken).ConfigureAwait(false))
-                {
-                    return 0;
-                }
-
-                // The dead owner's statement (a clone being filled) may still be finishing on the server: next time.
-                if (await IsStatementRunningAsync(connection, name, cancellationToken).ConfigureAwait(false))
-                {
-                    return 0;
-                }
+                return await DropAndForgetAsync(name, why, cancellationToken).ConfigureAwait(false);
             }
 
+            if (!_builds.TryGetValue(name, out var fingerprint))
+            {
+                return await RemoveOwnedAsync(candidate, why, cancellationToken).ConfigureAwait(false);
+            }
+
+            // A build is also protected by its template lock: taken here (never waited for), so its builder cannot be
+            // running, and held while the row is read again — a build that finished since it was listed is a published
+            // template now (seen: a collector that listed a build, then found its owner's lock free once the owner's last
+            // engine was disposed, dropped the template it had just become).
+            var lockName = TemplateLockName(fingerprint ?? "");
+            if (Convert.ToInt64(await Connections.ScalarAsync(connection, "SELECT GET_LOCK(@name, 0)", cancellationToken, ("@name", lockName)).ConfigureAwait(false), CultureInfo.InvariantCulture) != 1)
+            {
+                return 0;
+            }
+
+            try
+            {
+                return await RemoveOwnedAsync(candidate, why, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                await UnlockAsync(connection, lockName).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>Drops an owned database whose owner is gone, if its registry row still says so (kind and owner unchanged since listed).</summary>
+        private async Task<int> RemoveOwnedAsync(CollectionCandidate candidate, string why, CancellationToken cancellationToken)
+        {
+            var name = candidate.Name;
+            var fresh = await Connections.RowsAsync(connection, $"SELECT {CandidateColumns} FROM {RegistryTable} WHERE name = @name", cancellationToken,
+                ("@name", name)).ConfigureAwait(false);
+            if (fresh.Count == 0 || ToCandidate(fresh[0]) is not { Kind: CollectableKind.Clone } now || now.Owner != candidate.Owner)
+            {
+                return 0;
+            }
+
+            // The dead owner's statement (a clone being filled) may still be finishing on the server: next time.
+            if (await IsStatementRunningAsync(connection, name, cancellationToken).ConfigureAwait(false))
+            {
+                return 0;
+            }
+
+            return await DropAndForgetAsync(name, why, cancellationToken).ConfigureAwait(false);
+        }
+
+        private async Task<int> DropAndForgetAsync(string name, string why, CancellationToken cancellationToken)
+        {
             await DropDatabaseAsync(connection, name, cancellationToken).ConfigureAwait(false);
             await ForgetAsync(connection, name, cancellationToken).ConfigureAwait(false);
             engine._logger.LogInformation("Deflake removed orphaned database {Name}: {Why}", name, why);
