@@ -207,6 +207,17 @@ public sealed partial class PostgresEngine
 
         public async Task<int> RemoveAsync(CollectionCandidate candidate, string why, CancellationToken cancellationToken)
         {
+            if (candidate.Kind == CollectableKind.Clone)
+            {
+                // Read again: a clone listed as its owner's may have been kept since (its marker detached from the owner just
+                // before the owner's last engine went, which is when the owner first looks gone).
+                var current = await ReadDatabaseAsync(connection, candidate.Name, cancellationToken).ConfigureAwait(false);
+                if (current is not { } found || ToCandidate(candidate.Name, found.Marker) is not { Kind: CollectableKind.Clone } now || now.Owner != candidate.Owner)
+                {
+                    return 0;
+                }
+            }
+
             await engine.DropDatabaseAsync(connection, candidate.Name, _isTemplate.GetValueOrDefault(candidate.Name), cancellationToken).ConfigureAwait(false);
             engine._logger.LogInformation("Deflake removed orphaned database {Name}: {Why}", candidate.Name, why);
             return 1;
