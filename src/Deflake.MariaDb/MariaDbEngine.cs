@@ -460,7 +460,7 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
         {
             Database = name,
             PersistSecurityInfo = false,
-            ConnectionReset = _options.RestoreClones && _options.KeepIdleSessions,
+            ConnectionReset = KeepsIdleSessions,
             CacheServerProperties = _options.RestoreClones,
         }.ConnectionString;
         await WarmAsync(connectionString).ConfigureAwait(false);
@@ -523,9 +523,9 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
             // Idle pooled sessions that hold nothing are kept (MySql.Data resets them for the next test, and a new
             // connection costs four times the rest of the restore); when any session is busy, or the server cannot show
             // who holds which lock, every session on the clone is ended.
-            keepSessions = new MySqlConnectionStringBuilder(database.ConnectionString).ConnectionReset
+            keepSessions = KeepsIdleSessions
                 && await SeesLocksAsync(connection, cancellationToken).ConfigureAwait(false)
-                && (await Recycling.MariaDbRecycling.CountSessionsAsync(connection, database.Name, cancellationToken).ConfigureAwait(false)).Busy == 0;
+                && !await Recycling.MariaDbRecycling.HasBusySessionsAsync(connection, database.Name, cancellationToken).ConfigureAwait(false);
             if (!keepSessions)
             {
                 Connections.ClearPool(database.ConnectionString);
@@ -550,6 +550,9 @@ public sealed partial class MariaDbEngine : IDatabaseEngine
 
         return RestoreResult.Success;
     }
+
+    /// <summary>Whether restores may keep the app's idle pooled sessions (then clones' connection strings carry <c>ConnectionReset=true</c>).</summary>
+    private bool KeepsIdleSessions => _options.RestoreClones && _options.KeepIdleSessions;
 
     /// <summary>Whether the server shows who holds which lock (asked once per engine; see <see cref="Recycling.MariaDbRecycling.SeesLocksAsync"/>).</summary>
     private async Task<bool> SeesLocksAsync(MySqlConnection admin, CancellationToken cancellationToken)

@@ -186,24 +186,24 @@ internal static partial class MariaDbRecycling
     }
 
     /// <summary>
-    /// How many sessions on <paramref name="database"/> (but the caller's) are busy — running a statement, inside an InnoDB
+    /// Whether any session on <paramref name="database"/> (but the caller's) is busy — running a statement, inside an InnoDB
     /// transaction, or holding any metadata lock (a table used by an open transaction, <c>LOCK TABLES</c>, a
-    /// <c>GET_LOCK</c> user lock) — and how many are idle and hold nothing. An idle session's state (user variables,
-    /// <c>SET SESSION</c>, temporary tables) is reset by MySql.Data when the next test takes it from the pool (clones'
-    /// connection strings carry <c>ConnectionReset=true</c>); a busy one would block the restore or hand its locks on.
-    /// Needs <see cref="SeesLocksAsync"/>.
+    /// <c>GET_LOCK</c> user lock). The others are idle and hold nothing: their state (user variables, <c>SET SESSION</c>,
+    /// temporary tables) is reset by MySql.Data when the next test takes them from the pool (clones' connection strings
+    /// carry <c>ConnectionReset=true</c>); a busy one would block the restore or hand its locks on. Needs
+    /// <see cref="SeesLocksAsync"/>.
     /// </summary>
-    public static async Task<(int Busy, int Idle)> CountSessionsAsync(MySqlConnection admin, string database, CancellationToken cancellationToken)
+    public static async Task<bool> HasBusySessionsAsync(MySqlConnection admin, string database, CancellationToken cancellationToken)
     {
-        var rows = await Connections.RowsAsync(admin, """
-            SELECT p.COMMAND <> 'Sleep'
-                OR EXISTS (SELECT 1 FROM information_schema.METADATA_LOCK_INFO m WHERE m.THREAD_ID = p.ID)
-                OR EXISTS (SELECT 1 FROM information_schema.INNODB_TRX t WHERE t.trx_mysql_thread_id = p.ID)
-            FROM information_schema.PROCESSLIST p
-            WHERE p.DB = @db AND p.ID <> CONNECTION_ID()
+        var busy = await Connections.ScalarAsync(admin, """
+            SELECT EXISTS (
+                SELECT 1 FROM information_schema.PROCESSLIST p
+                WHERE p.DB = @db AND p.ID <> CONNECTION_ID()
+                  AND (p.COMMAND <> 'Sleep'
+                    OR EXISTS (SELECT 1 FROM information_schema.METADATA_LOCK_INFO m WHERE m.THREAD_ID = p.ID)
+                    OR EXISTS (SELECT 1 FROM information_schema.INNODB_TRX t WHERE t.trx_mysql_thread_id = p.ID)))
             """, cancellationToken, ("@db", database)).ConfigureAwait(false);
-        var busy = rows.Count(r => Convert.ToInt64(r[0], CultureInfo.InvariantCulture) != 0);
-        return (busy, rows.Count - busy);
+        return Convert.ToInt64(busy, CultureInfo.InvariantCulture) != 0;
     }
 
     /// <summary>
