@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Deflake.Internal;
@@ -16,9 +14,6 @@ internal static class SqliteCloneFolders
 {
     /// <summary>In <c>sqlite-HASH</c>: the engine directory whose clones it holds.</summary>
     public const string RootNoteFile = "root";
-
-    /// <summary>Per-user memory folders this process found to be its user's own (the check runs a shell once).</summary>
-    private static readonly ConcurrentDictionary<string, bool> VerifiedUserFolders = new(StringComparer.Ordinal);
 
     /// <summary>The clones folder chosen, why there, and whether it is a <c>sqlite-HASH/clones</c> folder (not disk).</summary>
     public sealed record Choice(string Clones, string Reason, bool Separate);
@@ -56,7 +51,7 @@ internal static class SqliteCloneFolders
                 }
 
             default:
-                var (user, whyNot) = await TryMemoryUserFolderAsync(options, cancellationToken).ConfigureAwait(false);
+                var (user, whyNot) = await MemoryFolders.TryUserFolderAsync(options.MemoryFileSystem, options.MemoryMinimumFreeBytes, cancellationToken).ConfigureAwait(false);
                 if (user is not null)
                 {
                     try
@@ -101,61 +96,6 @@ internal static class SqliteCloneFolders
         return clones;
     }
 
-    /// <summary>
-    /// <c>/dev/shm/deflake-USER</c> when the in-memory file system is there, has room, and that folder is this
-    /// user's own (not a link): it sits in a world-writable place. Null and why not, otherwise.
-    /// </summary>
-    private static async Task<(string? Folder, string WhyNot)> TryMemoryUserFolderAsync(SqliteEngineOptions options, CancellationToken cancellationToken)
-    {
-        var root = options.MemoryFileSystem;
-        if (OperatingSystem.IsWindows() || !Directory.Exists(root))
-        {
-            return (null, $"there is no {root} (in-memory file system) here");
-        }
-
-        long free;
-        try
-        {
-            free = new DriveInfo(root).AvailableFreeSpace;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            return (null, $"the free space of {root} is unknown ({ex.Message})");
-        }
-
-        if (free < options.MemoryMinimumFreeBytes)
-        {
-            return (null, string.Create(CultureInfo.InvariantCulture,
-                $"{root} has {free >> 20} MB free, under the {options.MemoryMinimumFreeBytes >> 20} MB it needs"));
-        }
-
-        var user = Path.Combine(root, "deflake-" + SafeName(Environment.UserName));
-        try
-        {
-            // Made private when new; an existing one keeps its mode (a throwaway PostgreSQL server run as another user
-            // by root may need to pass through it).
-            Directory.CreateDirectory(user, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return (null, $"{root} is not writable ({ex.Message})");
-        }
-
-        if (!VerifiedUserFolders.ContainsKey(user))
-        {
-            var owned = await ProcessRunner.RunAsync("/bin/sh", ["-c", "test -d \"$0\" && test ! -L \"$0\" && test -O \"$0\"", user],
-                TimeSpan.FromSeconds(10), cancellationToken: cancellationToken).ConfigureAwait(false);
-            if (owned.ExitCode != 0)
-            {
-                return (null, $"'{user}' is not a folder of this user's own");
-            }
-
-            VerifiedUserFolders[user] = true;
-        }
-
-        return (user, "");
-    }
-
     /// <summary>The root a <c>sqlite-HASH</c> folder's note names; null when there is none or it cannot be read.</summary>
     public static string? ReadRootNote(string folder)
     {
@@ -190,11 +130,5 @@ internal static class SqliteCloneFolders
         {
             // In use (an owner folder appeared), already gone, or holds something else: left as it is.
         }
-    }
-
-    private static string SafeName(string name)
-    {
-        var safe = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '_').ToArray());
-        return safe.Length == 0 || safe.StartsWith('.') ? "user" + safe : safe;
     }
 }
