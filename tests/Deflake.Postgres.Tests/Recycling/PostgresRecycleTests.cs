@@ -145,6 +145,42 @@ public sealed class PostgresRecycleTests
     }
 
     [Fact]
+    public async Task A_session_still_running_a_statement_is_ended_and_an_idle_one_is_kept_warm()
+    {
+        await using var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh(ShopSchema), poolSize: 1), Token);
+        string name;
+        await using var idle = new NpgsqlConnection();
+        await using var running = new NpgsqlConnection();
+        Task sleeping;
+        int idlePid, runningPid;
+        await using (var first = await pool.RentAsync(Token))
+        {
+            name = first.Name;
+            idle.ConnectionString = running.ConnectionString = new NpgsqlConnectionStringBuilder(first.ConnectionString) { Pooling = false }.ConnectionString;
+            await idle.OpenAsync(Token);
+            await running.OpenAsync(Token);
+            idlePid = await TestSchemas.ScalarAsync<int>(idle, "insert into notes values (1, 'idle') returning pg_backend_pid()", Token);
+            runningPid = running.ProcessID;
+            // A statement outside any explicit transaction, still running when the test gives its database back.
+            sleeping = TestSchemas.ExecuteAsync(running, "insert into notes select 2, 'late' from pg_sleep(60)", CancellationToken.None);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (await TestSchemas.ScalarAsync<string>(idle, $"select coalesce((select state from pg_stat_activity where pid = {runningPid}), 'gone')", Token) != "active")
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the sleeping statement never showed as active");
+                await Task.Delay(10, Token);
+            }
+        }
+
+        await using var second = await RentAsync(pool, name);
+        await Assert.ThrowsAnyAsync<Exception>(() => sleeping);
+        await using var again = await second.OpenConnectionAsync(Token);
+        Assert.Equal(0L, await TestSchemas.ScalarAsync<long>(again, "select count(*) from notes", Token));
+        Assert.Equal(0L, await TestSchemas.ScalarAsync<long>(again, $"select count(*) from pg_stat_activity where pid = {runningPid}", Token));
+        Assert.Equal(1L, await TestSchemas.ScalarAsync<long>(again, $"select count(*) from pg_stat_activity where pid = {idlePid}", Token));
+        Assert.Equal(idlePid, await TestSchemas.ScalarAsync<int>(idle, "select pg_backend_pid()", Token));
+    }
+
+    [Fact]
     public async Task A_clone_that_served_hundreds_of_tests_does_not_keep_their_dead_rows()
     {
         // The throwaway server runs without autovacuum: without Deflake's own vacuum every test's inserted-then-deleted rows
