@@ -14,6 +14,33 @@ internal sealed partial class Hunter
             : $"the {Before.Count} tests {What} in '{Run.Request.Name}'";
     }
 
+    /// <summary>
+    /// Whether replaying <paramref name="prefix"/> then the victim, one at a time with the prefix run's seed, repeats
+    /// that run exactly for the victim: a run one at a time without chaos, and the very tests that ran before it there,
+    /// in the same order. Only then can the replay show chance (<see cref="OrderEvidence.ExactReplayDisagreement"/>).
+    /// </summary>
+    private static bool IsExact(Prefix prefix, string victim)
+        => !prefix.Run.Request.Parallel && prefix.Run.Request.ChaosOf(victim) == "none" && prefix.Before.All(t => prefix.Run.Request.ChaosOf(t) == "none")
+            && prefix.Before.SequenceEqual(prefix.Run.RanBefore(victim), StringComparer.Ordinal);
+
+    /// <summary>
+    /// The finding for a victim two exact replays of each other showed failing by chance (it passed in one, failed in the
+    /// other: <see cref="OrderEvidence.ExactReplayDisagreement"/>): <c>nondeterministic</c>, no polluter or state-setter,
+    /// and no more runs. Null when no two runs show it.
+    /// </summary>
+    private Finding? ChanceFinding(string victim, List<string> steps, string? message)
+    {
+        if (OrderEvidence.ChanceSentence(victim, _runs) is not { } sentence)
+        {
+            return null;
+        }
+
+        steps.Add($"chance: {sentence}; no more runs are made for it");
+        return new Finding(victim, FlakeCause.Nondeterministic, null, $"{Capitalize(sentence)}.",
+            SmallestFailingReplay(victim) ?? runner.ReproduceCommand(new RunRequest("alone", RunOrderKind.List, "none", options.Seed, Parallel: false, [victim])), steps)
+        { Message = message };
+    }
+
     /// <summary>Replays the tests that ran before the victim, then it; if it fails, bisects. Null: no replay failed.</summary>
     private async Task<Finding?> OrderAsync(string victim, IEnumerable<Prefix> prefixes, bool knownPassesAlone, List<string> steps, string? message, CancellationToken cancellationToken)
     {
@@ -38,17 +65,28 @@ internal sealed partial class Hunter
             }
 
             knownPassesAlone = true;
+            if (ChanceFinding(victim, steps, message) is { } chance)
+            {
+                return chance; // it failed when it ran first in a survey run with the same seed
+            }
         }
 
         // The fewest tests before the victim first: the cheapest bisection.
         foreach (var prefix in prefixes.Where(p => p.Before.Count > 0).OrderBy(p => p.Before.Count).Take(3))
         {
-            var replayRequest = new RunRequest($"replay of {prefix.Run.Request.Name}", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. prefix.Before, victim]);
-            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the replay of '{prefix.Run.Request.Name}' for {victim}", cancellationToken).ConfigureAwait(false);
+            // An exact replay keeps the run's seed, and nothing runs before its tests.
+            var exact = IsExact(prefix, victim);
+            var replayRequest = new RunRequest($"replay of {prefix.Run.Request.Name}", RunOrderKind.List, "none", exact ? prefix.Run.Request.Seed : options.Seed, Parallel: false, [.. prefix.Before, victim]);
+            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the replay of '{prefix.Run.Request.Name}' for {victim}", cancellationToken, exact: exact).ConfigureAwait(false);
             steps.Add($"{prefix.Describe}, then it, one at a time: {Outcome(replay, victim)}");
             if (note is not null)
             {
                 steps.Add(note);
+            }
+
+            if (ChanceFinding(victim, steps, message) is { } chance)
+            {
+                return chance;
             }
 
             if (!replay.FailedTest(victim))
@@ -67,6 +105,10 @@ internal sealed partial class Hunter
 
             var (bisect, passesAlone) = await FailsAgainWhenAllClearedAsync(victim, prefix.Before, replayRequest, knownPassesAlone, steps, cancellationToken).ConfigureAwait(false);
             knownPassesAlone |= passesAlone;
+            if (ChanceFinding(victim, steps, message) is { } twice)
+            {
+                return twice; // the same list again, or its run alone, disagreed with a run before
+            }
             if (!bisect)
             {
                 break;
@@ -111,7 +153,7 @@ internal sealed partial class Hunter
             }
         }
 
-        var (again, note) = await RunCarryingAsync(request with { Name = $"{request.Name}, again" }, victim, $"the second replay for {victim}", cancellationToken).ConfigureAwait(false);
+        var (again, note) = await RunCarryingAsync(request with { Name = $"{request.Name}, again" }, victim, $"the second replay for {victim}", cancellationToken, exact: true).ConfigureAwait(false);
         steps.Add($"every one of those tests was cleared (a run saw it pass after each), so the same list again: {Outcome(again, victim)}");
         if (note is not null)
         {
@@ -144,6 +186,11 @@ internal sealed partial class Hunter
                 prefix.Run.Reproduce, steps) { Message = message };
         }
 
+        if (ChanceFinding(victim, steps, message) is { } chance)
+        {
+            return chance; // a bisection run repeated a run before it exactly, with the other outcome
+        }
+
         var first = result.Polluters[0];
         var polluter = string.Join(" + ", first);
         var named = $"{(before.Count == 1 ? "the replay of the two" : $"bisection ({Bisector.RunCount(result.Runs)})")} names {polluter}";
@@ -156,6 +203,10 @@ internal sealed partial class Hunter
         else
         {
             await MorePollutersAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
+            if (ChanceFinding(victim, steps, message) is { } replayed)
+            {
+                return replayed; // the search for more replayed a failing run exactly, and it passed: no confirmation is made
+            }
         }
 
         var evidence = await ConfirmAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);

@@ -87,12 +87,20 @@ internal sealed partial class Hunter
                 return;
             }
 
-            var replayRequest = new RunRequest(found.Count == 1 ? "replay without the polluters found" : string.Create(CultureInfo.InvariantCulture, $"replay without the {found.Count} polluters found"), RunOrderKind.List, "none", options.Seed, Parallel: false, [.. next.Before, victim]);
-            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the search for more polluters of {victim}", cancellationToken).ConfigureAwait(false);
+            // A failing run with none of the found polluters before it is replayed exactly (its seed, nothing before its
+            // tests): a pass there shows the failure was chance, and the caller stops.
+            var exact = !stillFailsAsked && IsExact(next, victim);
+            var replayRequest = new RunRequest(found.Count == 1 ? "replay without the polluters found" : string.Create(CultureInfo.InvariantCulture, $"replay without the {found.Count} polluters found"), RunOrderKind.List, "none", exact ? next.Run.Request.Seed : options.Seed, Parallel: false, [.. next.Before, victim]);
+            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the search for more polluters of {victim}", cancellationToken, exact: exact).ConfigureAwait(false);
             steps.Add($"another polluter? {what}, then it: {Outcome(replay, victim)}");
             if (note is not null)
             {
                 steps.Add(note);
+            }
+
+            if (OrderEvidence.ExactReplayDisagreement(victim, _runs) is not null)
+            {
+                return; // chance, shown: the caller says so
             }
 
             if (!replay.FailedTest(victim) || !(await FailsAgainWhenAllClearedAsync(victim, next.Before, replayRequest, knownPassesAlone: true, steps, cancellationToken).ConfigureAwait(false)).Bisect)

@@ -295,17 +295,19 @@ internal sealed partial class Hunter
     /// when some fit: before it, one that needs a run alone (it runs first) and is cleared for the victim (so the
     /// victim's outcome stays its own); after it, the groups of <see cref="ConfirmationsAfter"/>. Null: none fits.
     /// </summary>
-    private async Task<(RunResult Run, string? Note)?> RunWithConfirmationsAsync(RunRequest request, string victim, bool brittle, CancellationToken cancellationToken)
+    private async Task<(RunResult Run, string? Note)?> RunWithConfirmationsAsync(RunRequest request, string victim, bool brittle, CancellationToken cancellationToken, bool exact = false)
     {
         if (_pool is not { } pool || request.Tests is not { Count: > 0 } tests)
         {
             return null;
         }
 
-        // A run of the victim alone stays alone: nothing goes before it then.
+        // A run of the victim alone stays alone: nothing goes before it then. Nor before an exact replay of a run one at a
+        // time (the same tests before the victim, in the same order): only an exact replay can show it fails by chance
+        // (OrderEvidence.ExactReplayDisagreement).
         var collections = tests.Select(CollectionKey).ToHashSet(StringComparer.Ordinal);
         var cleared = OrderEvidence.Cleared(victim, _runs, brittle);
-        var first = tests.Count == 1 ? null : pool.Cases.Where(c => c.Waiting && !tests.Contains(c.Victim, StringComparer.Ordinal) && !collections.Contains(CollectionKey(c.Victim)) && cleared.Contains(c.Victim))
+        var first = tests.Count == 1 || exact ? null : pool.Cases.Where(c => c.Waiting && !tests.Contains(c.Victim, StringComparer.Ordinal) && !collections.Contains(CollectionKey(c.Victim)) && cleared.Contains(c.Victim))
             .Select(c => (Case: c, Needs: NeedsOf(c))).Where(x => x.Needs is { Alone: > 0 })
             .OrderByDescending(x => x.Needs!.Value.Alone + x.Needs.Value.After.Sum()).ThenBy(x => x.Case.Order)
             .Select(x => x.Case).FirstOrDefault();
