@@ -92,9 +92,15 @@ internal sealed partial class Hunter
         {
             foreach (var victim in victims)
             {
+                _orderCases[victim] = null;
+            }
+
+            foreach (var victim in victims)
+            {
                 _progress.Status($"diagnosing {victim}");
                 pool.Rearm();
                 var task = DiagnoseAsync(victim, survey, suspects, cancellationToken);
+                _orderCases[victim] = task;
                 tasks.Add((victim, task));
                 await UntilParkedOrDoneAsync(pool, task).ConfigureAwait(false);
             }
@@ -171,17 +177,26 @@ internal sealed partial class Hunter
                 return;
             }
 
-            var packing = new Packing(this, []);
-            var alone = open.FirstOrDefault(x => x.Needs.Alone > 0).Case;
-            if (alone is not null)
+            // Which case runs alone (first): of those that need it, the one after which the most other groups fit
+            // (a group fits only after tests cleared for its victim), the neediest first among equals.
+            Packing Pack(ConfirmationCase? alone)
             {
-                packing.Add(alone, -1, [alone.Victim]);
+                var packing = new Packing(this, []);
+                if (alone is not null)
+                {
+                    packing.Add(alone, -1, [alone.Victim]);
+                }
+
+                foreach (var (confirmation, needs) in open.Where(x => x.Case != alone))
+                {
+                    packing.TryAddAfter(confirmation, needs);
+                }
+
+                return packing;
             }
 
-            foreach (var (confirmation, needs) in open.Where(x => x.Case != alone))
-            {
-                packing.TryAddAfter(confirmation, needs);
-            }
+            var packing = open.Where(x => x.Needs.Alone > 0).Select(x => Pack(x.Case)).DefaultIfEmpty(Pack(null))
+                .Select((p, i) => (Packing: p, Index: i)).OrderByDescending(x => x.Packing.Groups.Count).ThenBy(x => x.Index).First().Packing;
 
             var groups = packing.Groups;
             var name = groups.Count > 1 ? string.Create(CultureInfo.InvariantCulture, $"confirm: {groups.Count} victims")
@@ -290,6 +305,35 @@ internal sealed partial class Hunter
         return packing.Groups;
     }
 
+    /// <summary>The order cases of this hunt, in the order they are diagnosed, with their diagnoses once started.</summary>
+    private readonly Dictionary<string, Task<Finding?>?> _orderCases = new(StringComparer.Ordinal);
+
+    /// <summary>The runs in which <paramref name="test"/> ran first in its process, one at a time, without chaos: runs alone.</summary>
+    private int RunsFirst(string test)
+        => _runs.Count(r => !r.Request.Parallel && r.OutcomeOf(test) is not null && r.Request.ChaosOf(test) == "none" && r.RanBefore(test).Count == 0);
+
+    /// <summary>
+    /// An order case to run first (alone) in a run made for <paramref name="victim"/>: one whose diagnosis has not
+    /// finished, not waiting at its confirmation (those are placed by their needs), that ran first in fewer than
+    /// <see cref="OrderEvidence.Confirmations"/> runs and is not shown to fail by chance, in a collection apart from the
+    /// run's, and cleared for the victim both ways: a run saw the victim pass after it and a run saw it fail after it, so
+    /// it is neither its polluter nor its state-setter. The one that ran first the fewest times; null when none fits.
+    /// </summary>
+    private string? EarlyAlone(string victim, IReadOnlyList<string> tests, HashSet<string> collections)
+    {
+        var passedAfter = OrderEvidence.Cleared(victim, _runs);
+        var failedAfter = OrderEvidence.Cleared(victim, _runs, brittle: true);
+        return _orderCases.Where(c => c.Value is not { IsCompleted: true }).Select(c => c.Key)
+            .Where(v => v != victim && !tests.Contains(v, StringComparer.Ordinal) && !collections.Contains(CollectionKey(v))
+                && passedAfter.Contains(v) && failedAfter.Contains(v)
+                && _pool?.Cases.Any(c => c.Victim == v && c.Waiting) != true
+                && OrderEvidence.ExactReplayDisagreement(v, _runs) is null)
+            .Select((v, i) => (Victim: v, First: RunsFirst(v), Index: i))
+            .Where(x => x.First < OrderEvidence.Confirmations)
+            .OrderBy(x => x.First).ThenBy(x => x.Index)
+            .Select(x => x.Victim).FirstOrDefault();
+    }
+
     /// <summary>
     /// Runs a list made for <paramref name="victim"/> with order cases waiting for their confirmation in the same process,
     /// when some fit: before it, one that needs a run alone (it runs first) and is cleared for the victim (so the
@@ -311,18 +355,34 @@ internal sealed partial class Hunter
             .Select(c => (Case: c, Needs: NeedsOf(c))).Where(x => x.Needs is { Alone: > 0 })
             .OrderByDescending(x => x.Needs!.Value.Alone + x.Needs.Value.After.Sum()).ThenBy(x => x.Case.Order)
             .Select(x => x.Case).FirstOrDefault();
-        IReadOnlyList<string> list = first is null ? tests : [first.Victim, .. tests];
+        // Else an order case not diagnosed yet (or not parked) that has run first in its process fewer than 3 times: its
+        // run alone, made early. Every order case needs such runs (to pass alone 3 times, or fail alone 3 times when
+        // brittle; its bisection's run alone), and each process has one first place.
+        var early = first is null && tests.Count > 1 && !exact ? EarlyAlone(victim, tests, collections) : null;
+        IReadOnlyList<string> list = first is not null ? [first.Victim, .. tests] : early is not null ? [early, .. tests] : tests;
         var groups = ConfirmationsAfter(list).Where(g => g.Case != first).ToList();
-        if (first is null && groups.Count == 0)
+        if (first is null && early is null && groups.Count == 0)
         {
             return null;
         }
 
         var shared = await DiagnosticAsync(request with
         {
-            Name = $"{request.Name}, {(first is null ? "confirmations after it" : groups.Count == 0 ? "a confirmation alone before it" : "confirmations with it")}",
+            Name = $"{request.Name}, {(first is null && early is null ? "confirmations after it" : groups.Count == 0 ? "a run alone before it" : "confirmations with it")}",
             Tests = [.. list, .. groups.SelectMany(g => g.Tests)],
         }, cancellationToken).ConfigureAwait(false);
+        if (early is not null)
+        {
+            var note = $"in that run {early} ran first, alone, for its own diagnosis (earlier runs saw {victim} pass after it and fail after it, so it changes nothing for it)";
+            if (groups.Count == 0)
+            {
+                return (shared, note);
+            }
+
+            var confirmed = groups.Select(g => g.Case.Victim).ToArray();
+            return (shared, $"{note}; {string.Join(", ", confirmed)} {(confirmed.Length == 1 ? "was" : "were")} confirmed after it");
+        }
+
         var victims = groups.Count + (first is null ? 1 : 2);
         first?.Runs.Add((shared, -1, victims));
         foreach (var (confirmation, suspect, _) in groups)

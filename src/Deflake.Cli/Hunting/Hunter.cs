@@ -297,6 +297,13 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
             aloneEvidence = $"passed when it ran first in '{first.Request.Name}'";
             steps.Add($"alone: not run; it {aloneEvidence}");
         }
+        else if (_runs.FirstOrDefault(r => !r.Request.Parallel && r.PassedTest(victim) && r.Request.ChaosOf(victim) == "none" && r.RanBefore(victim).Count == 0) is { } ranFirst)
+        {
+            // Run first in a run made for another victim (its run alone, made early).
+            passesAlone = true;
+            aloneEvidence = $"passed when it ran first in '{ranFirst.Request.Name}'";
+            steps.Add($"alone: not run; it {aloneEvidence}");
+        }
         else if (facts.ChaosOnly)
         {
             aloneEvidence = $"passed with nothing changed in all {facts.PassedIn.Count(r => r.Request.Chaos == "none")} runs without chaos";
