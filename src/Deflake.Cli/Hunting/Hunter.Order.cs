@@ -195,6 +195,7 @@ internal sealed partial class Hunter
         var polluter = string.Join(" + ", first);
         var named = $"{(before.Count == 1 ? "the replay of the two" : $"bisection ({Bisector.RunCount(result.Runs)})")} names {polluter}";
         var found = result.Polluters.ToList();
+        var from = _runs.Count;
         if (OrderEvidence.Of(victim, first, _runs).Contradiction is { } passedAfter && passedAfter.PassedTest(victim))
         {
             // A run already saw it pass right after the polluter: it will not be named, whatever other polluters there are.
@@ -202,6 +203,13 @@ internal sealed partial class Hunter
         }
         else
         {
+            if (UnexplainedFailures(victim, found).Length > 0 && await DeferSearchAsync(victim, found).ConfigureAwait(false))
+            {
+                var watched = _runs.Skip(from).Count(r => r.OutcomeOf(victim) is not null);
+                steps.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"other polluters: the search waited until the other order cases were diagnosed; meanwhile it ran last in {watched} of their runs, where none of its polluters found ran, so that they cleared or singled out the tests before it"));
+            }
+
             await MorePollutersAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
             if (ChanceFinding(victim, steps, message) is { } replayed)
             {

@@ -41,6 +41,12 @@ internal sealed partial class Hunter
         public TaskCompletionSource Resume { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public bool Waiting { get; set; }
+
+        /// <summary>
+        /// Not a confirmation: the victim's search for more polluters, waiting until the other order cases have been
+        /// diagnosed; meanwhile the victim runs last in their runs where it fits (an observer), and no run is made for it.
+        /// </summary>
+        public bool Deferred { get; init; }
     }
 
     /// <summary>The parked order cases, and the signal that one was parked.</summary>
@@ -64,7 +70,7 @@ internal sealed partial class Hunter
         }
 
         public ConfirmationCase? Find(string victim, IReadOnlyList<string> suspect, bool brittle)
-            => Cases.LastOrDefault(c => c.Victim == victim && c.Brittle == brittle && c.Suspects.Any(s => s.SequenceEqual(suspect, StringComparer.Ordinal)));
+            => Cases.LastOrDefault(c => !c.Deferred && c.Victim == victim && c.Brittle == brittle && c.Suspects.Any(s => s.SequenceEqual(suspect, StringComparer.Ordinal)));
     }
 
     /// <summary>
@@ -103,10 +109,31 @@ internal sealed partial class Hunter
                 _orderCases[victim] = task;
                 tasks.Add((victim, task));
                 await UntilParkedOrDoneAsync(pool, task).ConfigureAwait(false);
+
+                // A search for more polluters that waited goes on as soon as the runs single out at most 2 tests (its
+                // next run is then likely its last), so that its confirmation can share the runs of the cases after it.
+                while (pool.Cases.FirstOrDefault(c => c.Waiting && c.Deferred && SearchReady(c)) is { } ready)
+                {
+                    ready.Waiting = false;
+                    pool.Rearm();
+                    ready.Resume.SetResult();
+                    await UntilParkedOrDoneAsync(pool, tasks.Single(t => t.Victim == ready.Victim).Task).ConfigureAwait(false);
+                }
             }
 
             while (pool.Cases.Any(c => c.Waiting))
             {
+                // Searches for more polluters that waited for the other cases go on first: their runs can then hold the
+                // confirmation groups of the cases waiting.
+                if (pool.Cases.FirstOrDefault(c => c.Waiting && c.Deferred) is { } deferred)
+                {
+                    deferred.Waiting = false;
+                    pool.Rearm();
+                    deferred.Resume.SetResult();
+                    await UntilParkedOrDoneAsync(pool, tasks.Single(t => t.Victim == deferred.Victim).Task).ConfigureAwait(false);
+                    continue;
+                }
+
                 var waiting = pool.Cases.Where(c => c.Waiting).ToArray();
                 await ConfirmTogetherAsync(waiting, cancellationToken).ConfigureAwait(false);
                 foreach (var confirmation in waiting)
@@ -144,6 +171,11 @@ internal sealed partial class Hunter
     private (int Alone, int[] After)? NeedsOf(ConfirmationCase confirmation)
     {
         const int k = OrderEvidence.Confirmations;
+        if (confirmation.Deferred)
+        {
+            return null; // a search waiting, not a confirmation
+        }
+
         var evidence = Enumerable.Range(0, confirmation.Suspects.Count).Select(i => EvidenceOf(confirmation, i)).ToArray();
         if (evidence[0].Contradiction is not null || confirmation.Runs.Count >= MaxConfirmationRuns(confirmation))
         {
@@ -305,6 +337,66 @@ internal sealed partial class Hunter
         return packing.Groups;
     }
 
+    /// <summary>
+    /// The victims whose search for more polluters waits (<see cref="ConfirmationCase.Deferred"/>) that can run last in a
+    /// run of <paramref name="tests"/>: not in it, in a collection apart from all of them (so it runs after them all),
+    /// and none of their polluters found in it (its outcome then says whether another one is among the tests before it:
+    /// a pass clears them, a failure singles them out, as a survey run would).
+    /// </summary>
+    private List<string> Observers(IReadOnlyList<string> tests)
+    {
+        var observers = new List<string>();
+        if (_pool is not { } pool)
+        {
+            return observers;
+        }
+
+        var collections = tests.Select(CollectionKey).ToHashSet(StringComparer.Ordinal);
+        foreach (var search in pool.Cases.Where(c => c.Waiting && c.Deferred).OrderBy(c => c.Order))
+        {
+            if (!tests.Contains(search.Victim, StringComparer.Ordinal) && !observers.Contains(search.Victim, StringComparer.Ordinal)
+                && !collections.Contains(CollectionKey(search.Victim)) && !search.Suspects.Any(s => s.Any(tests.Contains)))
+            {
+                observers.Add(search.Victim);
+                collections.Add(CollectionKey(search.Victim));
+            }
+        }
+
+        return observers;
+    }
+
+    /// <summary>
+    /// Whether a waiting search for more polluters has what it needs: the runs one at a time in which the victim failed
+    /// with none of its polluters found before it single out at most 2 tests no run cleared (or none: then it replays).
+    /// </summary>
+    private bool SearchReady(ConfirmationCase search)
+    {
+        var unexplained = UnexplainedFailures(search.Victim, search.Suspects);
+        var candidates = unexplained.SelectMany(p => p.Before).Distinct(StringComparer.Ordinal).ToArray();
+        return unexplained.Length == 0 || SingledOut(search.Victim, candidates, search.Suspects, brittle: false).Count <= 2;
+    }
+
+    /// <summary>
+    /// In the order phase, while another order case is yet to be diagnosed: parks the victim's search for more polluters
+    /// until the order cases have been diagnosed, the victim running last in their runs meanwhile (<see cref="Observers"/>).
+    /// </summary>
+    private async Task<bool> DeferSearchAsync(string victim, IReadOnlyList<IReadOnlyList<string>> found)
+    {
+        if (_pool is not { } pool || !_orderCases.Any(c => c.Key != victim && c.Value is null))
+        {
+            return false;
+        }
+
+        var search = new ConfirmationCase(victim, [.. found], brittle: false, _runs.Count, pool.Cases.Count) { Deferred = true };
+        if (SearchReady(search))
+        {
+            return false; // the runs so far already single out what to run
+        }
+
+        await pool.ParkAsync(search).ConfigureAwait(false);
+        return true;
+    }
+
     /// <summary>The order cases of this hunt, in the order they are diagnosed, with their diagnoses once started.</summary>
     private readonly Dictionary<string, Task<Finding?>?> _orderCases = new(StringComparer.Ordinal);
 
@@ -326,7 +418,7 @@ internal sealed partial class Hunter
         return _orderCases.Where(c => c.Value is not { IsCompleted: true }).Select(c => c.Key)
             .Where(v => v != victim && !tests.Contains(v, StringComparer.Ordinal) && !collections.Contains(CollectionKey(v))
                 && passedAfter.Contains(v) && failedAfter.Contains(v)
-                && _pool?.Cases.Any(c => c.Victim == v && c.Waiting) != true
+                && _pool?.Cases.Any(c => c.Victim == v && c.Waiting && !c.Deferred) != true
                 && OrderEvidence.ExactReplayDisagreement(v, _runs) is null)
             .Select((v, i) => (Victim: v, First: RunsFirst(v), Index: i))
             .Where(x => x.First < OrderEvidence.Confirmations)
@@ -361,26 +453,34 @@ internal sealed partial class Hunter
         var early = first is null && tests.Count > 1 && !exact ? EarlyAlone(victim, tests, collections) : null;
         IReadOnlyList<string> list = first is not null ? [first.Victim, .. tests] : early is not null ? [early, .. tests] : tests;
         var groups = ConfirmationsAfter(list).Where(g => g.Case != first).ToList();
-        if (first is null && early is null && groups.Count == 0)
+        var observers = Observers([.. list, .. groups.SelectMany(g => g.Tests)]);
+        if (first is null && early is null && groups.Count == 0 && observers.Count == 0)
         {
             return null;
         }
 
         var shared = await DiagnosticAsync(request with
         {
-            Name = $"{request.Name}, {(first is null && early is null ? "confirmations after it" : groups.Count == 0 ? "a run alone before it" : "confirmations with it")}",
-            Tests = [.. list, .. groups.SelectMany(g => g.Tests)],
+            Name = $"{request.Name}, {(first is null && early is null && groups.Count == 0 ? "others after it" : first is null && early is null ? "confirmations after it" : groups.Count == 0 ? "a run alone before it" : "confirmations with it")}",
+            Tests = [.. list, .. groups.SelectMany(g => g.Tests), .. observers],
         }, cancellationToken).ConfigureAwait(false);
+        var watched = observers.Count == 0 ? string.Empty
+            : $"; {string.Join(", ", observers)} ran last, {(observers.Count == 1 ? "its" : "their")} search for more polluters waiting: what ran before {(observers.Count == 1 ? "it" : "them")} is cleared or singled out";
+        if (first is null && early is null && groups.Count == 0)
+        {
+            return (shared, $"in that run{watched[1..]}");
+        }
+
         if (early is not null)
         {
             var note = $"in that run {early} ran first, alone, for its own diagnosis (earlier runs saw {victim} pass after it and fail after it, so it changes nothing for it)";
             if (groups.Count == 0)
             {
-                return (shared, note);
+                return (shared, note + watched);
             }
 
             var confirmed = groups.Select(g => g.Case.Victim).ToArray();
-            return (shared, $"{note}; {string.Join(", ", confirmed)} {(confirmed.Length == 1 ? "was" : "were")} confirmed after it");
+            return (shared, $"{note}; {string.Join(", ", confirmed)} {(confirmed.Length == 1 ? "was" : "were")} confirmed after it{watched}");
         }
 
         var victims = groups.Count + (first is null ? 1 : 2);
@@ -393,6 +493,6 @@ internal sealed partial class Hunter
         var others = groups.Select(g => g.Case.Victim).Prepend(first?.Victim).OfType<string>().ToArray();
         var before = first is null ? string.Empty
             : $"{first.Victim} first, alone (an earlier run saw {victim} {(brittle ? "fail" : "pass")} after it, so it changes nothing for it); ";
-        return (shared, $"in that run {string.Join(", ", others)} {(others.Length == 1 ? "was" : "were")} confirmed too ({before}the others after it)");
+        return (shared, $"in that run {string.Join(", ", others)} {(others.Length == 1 ? "was" : "were")} confirmed too ({before}the others after it){watched}");
     }
 }
