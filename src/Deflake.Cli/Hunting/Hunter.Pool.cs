@@ -47,6 +47,15 @@ internal sealed partial class Hunter
         /// diagnosed; meanwhile the victim runs last in their runs where it fits (an observer), and no run is made for it.
         /// </summary>
         public bool Deferred { get; init; }
+
+        /// <summary>
+        /// Per suspect, the index of the first run made after it was named, when they differ (a search that waited had
+        /// named the first before it waited); null: <see cref="From"/> for every suspect.
+        /// </summary>
+        public int[]? Froms { get; init; }
+
+        /// <summary>The index of the first run made after suspect <paramref name="suspect"/> was named.</summary>
+        public int FromOf(int suspect) => Froms?[suspect] ?? from;
     }
 
     /// <summary>The parked order cases, and the signal that one was parked.</summary>
@@ -159,10 +168,15 @@ internal sealed partial class Hunter
         return findings;
     }
 
-    /// <summary>The evidence for one suspect of a case, over every run so far.</summary>
+    /// <summary>
+    /// The evidence for one suspect of a case, over every run so far. For a search that waits, failures with none of its
+    /// polluters found before it are left to the search (a polluter not found yet may explain them: the empty set stands
+    /// for it), so that the runs it still needs for the polluters found are made meanwhile.
+    /// </summary>
     private OrderEvidence EvidenceOf(ConfirmationCase confirmation, int suspect)
         => OrderEvidence.Of(confirmation.Victim, confirmation.Suspects[suspect], _runs,
-            confirmation.Suspects.Where((_, j) => j != suspect), confirmation.From, confirmation.Brittle);
+            confirmation.Deferred ? [.. confirmation.Suspects.Where((_, j) => j != suspect), []] : confirmation.Suspects.Where((_, j) => j != suspect),
+            confirmation.FromOf(suspect), confirmation.Brittle);
 
     /// <summary>The most confirmation runs one case is given, whatever happens (each run settles at least one observation).</summary>
     private static int MaxConfirmationRuns(ConfirmationCase confirmation) => 2 * OrderEvidence.Confirmations * (confirmation.Suspects.Count + 1);
@@ -171,11 +185,6 @@ internal sealed partial class Hunter
     private (int Alone, int[] After)? NeedsOf(ConfirmationCase confirmation)
     {
         const int k = OrderEvidence.Confirmations;
-        if (confirmation.Deferred)
-        {
-            return null; // a search waiting, not a confirmation
-        }
-
         var evidence = Enumerable.Range(0, confirmation.Suspects.Count).Select(i => EvidenceOf(confirmation, i)).ToArray();
         if (evidence[0].Contradiction is not null || confirmation.Runs.Count >= MaxConfirmationRuns(confirmation))
         {
@@ -254,7 +263,16 @@ internal sealed partial class Hunter
         var confirmation = pool.Find(victim, polluters[0], brittle);
         if (confirmation is null)
         {
-            confirmation = new ConfirmationCase(victim, polluters, brittle, _runs.Count, pool.Cases.Count);
+            // The polluters a search that waited had found were named before it waited: the runs made for them since count.
+            var waited = brittle ? null : pool.Cases.LastOrDefault(c => c.Deferred && c.Victim == victim);
+            int[] froms = [.. polluters.Select(p => waited is not null && waited.Suspects.Any(s => s.SequenceEqual(p, StringComparer.Ordinal)) ? waited.From : _runs.Count)];
+            confirmation = new ConfirmationCase(victim, polluters, brittle, _runs.Count, pool.Cases.Count) { Froms = froms };
+            if (waited is not null)
+            {
+                // Its suspects are the first of these, in the same order: the runs made for them stand as they are.
+                confirmation.Runs.AddRange(waited.Runs);
+            }
+
             await pool.ParkAsync(confirmation).ConfigureAwait(false);
         }
 
@@ -268,7 +286,7 @@ internal sealed partial class Hunter
                 + (victims > 1 ? string.Create(CultureInfo.InvariantCulture, $" (in '{run.Request.Name}', shared by {victims} victims; the tests before its group are cleared for it)") : string.Empty));
         }
 
-        var evidence = OrderEvidence.Of(victim, polluters[0], _runs, polluters.Skip(1), confirmation.From, brittle);
+        var evidence = OrderEvidence.Of(victim, polluters[0], _runs, polluters.Skip(1), confirmation.FromOf(suspect), brittle);
         steps.Add(string.Create(CultureInfo.InvariantCulture,
             $"confirmation ({Bisector.RunCount(made)} made for it): {aloneWord} alone {evidence.PassedAlone}, {afterWord} after {string.Join(" + ", polluters[0])} {evidence.FailedAfter} times (needs {OrderEvidence.Confirmations} each){(evidence.Contradiction is { } c ? $"; contradicted by '{c.Request.Name}'" : string.Empty)}"));
         return evidence;
@@ -355,7 +373,8 @@ internal sealed partial class Hunter
         foreach (var search in pool.Cases.Where(c => c.Waiting && c.Deferred).OrderBy(c => c.Order))
         {
             if (!tests.Contains(search.Victim, StringComparer.Ordinal) && !observers.Contains(search.Victim, StringComparer.Ordinal)
-                && !collections.Contains(CollectionKey(search.Victim)) && !search.Suspects.Any(s => s.Any(tests.Contains)))
+                && !collections.Contains(CollectionKey(search.Victim)) && !search.Suspects.Any(s => s.Any(tests.Contains))
+                && Unsettled(search).Overlaps(tests))
             {
                 observers.Add(search.Victim);
                 collections.Add(CollectionKey(search.Victim));
@@ -370,10 +389,16 @@ internal sealed partial class Hunter
     /// with none of its polluters found before it single out at most 2 tests no run cleared (or none: then it replays).
     /// </summary>
     private bool SearchReady(ConfirmationCase search)
+        => UnexplainedFailures(search.Victim, search.Suspects).Length == 0 || Unsettled(search).Count <= 2;
+
+    /// <summary>
+    /// The tests a waiting search still suspects: those every run one at a time in which the victim failed with none of
+    /// its polluters found before it had before it, that no run cleared.
+    /// </summary>
+    private HashSet<string> Unsettled(ConfirmationCase search)
     {
-        var unexplained = UnexplainedFailures(search.Victim, search.Suspects);
-        var candidates = unexplained.SelectMany(p => p.Before).Distinct(StringComparer.Ordinal).ToArray();
-        return unexplained.Length == 0 || SingledOut(search.Victim, candidates, search.Suspects, brittle: false).Count <= 2;
+        var candidates = UnexplainedFailures(search.Victim, search.Suspects).SelectMany(p => p.Before).Distinct(StringComparer.Ordinal).ToArray();
+        return SingledOut(search.Victim, candidates, search.Suspects, brittle: false);
     }
 
     /// <summary>
@@ -418,7 +443,7 @@ internal sealed partial class Hunter
         return _orderCases.Where(c => c.Value is not { IsCompleted: true }).Select(c => c.Key)
             .Where(v => v != victim && !tests.Contains(v, StringComparer.Ordinal) && !collections.Contains(CollectionKey(v))
                 && passedAfter.Contains(v) && failedAfter.Contains(v)
-                && _pool?.Cases.Any(c => c.Victim == v && c.Waiting && !c.Deferred) != true
+                && _pool?.Cases.Any(c => c.Victim == v && c.Waiting) != true
                 && OrderEvidence.ExactReplayDisagreement(v, _runs) is null)
             .Select((v, i) => (Victim: v, First: RunsFirst(v), Index: i))
             .Where(x => x.First < OrderEvidence.Confirmations)
@@ -452,8 +477,11 @@ internal sealed partial class Hunter
         // brittle; its bisection's run alone), and each process has one first place.
         var early = first is null && tests.Count > 1 && !exact ? EarlyAlone(victim, tests, collections) : null;
         IReadOnlyList<string> list = first is not null ? [first.Victim, .. tests] : early is not null ? [early, .. tests] : tests;
-        var groups = ConfirmationsAfter(list).Where(g => g.Case != first).ToList();
-        var observers = Observers([.. list, .. groups.SelectMany(g => g.Tests)]);
+        // A search that waits runs last as an observer when the tests before it hold some it has not cleared or
+        // singled out yet; otherwise its confirmation groups for the polluters found may join as any case's.
+        var watching = Observers(list);
+        var groups = ConfirmationsAfter(list).Where(g => g.Case != first && !watching.Contains(g.Case.Victim)).ToList();
+        var observers = Observers([.. list, .. groups.SelectMany(g => g.Tests)]).Where(watching.Contains).ToList();
         if (first is null && early is null && groups.Count == 0 && observers.Count == 0)
         {
             return null;
