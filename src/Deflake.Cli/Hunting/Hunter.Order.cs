@@ -72,7 +72,7 @@ internal sealed partial class Hunter
         }
 
         // The fewest tests before the victim first: the cheapest bisection.
-        foreach (var prefix in prefixes.Where(p => p.Before.Count > 0).OrderBy(p => p.Before.Count).Take(3))
+        foreach (var prefix in prefixes.Where(p => p.Before.Count > 0).OrderBy(p => p.Before.Count).Take(3).SelectMany(p => LikelyFirst(victim, p)))
         {
             // An exact replay keeps the run's seed, and nothing runs before its tests.
             var exact = IsExact(prefix, victim);
@@ -91,8 +91,7 @@ internal sealed partial class Hunter
 
             if (!replay.FailedTest(victim))
             {
-                if (!prefix.Run.Request.Parallel && prefix.Run.Request.Chaos == "none" && prefix.Run.Request.TestChaos is null
-                    && prefix.Before.SequenceEqual(prefix.Run.RanBefore(victim), StringComparer.Ordinal))
+                if (exact)
                 {
                     // The very tests that ran before it there, in the same order, one at a time, and it passed: that
                     // failure was not the order's. No other list is replayed for it.
@@ -109,6 +108,7 @@ internal sealed partial class Hunter
             {
                 return twice; // the same list again, or its run alone, disagreed with a run before
             }
+
             if (!bisect)
             {
                 break;
@@ -118,6 +118,22 @@ internal sealed partial class Hunter
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The lists to replay for <paramref name="prefix"/>: when it is not an exact replay of its run (its collection's tests
+    /// only, or from a parallel run) and the runs single out fewer of its tests (every run one at a time where the victim
+    /// failed had them before it, and no run saw it pass after them), those first — failing, the bisection starts from
+    /// them (one test: it is named) — then the whole list. An exact replay is always made whole: only it can show chance.
+    /// </summary>
+    private IEnumerable<Prefix> LikelyFirst(string victim, Prefix prefix)
+    {
+        if (!IsExact(prefix, victim) && SingledOut(victim, prefix.Before, [], brittle: false) is { Count: > 0 } singled && singled.Count < prefix.Before.Count)
+        {
+            yield return prefix with { Before = [.. prefix.Before.Where(singled.Contains)], What = $"{prefix.What} and no run saw it pass after" };
+        }
+
+        yield return prefix;
     }
 
     /// <summary>
