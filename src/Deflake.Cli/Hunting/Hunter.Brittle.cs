@@ -53,7 +53,12 @@ internal sealed partial class Hunter
             }
         }
 
-        foreach (var prefix in prefixes.Take(SetterReplays))
+        // The tests every run where it passed had before it, and no run saw it fail after, first when fewer: passing,
+        // the bisection starts from them; failing, the whole list is replayed (exactly when it can be).
+        foreach (var prefix in prefixes.Take(SetterReplays).SelectMany(p =>
+            SingledOut(victim, p.Before, [], brittle: true) is { Count: > 0 } singled && singled.Count < p.Before.Count
+                ? new[] { p with { Before = [.. p.Before.Where(singled.Contains)], What = $"{p.What} (those every run where it passed had before it, and no run saw it fail after)" }, p }
+                : [p]))
         {
             // Replayed exactly when it can be (its seed, nothing before its tests): a failure there, where it passed,
             // shows it fails by chance, and the search ends.
