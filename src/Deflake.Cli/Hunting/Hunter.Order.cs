@@ -121,14 +121,16 @@ internal sealed partial class Hunter
     }
 
     /// <summary>
-    /// The lists to replay for <paramref name="prefix"/>: when it is not an exact replay of its run (its collection's tests
-    /// only, or from a parallel run) and the runs single out fewer of its tests (every run one at a time where the victim
-    /// failed had them before it, and no run saw it pass after them), those first — failing, the bisection starts from
-    /// them (one test: it is named) — then the whole list. An exact replay is always made whole: only it can show chance.
+    /// The lists to replay for <paramref name="prefix"/>: when the runs single out fewer of its tests (every run one at a
+    /// time where the victim failed had them before it, and no run saw it pass after them), those first — failing, the
+    /// bisection starts from them (one test: it is named) — then, if they passed, the whole list. A list that can be
+    /// replayed exactly is replayed whole first unless one test is singled out: only an exact replay can show chance, and
+    /// a bisection of a test failing at random can take many runs.
     /// </summary>
     private IEnumerable<Prefix> LikelyFirst(string victim, Prefix prefix)
     {
-        if (!IsExact(prefix, victim) && SingledOut(victim, prefix.Before, [], brittle: false) is { Count: > 0 } singled && singled.Count < prefix.Before.Count)
+        if (SingledOut(victim, prefix.Before, [], brittle: false) is { Count: > 0 } singled && singled.Count < prefix.Before.Count
+            && (singled.Count == 1 || !IsExact(prefix, victim)))
         {
             yield return prefix with { Before = [.. prefix.Before.Where(singled.Contains)], What = $"{prefix.What} and no run saw it pass after" };
         }
