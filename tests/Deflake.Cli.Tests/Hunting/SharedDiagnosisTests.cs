@@ -149,6 +149,25 @@ public sealed class SharedDiagnosisTests
         Assert.True((counts[9] + counts[10]) / 2.0 <= median, $"runs per hunt: {string.Join(", ", counts)}");
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(5)]
+    public async Task The_search_for_a_second_polluter_waits_and_watches_the_other_victims_runs(int seed)
+    {
+        // The ledger victim is diagnosed first (it failed most): its second polluter, in another class, is searched for
+        // after the other order cases, it having run last in their runs meanwhile, which cleared or singled out their tests.
+        var outcome = await new Hunter(PlantedSuite(new Random(seed)), new HuntOptions(seed, HuntOptions.DefaultRandomOrders, HuntOptions.DefaultModes, "Planted")).HuntAsync(TestContext.Current.CancellationToken);
+
+        AssertFoundAsPlanted(outcome);
+        var ledger = Assert.Single(outcome.Findings, f => f.Test == NoEntries);
+        Assert.Contains(ledger.Steps, s => s.StartsWith("other polluters: the search waited until the other order cases were diagnosed", StringComparison.Ordinal));
+        // Watched: it ran last in runs made for other victims, with none of its polluters found before it.
+        Assert.Contains(outcome.Runs, r => r.Request.Tests is { Count: > 1 } tests && tests[^1] == NoEntries
+            && !r.Request.Name.StartsWith("confirm", StringComparison.Ordinal) && !r.RanBefore(NoEntries).Contains(Posting) && !r.RanBefore(NoEntries).Contains(Refunding));
+        // Its confirmations still count only runs made after each polluter was named, right after it.
+        Assert.Contains("passed alone 3 times", ledger.Evidence, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Two_order_cases_confirm_in_shared_runs_each_alone_first_or_right_after_its_polluter()
     {
