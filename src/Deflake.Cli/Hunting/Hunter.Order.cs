@@ -223,9 +223,9 @@ internal sealed partial class Hunter
         {
             if (UnexplainedFailures(victim, found).Length > 0 && await DeferSearchAsync(victim, found).ConfigureAwait(false))
             {
-                var watched = _runs.Skip(from).Count(r => r.OutcomeOf(victim) is not null);
+                var watched = _runs.Skip(from).Count(r => r.OutcomeOf(victim) is not null && !found.Any(set => set.Any(r.RanBefore(victim).Contains)));
                 steps.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"other polluters: the search waited until the other order cases were diagnosed; meanwhile it ran last in {watched} of their runs, where none of its polluters found ran, so that they cleared or singled out the tests before it"));
+                    $"other polluters: the search waited until the other order cases were diagnosed; meanwhile it ran last in {watched} of their runs with none of its polluters found before it, so that they cleared or singled out the tests before it"));
             }
 
             await MorePollutersAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
