@@ -223,7 +223,7 @@ internal sealed partial class Hunter
         {
             if (UnexplainedFailures(victim, found).Length > 0 && await DeferSearchAsync(victim, found).ConfigureAwait(false))
             {
-                var watched = _runs.Skip(from).Count(r => r.OutcomeOf(victim) is not null && !found.Any(set => set.Any(r.RanBefore(victim).Contains)));
+                var watched = _runs.Skip(from).Count(r => r.OutcomeOf(victim) is not null && r.RanBefore(victim).Count > 0 && !found.Any(set => set.Any(r.RanBefore(victim).Contains)));
                 steps.Add(string.Create(CultureInfo.InvariantCulture,
                     $"other polluters: the search waited until the other order cases were diagnosed; meanwhile it ran last in {watched} of their runs with none of its polluters found before it, so that they cleared or singled out the tests before it"));
             }
