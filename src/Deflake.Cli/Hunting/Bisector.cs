@@ -115,6 +115,11 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
             }
 
             var found = await IsolateAsync(remaining, cancellationToken).ConfigureAwait(false);
+            if (found.Count == 0)
+            {
+                break; // the failure did not come back
+            }
+
             polluters.Add(found);
             if (polluters.Count == 1)
             {
@@ -179,8 +184,18 @@ internal sealed class Bisector(VictimFailsAfter failsAfter, int maxPolluters = 3
             return current;
         }
 
-        // The failure needs tests from both halves of some split: delta debugging on the last set known to fail.
-        _steps.Add($"halving hid the failure; delta debugging over {known.Count} tests");
+        // The failure needs tests from both halves of some split — or it came by chance. The last set known to fail is
+        // run again first (a test failing at random passes it most of the time, and delta debugging it would take many
+        // runs); failing again, delta debugging on it.
+        _runs++;
+        var again = await failsAfter(known, cancellationToken).ConfigureAwait(false);
+        _steps.Add($"run {_runs}: halving hid the failure; victim after the {known.Count} tests of the last list after which it {Words.Hit}, again: {(again ? Words.Hit : Words.Miss)}");
+        if (!again)
+        {
+            return [];
+        }
+
+        _steps.Add($"delta debugging over {known.Count} tests");
         return await DeltaDebugAsync(known, cancellationToken).ConfigureAwait(false);
     }
 

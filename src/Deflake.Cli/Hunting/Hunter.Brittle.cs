@@ -49,18 +49,31 @@ internal sealed partial class Hunter
 
             if (again.PassedTest(victim))
             {
-                return null;
+                return ChanceFinding(victim, steps, message);
             }
         }
 
-        foreach (var prefix in prefixes.Take(SetterReplays))
+        // The tests every run where it passed had before it, and no run saw it fail after, first when fewer: passing,
+        // the bisection starts from them; failing, the whole list is replayed (exactly when it can be).
+        foreach (var prefix in prefixes.Take(SetterReplays).SelectMany(p =>
+            SingledOut(victim, p.Before, [], brittle: true) is { Count: > 0 } singled && singled.Count < p.Before.Count
+                ? new[] { p with { Before = [.. p.Before.Where(singled.Contains)], What = $"{p.What} (those every run where it passed had before it, and no run saw it fail after)" }, p }
+                : [p]))
         {
-            var replayRequest = new RunRequest($"replay of {prefix.Run.Request.Name} (state-setter)", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. prefix.Before, victim]);
-            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the replay of '{prefix.Run.Request.Name}' for {victim}", cancellationToken, brittle: true).ConfigureAwait(false);
+            // Replayed exactly when it can be (its seed, nothing before its tests): a failure there, where it passed,
+            // shows it fails by chance, and the search ends.
+            var exact = IsExact(prefix, victim);
+            var replayRequest = new RunRequest($"replay of {prefix.Run.Request.Name} (state-setter)", RunOrderKind.List, "none", exact ? prefix.Run.Request.Seed : options.Seed, Parallel: false, [.. prefix.Before, victim]);
+            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the replay of '{prefix.Run.Request.Name}' for {victim}", cancellationToken, brittle: true, exact: exact).ConfigureAwait(false);
             steps.Add($"brittle? it fails alone; {prefix.Describe}, where it passed, then it, one at a time: {Outcome(replay, victim)}");
             if (note is not null)
             {
                 steps.Add(note);
+            }
+
+            if (ChanceFinding(victim, steps, message) is { } chance)
+            {
+                return chance;
             }
 
             if (!replay.FailedTest(victim))

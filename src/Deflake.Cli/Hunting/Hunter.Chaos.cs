@@ -183,14 +183,15 @@ internal sealed partial class Hunter
     /// </summary>
     /// <remarks>
     /// Without riders, order cases waiting for their confirmation may share the run (<see cref="RunWithConfirmationsAsync"/>);
-    /// <paramref name="brittle"/> says the run searches the victim's state-setter (what clears a test for it).
+    /// <paramref name="brittle"/> says the run searches the victim's state-setter (what clears a test for it);
+    /// <paramref name="exact"/> that it replays a run one at a time exactly, so nothing may run before its tests.
     /// </remarks>
     /// <returns>The run, and a step saying which suspects rode along (null: none).</returns>
-    private async Task<(RunResult Run, string? Note)> RunCarryingAsync(RunRequest request, string victim, string host, CancellationToken cancellationToken, string where = "in that run", bool carryConfirmations = true, bool brittle = false)
+    private async Task<(RunResult Run, string? Note)> RunCarryingAsync(RunRequest request, string victim, string host, CancellationToken cancellationToken, string where = "in that run", bool carryConfirmations = true, bool brittle = false, bool exact = false)
     {
         Debug.Assert(request.Chaos == "none" && request.TestChaos is null && !request.Parallel && request.Order == RunOrderKind.List);
         var riders = RidersFor(request.Tests ?? []);
-        if (riders.Count == 0 && carryConfirmations && await RunWithConfirmationsAsync(request, victim, brittle, cancellationToken).ConfigureAwait(false) is { } shared)
+        if (riders.Count == 0 && carryConfirmations && await RunWithConfirmationsAsync(request, victim, brittle, cancellationToken, exact).ConfigureAwait(false) is { } shared)
         {
             return shared;
         }

@@ -14,6 +14,33 @@ internal sealed partial class Hunter
             : $"the {Before.Count} tests {What} in '{Run.Request.Name}'";
     }
 
+    /// <summary>
+    /// Whether replaying <paramref name="prefix"/> then the victim, one at a time with the prefix run's seed, repeats
+    /// that run exactly for the victim: a run one at a time without chaos, and the very tests that ran before it there,
+    /// in the same order. Only then can the replay show chance (<see cref="OrderEvidence.ExactReplayDisagreement"/>).
+    /// </summary>
+    private static bool IsExact(Prefix prefix, string victim)
+        => !prefix.Run.Request.Parallel && prefix.Run.Request.ChaosOf(victim) == "none" && prefix.Before.All(t => prefix.Run.Request.ChaosOf(t) == "none")
+            && prefix.Before.SequenceEqual(prefix.Run.RanBefore(victim), StringComparer.Ordinal);
+
+    /// <summary>
+    /// The finding for a victim two exact replays of each other showed failing by chance (it passed in one, failed in the
+    /// other: <see cref="OrderEvidence.ExactReplayDisagreement"/>): <c>nondeterministic</c>, no polluter or state-setter,
+    /// and no more runs. Null when no two runs show it.
+    /// </summary>
+    private Finding? ChanceFinding(string victim, List<string> steps, string? message)
+    {
+        if (OrderEvidence.ChanceSentence(victim, _runs) is not { } sentence)
+        {
+            return null;
+        }
+
+        steps.Add($"chance: {sentence}; no more runs are made for it");
+        return new Finding(victim, FlakeCause.Nondeterministic, null, $"{Capitalize(sentence)}.",
+            SmallestFailingReplay(victim) ?? runner.ReproduceCommand(new RunRequest("alone", RunOrderKind.List, "none", options.Seed, Parallel: false, [victim])), steps)
+        { Message = message };
+    }
+
     /// <summary>Replays the tests that ran before the victim, then it; if it fails, bisects. Null: no replay failed.</summary>
     private async Task<Finding?> OrderAsync(string victim, IEnumerable<Prefix> prefixes, bool knownPassesAlone, List<string> steps, string? message, CancellationToken cancellationToken)
     {
@@ -38,23 +65,33 @@ internal sealed partial class Hunter
             }
 
             knownPassesAlone = true;
+            if (ChanceFinding(victim, steps, message) is { } chance)
+            {
+                return chance; // it failed when it ran first in a survey run with the same seed
+            }
         }
 
         // The fewest tests before the victim first: the cheapest bisection.
-        foreach (var prefix in prefixes.Where(p => p.Before.Count > 0).OrderBy(p => p.Before.Count).Take(3))
+        foreach (var prefix in prefixes.Where(p => p.Before.Count > 0).OrderBy(p => p.Before.Count).Take(3).SelectMany(p => LikelyFirst(victim, p)))
         {
-            var replayRequest = new RunRequest($"replay of {prefix.Run.Request.Name}", RunOrderKind.List, "none", options.Seed, Parallel: false, [.. prefix.Before, victim]);
-            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the replay of '{prefix.Run.Request.Name}' for {victim}", cancellationToken).ConfigureAwait(false);
+            // An exact replay keeps the run's seed, and nothing runs before its tests.
+            var exact = IsExact(prefix, victim);
+            var replayRequest = new RunRequest($"replay of {prefix.Run.Request.Name}", RunOrderKind.List, "none", exact ? prefix.Run.Request.Seed : options.Seed, Parallel: false, [.. prefix.Before, victim]);
+            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the replay of '{prefix.Run.Request.Name}' for {victim}", cancellationToken, exact: exact).ConfigureAwait(false);
             steps.Add($"{prefix.Describe}, then it, one at a time: {Outcome(replay, victim)}");
             if (note is not null)
             {
                 steps.Add(note);
             }
 
+            if (ChanceFinding(victim, steps, message) is { } chance)
+            {
+                return chance;
+            }
+
             if (!replay.FailedTest(victim))
             {
-                if (!prefix.Run.Request.Parallel && prefix.Run.Request.Chaos == "none" && prefix.Run.Request.TestChaos is null
-                    && prefix.Before.SequenceEqual(prefix.Run.RanBefore(victim), StringComparer.Ordinal))
+                if (exact)
                 {
                     // The very tests that ran before it there, in the same order, one at a time, and it passed: that
                     // failure was not the order's. No other list is replayed for it.
@@ -67,6 +104,11 @@ internal sealed partial class Hunter
 
             var (bisect, passesAlone) = await FailsAgainWhenAllClearedAsync(victim, prefix.Before, replayRequest, knownPassesAlone, steps, cancellationToken).ConfigureAwait(false);
             knownPassesAlone |= passesAlone;
+            if (ChanceFinding(victim, steps, message) is { } twice)
+            {
+                return twice; // the same list again, or its run alone, disagreed with a run before
+            }
+
             if (!bisect)
             {
                 break;
@@ -76,6 +118,24 @@ internal sealed partial class Hunter
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The lists to replay for <paramref name="prefix"/>: when the runs single out fewer of its tests (every run one at a
+    /// time where the victim failed had them before it, and no run saw it pass after them), those first — failing, the
+    /// bisection starts from them (one test: it is named) — then, if they passed, the whole list. A list that can be
+    /// replayed exactly is replayed whole first unless one test is singled out: only an exact replay can show chance, and
+    /// a bisection of a test failing at random can take many runs.
+    /// </summary>
+    private IEnumerable<Prefix> LikelyFirst(string victim, Prefix prefix)
+    {
+        if (SingledOut(victim, prefix.Before, [], brittle: false) is { Count: > 0 } singled && singled.Count < prefix.Before.Count
+            && (singled.Count == 1 || !IsExact(prefix, victim)))
+        {
+            yield return prefix with { Before = [.. prefix.Before.Where(singled.Contains)], What = $"{prefix.What} and no run saw it pass after" };
+        }
+
+        yield return prefix;
     }
 
     /// <summary>
@@ -111,7 +171,7 @@ internal sealed partial class Hunter
             }
         }
 
-        var (again, note) = await RunCarryingAsync(request with { Name = $"{request.Name}, again" }, victim, $"the second replay for {victim}", cancellationToken).ConfigureAwait(false);
+        var (again, note) = await RunCarryingAsync(request with { Name = $"{request.Name}, again" }, victim, $"the second replay for {victim}", cancellationToken, exact: true).ConfigureAwait(false);
         steps.Add($"every one of those tests was cleared (a run saw it pass after each), so the same list again: {Outcome(again, victim)}");
         if (note is not null)
         {
@@ -144,10 +204,16 @@ internal sealed partial class Hunter
                 prefix.Run.Reproduce, steps) { Message = message };
         }
 
+        if (ChanceFinding(victim, steps, message) is { } chance)
+        {
+            return chance; // a bisection run repeated a run before it exactly, with the other outcome
+        }
+
         var first = result.Polluters[0];
         var polluter = string.Join(" + ", first);
         var named = $"{(before.Count == 1 ? "the replay of the two" : $"bisection ({Bisector.RunCount(result.Runs)})")} names {polluter}";
         var found = result.Polluters.ToList();
+        var from = _runs.Count;
         if (OrderEvidence.Of(victim, first, _runs).Contradiction is { } passedAfter && passedAfter.PassedTest(victim))
         {
             // A run already saw it pass right after the polluter: it will not be named, whatever other polluters there are.
@@ -155,7 +221,18 @@ internal sealed partial class Hunter
         }
         else
         {
+            if (UnexplainedFailures(victim, found).Length > 0 && await DeferSearchAsync(victim, found).ConfigureAwait(false))
+            {
+                var watched = _runs.Skip(from).Count(r => r.OutcomeOf(victim) is not null && r.RanBefore(victim).Count > 0 && !found.Any(set => set.Any(r.RanBefore(victim).Contains)));
+                steps.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"other polluters: the search waited until the other order cases were diagnosed; meanwhile it ran last in {watched} of their runs with none of its polluters found before it, so that they cleared or singled out the tests before it"));
+            }
+
             await MorePollutersAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);
+            if (ChanceFinding(victim, steps, message) is { } replayed)
+            {
+                return replayed; // the search for more replayed a failing run exactly, and it passed: no confirmation is made
+            }
         }
 
         var evidence = await ConfirmAsync(victim, found, steps, cancellationToken).ConfigureAwait(false);

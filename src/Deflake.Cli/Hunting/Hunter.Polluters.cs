@@ -18,8 +18,12 @@ internal sealed partial class Hunter
     /// <summary>The most further failing runs replayed, looking for polluters beyond those already found.</summary>
     internal const int MorePollutersReplays = 3;
 
-    /// <summary>Bisects <paramref name="before"/> (known to make the victim fail) for its polluters, the survey's hint guiding the halving.</summary>
-    private async Task<BisectionResult> BisectPrefixAsync(string victim, IReadOnlyList<string> before, bool knownPassesAlone, List<string> steps, CancellationToken cancellationToken, IReadOnlyList<IReadOnlyList<string>>? found = null)
+    /// <summary>
+    /// Bisects <paramref name="before"/> (known to make the victim fail) for its polluters, the survey's hint guiding the
+    /// halving; with <paramref name="hint"/> false it does not first run the tests the runs single out (they were just
+    /// run before the victim, and it passed).
+    /// </summary>
+    private async Task<BisectionResult> BisectPrefixAsync(string victim, IReadOnlyList<string> before, bool knownPassesAlone, List<string> steps, CancellationToken cancellationToken, IReadOnlyList<IReadOnlyList<string>>? found = null, bool hint = true)
     {
         _progress.Status($"bisecting {before.Count} tests for the polluter of {victim}");
         // The hint of the runs so far: tests that ran before it, without chaos, in a run where it passed (one at a time,
@@ -46,7 +50,7 @@ internal sealed partial class Hunter
         }, maxPolluters: 1) // the others: MorePollutersAsync, which checks what this list left uncleared with the rest
         {
             Unlikely = cleared,
-            Likely = SingledOut(victim, before, found ?? [], brittle: false),
+            Likely = hint ? SingledOut(victim, before, found ?? [], brittle: false) : new HashSet<string>(StringComparer.Ordinal),
         };
         var result = await bisector.BisectAsync(before, knownPassesAlone, knownFailsAfterAll: true, cancellationToken).ConfigureAwait(false);
         steps.AddRange(result.Steps);
@@ -87,12 +91,54 @@ internal sealed partial class Hunter
                 return;
             }
 
-            var replayRequest = new RunRequest(found.Count == 1 ? "replay without the polluters found" : string.Create(CultureInfo.InvariantCulture, $"replay without the {found.Count} polluters found"), RunOrderKind.List, "none", options.Seed, Parallel: false, [.. next.Before, victim]);
-            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the search for more polluters of {victim}", cancellationToken).ConfigureAwait(false);
+            // Of a failing run with none of the found polluters before it, the tests every such run had before it that no
+            // run cleared (the runs single them out: an unknown polluter ran before it in each) are run first, when fewer:
+            // failed, the bisection starts from them; passed, the whole list is replayed as below.
+            var fromRun = what.StartsWith("it failed in", StringComparison.Ordinal);
+            var singled = fromRun ? SingledOut(victim, next.Before, found, brittle: false) : [];
+            var likelyTried = false;
+            if (singled.Count > 0 && singled.Count < next.Before.Count)
+            {
+                string[] likely = [.. next.Before.Where(singled.Contains)];
+                var likelyRequest = new RunRequest(found.Count == 1 ? "replay of the likely, without the polluters found" : string.Create(CultureInfo.InvariantCulture, $"replay of the likely, without the {found.Count} polluters found"), RunOrderKind.List, "none", options.Seed, Parallel: false, [.. likely, victim]);
+                var (tryLikely, likelyNote) = await RunCarryingAsync(likelyRequest, victim, $"the search for more polluters of {victim}", cancellationToken).ConfigureAwait(false);
+                steps.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"another polluter? {what}; first the {likely.Length} of them every run one at a time where it failed with no polluter found before it had before it, and no run cleared, then it: {Outcome(tryLikely, victim)}"));
+                if (likelyNote is not null)
+                {
+                    steps.Add(likelyNote);
+                }
+
+                if (OrderEvidence.ExactReplayDisagreement(victim, _runs) is not null)
+                {
+                    return; // chance, shown: the caller says so
+                }
+
+                if (tryLikely.FailedTest(victim))
+                {
+                    var fromLikely = await BisectPrefixAsync(victim, likely, knownPassesAlone: true, steps, cancellationToken, found).ConfigureAwait(false);
+                    found.AddRange(fromLikely.Polluters.Take(MaxPolluters - found.Count));
+                    stillFailsAsked &= fromLikely.Polluters.Count == 0;
+                    continue;
+                }
+
+                likelyTried = true;
+            }
+
+            // A failing run with none of the found polluters before it is replayed exactly (its seed, nothing before its
+            // tests): a pass there shows the failure was chance, and the caller stops.
+            var exact = fromRun && IsExact(next, victim);
+            var replayRequest = new RunRequest(found.Count == 1 ? "replay without the polluters found" : string.Create(CultureInfo.InvariantCulture, $"replay without the {found.Count} polluters found"), RunOrderKind.List, "none", exact ? next.Run.Request.Seed : options.Seed, Parallel: false, [.. next.Before, victim]);
+            var (replay, note) = await RunCarryingAsync(replayRequest, victim, $"the search for more polluters of {victim}", cancellationToken, exact: exact).ConfigureAwait(false);
             steps.Add($"another polluter? {what}, then it: {Outcome(replay, victim)}");
             if (note is not null)
             {
                 steps.Add(note);
+            }
+
+            if (OrderEvidence.ExactReplayDisagreement(victim, _runs) is not null)
+            {
+                return; // chance, shown: the caller says so
             }
 
             if (!replay.FailedTest(victim) || !(await FailsAgainWhenAllClearedAsync(victim, next.Before, replayRequest, knownPassesAlone: true, steps, cancellationToken).ConfigureAwait(false)).Bisect)
@@ -100,7 +146,7 @@ internal sealed partial class Hunter
                 continue;
             }
 
-            var result = await BisectPrefixAsync(victim, next.Before, knownPassesAlone: true, steps, cancellationToken, found).ConfigureAwait(false);
+            var result = await BisectPrefixAsync(victim, next.Before, knownPassesAlone: true, steps, cancellationToken, found, hint: !likelyTried).ConfigureAwait(false);
             found.AddRange(result.Polluters.Take(MaxPolluters - found.Count));
             stillFailsAsked &= result.Polluters.Count == 0; // found one: ask again without it
         }

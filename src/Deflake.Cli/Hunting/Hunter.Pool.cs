@@ -41,6 +41,21 @@ internal sealed partial class Hunter
         public TaskCompletionSource Resume { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public bool Waiting { get; set; }
+
+        /// <summary>
+        /// Not a confirmation: the victim's search for more polluters, waiting until the other order cases have been
+        /// diagnosed; meanwhile the victim runs last in their runs where it fits (an observer), and no run is made for it.
+        /// </summary>
+        public bool Deferred { get; init; }
+
+        /// <summary>
+        /// Per suspect, the index of the first run made after it was named, when they differ (a search that waited had
+        /// named the first before it waited); null: <see cref="From"/> for every suspect.
+        /// </summary>
+        public int[]? Froms { get; init; }
+
+        /// <summary>The index of the first run made after suspect <paramref name="suspect"/> was named.</summary>
+        public int FromOf(int suspect) => Froms?[suspect] ?? from;
     }
 
     /// <summary>The parked order cases, and the signal that one was parked.</summary>
@@ -64,7 +79,7 @@ internal sealed partial class Hunter
         }
 
         public ConfirmationCase? Find(string victim, IReadOnlyList<string> suspect, bool brittle)
-            => Cases.LastOrDefault(c => c.Victim == victim && c.Brittle == brittle && c.Suspects.Any(s => s.SequenceEqual(suspect, StringComparer.Ordinal)));
+            => Cases.LastOrDefault(c => !c.Deferred && c.Victim == victim && c.Brittle == brittle && c.Suspects.Any(s => s.SequenceEqual(suspect, StringComparer.Ordinal)));
     }
 
     /// <summary>
@@ -92,15 +107,42 @@ internal sealed partial class Hunter
         {
             foreach (var victim in victims)
             {
+                _orderCases[victim] = null;
+            }
+
+            foreach (var victim in victims)
+            {
                 _progress.Status($"diagnosing {victim}");
                 pool.Rearm();
                 var task = DiagnoseAsync(victim, survey, suspects, cancellationToken);
+                _orderCases[victim] = task;
                 tasks.Add((victim, task));
                 await UntilParkedOrDoneAsync(pool, task).ConfigureAwait(false);
+
+                // A search for more polluters that waited goes on as soon as the runs single out at most 2 tests (its
+                // next run is then likely its last), so that its confirmation can share the runs of the cases after it.
+                while (pool.Cases.FirstOrDefault(c => c.Waiting && c.Deferred && SearchReady(c)) is { } ready)
+                {
+                    ready.Waiting = false;
+                    pool.Rearm();
+                    ready.Resume.SetResult();
+                    await UntilParkedOrDoneAsync(pool, tasks.Single(t => t.Victim == ready.Victim).Task).ConfigureAwait(false);
+                }
             }
 
             while (pool.Cases.Any(c => c.Waiting))
             {
+                // Searches for more polluters that waited for the other cases go on first: their runs can then hold the
+                // confirmation groups of the cases waiting.
+                if (pool.Cases.FirstOrDefault(c => c.Waiting && c.Deferred) is { } deferred)
+                {
+                    deferred.Waiting = false;
+                    pool.Rearm();
+                    deferred.Resume.SetResult();
+                    await UntilParkedOrDoneAsync(pool, tasks.Single(t => t.Victim == deferred.Victim).Task).ConfigureAwait(false);
+                    continue;
+                }
+
                 var waiting = pool.Cases.Where(c => c.Waiting).ToArray();
                 await ConfirmTogetherAsync(waiting, cancellationToken).ConfigureAwait(false);
                 foreach (var confirmation in waiting)
@@ -126,10 +168,15 @@ internal sealed partial class Hunter
         return findings;
     }
 
-    /// <summary>The evidence for one suspect of a case, over every run so far.</summary>
+    /// <summary>
+    /// The evidence for one suspect of a case, over every run so far. For a search that waits, failures with none of its
+    /// polluters found before it are left to the search (a polluter not found yet may explain them: the empty set stands
+    /// for it), so that the runs it still needs for the polluters found are made meanwhile.
+    /// </summary>
     private OrderEvidence EvidenceOf(ConfirmationCase confirmation, int suspect)
         => OrderEvidence.Of(confirmation.Victim, confirmation.Suspects[suspect], _runs,
-            confirmation.Suspects.Where((_, j) => j != suspect), confirmation.From, confirmation.Brittle);
+            confirmation.Deferred ? [.. confirmation.Suspects.Where((_, j) => j != suspect), []] : confirmation.Suspects.Where((_, j) => j != suspect),
+            confirmation.FromOf(suspect), confirmation.Brittle);
 
     /// <summary>The most confirmation runs one case is given, whatever happens (each run settles at least one observation).</summary>
     private static int MaxConfirmationRuns(ConfirmationCase confirmation) => 2 * OrderEvidence.Confirmations * (confirmation.Suspects.Count + 1);
@@ -171,17 +218,26 @@ internal sealed partial class Hunter
                 return;
             }
 
-            var packing = new Packing(this, []);
-            var alone = open.FirstOrDefault(x => x.Needs.Alone > 0).Case;
-            if (alone is not null)
+            // Which case runs alone (first): of those that need it, the one after which the most other groups fit
+            // (a group fits only after tests cleared for its victim), the neediest first among equals.
+            Packing Pack(ConfirmationCase? alone)
             {
-                packing.Add(alone, -1, [alone.Victim]);
+                var packing = new Packing(this, []);
+                if (alone is not null)
+                {
+                    packing.Add(alone, -1, [alone.Victim]);
+                }
+
+                foreach (var (confirmation, needs) in open.Where(x => x.Case != alone))
+                {
+                    packing.TryAddAfter(confirmation, needs);
+                }
+
+                return packing;
             }
 
-            foreach (var (confirmation, needs) in open.Where(x => x.Case != alone))
-            {
-                packing.TryAddAfter(confirmation, needs);
-            }
+            var packing = open.Where(x => x.Needs.Alone > 0).Select(x => Pack(x.Case)).DefaultIfEmpty(Pack(null))
+                .Select((p, i) => (Packing: p, Index: i)).OrderByDescending(x => x.Packing.Groups.Count).ThenBy(x => x.Index).First().Packing;
 
             var groups = packing.Groups;
             var name = groups.Count > 1 ? string.Create(CultureInfo.InvariantCulture, $"confirm: {groups.Count} victims")
@@ -207,7 +263,16 @@ internal sealed partial class Hunter
         var confirmation = pool.Find(victim, polluters[0], brittle);
         if (confirmation is null)
         {
-            confirmation = new ConfirmationCase(victim, polluters, brittle, _runs.Count, pool.Cases.Count);
+            // The polluters a search that waited had found were named before it waited: the runs made for them since count.
+            var waited = brittle ? null : pool.Cases.LastOrDefault(c => c.Deferred && c.Victim == victim);
+            int[] froms = [.. polluters.Select(p => waited is not null && waited.Suspects.Any(s => s.SequenceEqual(p, StringComparer.Ordinal)) ? waited.From : _runs.Count)];
+            confirmation = new ConfirmationCase(victim, polluters, brittle, _runs.Count, pool.Cases.Count) { Froms = froms };
+            if (waited is not null)
+            {
+                // Its suspects are the first of these, in the same order: the runs made for them stand as they are.
+                confirmation.Runs.AddRange(waited.Runs);
+            }
+
             await pool.ParkAsync(confirmation).ConfigureAwait(false);
         }
 
@@ -221,7 +286,7 @@ internal sealed partial class Hunter
                 + (victims > 1 ? string.Create(CultureInfo.InvariantCulture, $" (in '{run.Request.Name}', shared by {victims} victims; the tests before its group are cleared for it)") : string.Empty));
         }
 
-        var evidence = OrderEvidence.Of(victim, polluters[0], _runs, polluters.Skip(1), confirmation.From, brittle);
+        var evidence = OrderEvidence.Of(victim, polluters[0], _runs, polluters.Skip(1), confirmation.FromOf(suspect), brittle);
         steps.Add(string.Create(CultureInfo.InvariantCulture,
             $"confirmation ({Bisector.RunCount(made)} made for it): {aloneWord} alone {evidence.PassedAlone}, {afterWord} after {string.Join(" + ", polluters[0])} {evidence.FailedAfter} times (needs {OrderEvidence.Confirmations} each){(evidence.Contradiction is { } c ? $"; contradicted by '{c.Request.Name}'" : string.Empty)}"));
         return evidence;
@@ -291,36 +356,161 @@ internal sealed partial class Hunter
     }
 
     /// <summary>
+    /// The victims whose search for more polluters waits (<see cref="ConfirmationCase.Deferred"/>) that can run last in a
+    /// run of <paramref name="tests"/>: not in it, in a collection apart from all of them (so it runs after them all),
+    /// and none of their polluters found in it (its outcome then says whether another one is among the tests before it:
+    /// a pass clears them, a failure singles them out, as a survey run would).
+    /// </summary>
+    private List<string> Observers(IReadOnlyList<string> tests)
+    {
+        var observers = new List<string>();
+        if (_pool is not { } pool)
+        {
+            return observers;
+        }
+
+        var collections = tests.Select(CollectionKey).ToHashSet(StringComparer.Ordinal);
+        foreach (var search in pool.Cases.Where(c => c.Waiting && c.Deferred).OrderBy(c => c.Order))
+        {
+            if (!tests.Contains(search.Victim, StringComparer.Ordinal) && !observers.Contains(search.Victim, StringComparer.Ordinal)
+                && !collections.Contains(CollectionKey(search.Victim)) && !search.Suspects.Any(s => s.Any(tests.Contains))
+                && Unsettled(search).Overlaps(tests))
+            {
+                observers.Add(search.Victim);
+                collections.Add(CollectionKey(search.Victim));
+            }
+        }
+
+        return observers;
+    }
+
+    /// <summary>
+    /// Whether a waiting search for more polluters has what it needs: the runs one at a time in which the victim failed
+    /// with none of its polluters found before it single out at most 2 tests no run cleared (or none: then it replays).
+    /// </summary>
+    private bool SearchReady(ConfirmationCase search)
+        => UnexplainedFailures(search.Victim, search.Suspects).Length == 0 || Unsettled(search).Count <= 2;
+
+    /// <summary>
+    /// The tests a waiting search still suspects: those every run one at a time in which the victim failed with none of
+    /// its polluters found before it had before it, that no run cleared.
+    /// </summary>
+    private HashSet<string> Unsettled(ConfirmationCase search)
+    {
+        var candidates = UnexplainedFailures(search.Victim, search.Suspects).SelectMany(p => p.Before).Distinct(StringComparer.Ordinal).ToArray();
+        return SingledOut(search.Victim, candidates, search.Suspects, brittle: false);
+    }
+
+    /// <summary>
+    /// In the order phase, while another order case is yet to be diagnosed: parks the victim's search for more polluters
+    /// until the order cases have been diagnosed, the victim running last in their runs meanwhile (<see cref="Observers"/>).
+    /// </summary>
+    private async Task<bool> DeferSearchAsync(string victim, IReadOnlyList<IReadOnlyList<string>> found)
+    {
+        if (_pool is not { } pool || !_orderCases.Any(c => c.Key != victim && c.Value is null))
+        {
+            return false;
+        }
+
+        var search = new ConfirmationCase(victim, [.. found], brittle: false, _runs.Count, pool.Cases.Count) { Deferred = true };
+        if (SearchReady(search))
+        {
+            return false; // the runs so far already single out what to run
+        }
+
+        await pool.ParkAsync(search).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>The order cases of this hunt, in the order they are diagnosed, with their diagnoses once started.</summary>
+    private readonly Dictionary<string, Task<Finding?>?> _orderCases = new(StringComparer.Ordinal);
+
+    /// <summary>The runs in which <paramref name="test"/> ran first in its process, one at a time, without chaos: runs alone.</summary>
+    private int RunsFirst(string test)
+        => _runs.Count(r => !r.Request.Parallel && r.OutcomeOf(test) is not null && r.Request.ChaosOf(test) == "none" && r.RanBefore(test).Count == 0);
+
+    /// <summary>
+    /// An order case to run first (alone) in a run made for <paramref name="victim"/>: one whose diagnosis has not
+    /// finished, not waiting at its confirmation (those are placed by their needs), that ran first in fewer than
+    /// <see cref="OrderEvidence.Confirmations"/> runs and is not shown to fail by chance, in a collection apart from the
+    /// run's, and cleared for the victim both ways: a run saw the victim pass after it and a run saw it fail after it, so
+    /// it is neither its polluter nor its state-setter. The one that ran first the fewest times; null when none fits.
+    /// </summary>
+    private string? EarlyAlone(string victim, IReadOnlyList<string> tests, HashSet<string> collections)
+    {
+        var passedAfter = OrderEvidence.Cleared(victim, _runs);
+        var failedAfter = OrderEvidence.Cleared(victim, _runs, brittle: true);
+        return _orderCases.Where(c => c.Value is not { IsCompleted: true }).Select(c => c.Key)
+            .Where(v => v != victim && !tests.Contains(v, StringComparer.Ordinal) && !collections.Contains(CollectionKey(v))
+                && passedAfter.Contains(v) && failedAfter.Contains(v)
+                && _pool?.Cases.Any(c => c.Victim == v && c.Waiting) != true
+                && OrderEvidence.ExactReplayDisagreement(v, _runs) is null)
+            .Select((v, i) => (Victim: v, First: RunsFirst(v), Index: i))
+            .Where(x => x.First < OrderEvidence.Confirmations)
+            .OrderBy(x => x.First).ThenBy(x => x.Index)
+            .Select(x => x.Victim).FirstOrDefault();
+    }
+
+    /// <summary>
     /// Runs a list made for <paramref name="victim"/> with order cases waiting for their confirmation in the same process,
     /// when some fit: before it, one that needs a run alone (it runs first) and is cleared for the victim (so the
     /// victim's outcome stays its own); after it, the groups of <see cref="ConfirmationsAfter"/>. Null: none fits.
     /// </summary>
-    private async Task<(RunResult Run, string? Note)?> RunWithConfirmationsAsync(RunRequest request, string victim, bool brittle, CancellationToken cancellationToken)
+    private async Task<(RunResult Run, string? Note)?> RunWithConfirmationsAsync(RunRequest request, string victim, bool brittle, CancellationToken cancellationToken, bool exact = false)
     {
         if (_pool is not { } pool || request.Tests is not { Count: > 0 } tests)
         {
             return null;
         }
 
-        // A run of the victim alone stays alone: nothing goes before it then.
+        // A run of the victim alone stays alone: nothing goes before it then. Nor before an exact replay of a run one at a
+        // time (the same tests before the victim, in the same order): only an exact replay can show it fails by chance
+        // (OrderEvidence.ExactReplayDisagreement).
         var collections = tests.Select(CollectionKey).ToHashSet(StringComparer.Ordinal);
         var cleared = OrderEvidence.Cleared(victim, _runs, brittle);
-        var first = tests.Count == 1 ? null : pool.Cases.Where(c => c.Waiting && !tests.Contains(c.Victim, StringComparer.Ordinal) && !collections.Contains(CollectionKey(c.Victim)) && cleared.Contains(c.Victim))
+        var first = tests.Count == 1 || exact ? null : pool.Cases.Where(c => c.Waiting && !tests.Contains(c.Victim, StringComparer.Ordinal) && !collections.Contains(CollectionKey(c.Victim)) && cleared.Contains(c.Victim))
             .Select(c => (Case: c, Needs: NeedsOf(c))).Where(x => x.Needs is { Alone: > 0 })
             .OrderByDescending(x => x.Needs!.Value.Alone + x.Needs.Value.After.Sum()).ThenBy(x => x.Case.Order)
             .Select(x => x.Case).FirstOrDefault();
-        IReadOnlyList<string> list = first is null ? tests : [first.Victim, .. tests];
-        var groups = ConfirmationsAfter(list).Where(g => g.Case != first).ToList();
-        if (first is null && groups.Count == 0)
+        // Else an order case not diagnosed yet (or not parked) that has run first in its process fewer than 3 times: its
+        // run alone, made early. Every order case needs such runs (to pass alone 3 times, or fail alone 3 times when
+        // brittle; its bisection's run alone), and each process has one first place.
+        var early = first is null && tests.Count > 1 && !exact ? EarlyAlone(victim, tests, collections) : null;
+        IReadOnlyList<string> list = first is not null ? [first.Victim, .. tests] : early is not null ? [early, .. tests] : tests;
+        // A search that waits runs last as an observer when the tests before it hold some it has not cleared or
+        // singled out yet; otherwise its confirmation groups for the polluters found may join as any case's.
+        var watching = Observers(list);
+        var groups = ConfirmationsAfter(list).Where(g => g.Case != first && !watching.Contains(g.Case.Victim)).ToList();
+        var observers = Observers([.. list, .. groups.SelectMany(g => g.Tests)]).Where(watching.Contains).ToList();
+        if (first is null && early is null && groups.Count == 0 && observers.Count == 0)
         {
             return null;
         }
 
         var shared = await DiagnosticAsync(request with
         {
-            Name = $"{request.Name}, {(first is null ? "confirmations after it" : groups.Count == 0 ? "a confirmation alone before it" : "confirmations with it")}",
-            Tests = [.. list, .. groups.SelectMany(g => g.Tests)],
+            Name = $"{request.Name}, {(first is null && early is null && groups.Count == 0 ? "others after it" : first is null && early is null ? "confirmations after it" : groups.Count == 0 ? "a run alone before it" : "confirmations with it")}",
+            Tests = [.. list, .. groups.SelectMany(g => g.Tests), .. observers],
         }, cancellationToken).ConfigureAwait(false);
+        var watched = observers.Count == 0 ? string.Empty
+            : $"; {string.Join(", ", observers)} ran last, {(observers.Count == 1 ? "its" : "their")} search for more polluters waiting: what ran before {(observers.Count == 1 ? "it" : "them")} is cleared or singled out";
+        if (first is null && early is null && groups.Count == 0)
+        {
+            return (shared, $"in that run{watched[1..]}");
+        }
+
+        if (early is not null)
+        {
+            var note = $"in that run {early} ran first, alone, for its own diagnosis (earlier runs saw {victim} pass after it and fail after it, so it changes nothing for it)";
+            if (groups.Count == 0)
+            {
+                return (shared, note + watched);
+            }
+
+            var confirmed = groups.Select(g => g.Case.Victim).ToArray();
+            return (shared, $"{note}; {string.Join(", ", confirmed)} {(confirmed.Length == 1 ? "was" : "were")} confirmed after it{watched}");
+        }
+
         var victims = groups.Count + (first is null ? 1 : 2);
         first?.Runs.Add((shared, -1, victims));
         foreach (var (confirmation, suspect, _) in groups)
@@ -331,6 +521,6 @@ internal sealed partial class Hunter
         var others = groups.Select(g => g.Case.Victim).Prepend(first?.Victim).OfType<string>().ToArray();
         var before = first is null ? string.Empty
             : $"{first.Victim} first, alone (an earlier run saw {victim} {(brittle ? "fail" : "pass")} after it, so it changes nothing for it); ";
-        return (shared, $"in that run {string.Join(", ", others)} {(others.Length == 1 ? "was" : "were")} confirmed too ({before}the others after it)");
+        return (shared, $"in that run {string.Join(", ", others)} {(others.Length == 1 ? "was" : "were")} confirmed too ({before}the others after it){watched}");
     }
 }

@@ -297,6 +297,13 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
             aloneEvidence = $"passed when it ran first in '{first.Request.Name}'";
             steps.Add($"alone: not run; it {aloneEvidence}");
         }
+        else if (_runs.FirstOrDefault(r => !r.Request.Parallel && r.PassedTest(victim) && r.Request.ChaosOf(victim) == "none" && r.RanBefore(victim).Count == 0) is { } ranFirst)
+        {
+            // Run first in a run made for another victim (its run alone, made early).
+            passesAlone = true;
+            aloneEvidence = $"passed when it ran first in '{ranFirst.Request.Name}'";
+            steps.Add($"alone: not run; it {aloneEvidence}");
+        }
         else if (facts.ChaosOnly)
         {
             aloneEvidence = $"passed with nothing changed in all {facts.PassedIn.Count(r => r.Request.Chaos == "none")} runs without chaos";
@@ -388,6 +395,23 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
                         reproduce, steps) { Message = run.MessageOf(victim) };
                 }
             }
+        }
+
+        // 3. Order — unless it already failed alone (first in its process, one at a time, without chaos; e.g. in a run made
+        //    for another victim): a polluter is named only for a victim that passes alone, and such a run contradicts every
+        //    polluter, so no replay or bisection could name one. It is brittle (a state-setter makes it pass) or chance.
+        if (facts.OrderPrefixes.Length > 0
+            && _runs.FirstOrDefault(r => !r.Request.Parallel && r.FailedTest(victim) && r.Request.ChaosOf(victim) == "none" && r.RanBefore(victim).Count == 0) is { } failedFirst)
+        {
+            steps.Add($"order: no replay; it failed when it ran first in '{failedFirst.Request.Name}', which contradicts any polluter (a polluted test passes alone)");
+            if (await StateSetterAsync(victim, steps, message, cancellationToken).ConfigureAwait(false) is { } setterCase)
+            {
+                return setterCase;
+            }
+
+            return new Finding(victim, FlakeCause.Nondeterministic, null,
+                $"Failed in {failedNames}; it failed alone too (first in '{failedFirst.Request.Name}'), while it passed in other runs: it fails with nothing changed.",
+                runner.ReproduceCommand(aloneRequest), steps) { Message = message };
         }
 
         // 3. Order: replay the tests that ran before it where it failed (its collection's first, then whole

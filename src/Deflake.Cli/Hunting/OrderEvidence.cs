@@ -77,12 +77,74 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
         // give a test failing at random many chances to "confirm" it, and only a pass with nothing new between counts
         // against.)
         var cleared = ClearedBy(observations);
+        // Chance, shown outright: two exact replays of each other that disagree contradict every hypothesis of order.
+        var chance = ExactReplayDisagreement(victim, runs);
+        contradiction ??= chance?.Later;
         return new OrderEvidence(victim, polluter,
             sequential.Count(o => o.Passed && o.Before.Count == 0),
             sequential.Count(o => !o.Passed && o.After && o.Fresh && o.Between.Count == 0
                 && o.Before.All(t => polluter.Contains(t, StringComparer.Ordinal) || cleared.Contains(t))),
             contradiction)
-        { Brittle = brittle };
+        { Brittle = brittle, Chance = chance };
+    }
+
+    /// <summary>
+    /// Two runs that show the victim fails by chance: in each it ran one at a time, without chaos on it or on any test
+    /// before it, with the same seed and exactly the same tests before it in the same order (none, when it ran first), and
+    /// it passed in one and failed in the other. A test whose result depends only on the tests that ran before it in its
+    /// process (a polluter's victim, a brittle test) cannot do that, so no polluter or state-setter explains it. A
+    /// parallel run, or one with chaos on it or before it, never counts: other tests then ran beside it, or under chaos.
+    /// Null when no such pair is among <paramref name="runs"/>.
+    /// </summary>
+    /// <param name="victim">The test.</param>
+    /// <param name="runs">Every run so far, in the order they were made.</param>
+    /// <returns>The earlier and the later run of the first such pair (the later is the one that showed it).</returns>
+    public static (RunResult Earlier, RunResult Later)? ExactReplayDisagreement(string victim, IEnumerable<RunResult> runs)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        var seen = new Dictionary<string, (RunResult Passed, RunResult Failed)>(StringComparer.Ordinal);
+        foreach (var run in runs)
+        {
+            if (run.Request.Parallel || run.OutcomeOf(victim) is not { } outcome || run.Request.ChaosOf(victim) != "none")
+            {
+                continue;
+            }
+
+            var before = run.RanBefore(victim);
+            if (before.Any(t => run.Request.ChaosOf(t) != "none"))
+            {
+                continue;
+            }
+
+            var key = string.Create(CultureInfo.InvariantCulture, $"{run.Request.Seed}\n{string.Join('\n', before)}");
+            seen.TryGetValue(key, out var pair);
+            pair = outcome.Passed ? (pair.Passed ?? run, pair.Failed) : (pair.Passed, pair.Failed ?? run);
+            if (pair.Passed is not null && pair.Failed is not null)
+            {
+                return outcome.Passed ? (pair.Failed, run) : (pair.Passed, run);
+            }
+
+            seen[key] = pair;
+        }
+
+        return null;
+    }
+
+    /// <summary>The two exact replays of each other in which the victim passed once and failed once, if any (<see cref="ExactReplayDisagreement"/>).</summary>
+    public (RunResult Earlier, RunResult Later)? Chance { get; init; }
+
+    /// <summary>
+    /// The sentence that says the victim failed by chance: which two runs, the same tests before it in the same order, one
+    /// passed and one failed. Null when no two runs show it.
+    /// </summary>
+    public static string? ChanceSentence(string victim, IEnumerable<RunResult> runs)
+        => ExactReplayDisagreement(victim, runs) is { } pair ? Describe(victim, pair) : null;
+
+    private static string Describe(string victim, (RunResult Earlier, RunResult Later) pair)
+    {
+        var count = pair.Earlier.RanBefore(victim).Count;
+        var before = count == 0 ? "it ran first (alone)" : string.Create(CultureInfo.InvariantCulture, $"the same {count} test{(count == 1 ? string.Empty : "s")} ran before it in the same order");
+        return $"in '{pair.Earlier.Request.Name}' and '{pair.Later.Request.Name}' {before}, one at a time, without chaos, and it {(pair.Earlier.PassedTest(victim) ? "passed" : "failed")} in the first and {(pair.Later.PassedTest(victim) ? "passed" : "failed")} in the second: a test whose result depends only on the tests before it cannot do that, so it fails by chance";
     }
 
     /// <summary>
@@ -111,7 +173,8 @@ internal sealed record OrderEvidence(string Victim, IReadOnlyList<string> Pollut
     }
 
     /// <summary>Why no polluter is named, for the evidence: which half is missing, or which run contradicts.</summary>
-    public string Shortfall => Brittle ? BrittleShortfall : Contradiction is { } run
+    public string Shortfall => Chance is { } chance && Contradiction == chance.Later ? Describe(Victim, chance)
+        : Brittle ? BrittleShortfall : Contradiction is { } run
         ? run.FailedTest(Victim)
             ? $"in '{run.Request.Name}' it failed without {string.Join(" + ", Polluter)} before it"
             : $"in '{run.Request.Name}' it passed after {string.Join(" + ", Polluter)}{(run.Request.Parallel ? " (in its collection)" : string.Empty)}"

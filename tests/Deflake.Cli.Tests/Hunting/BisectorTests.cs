@@ -213,7 +213,25 @@ public sealed class BisectorTests
 
         Assert.Equal([tests[10], tests[900]], Assert.Single(result.Polluters));
         Assert.Contains(result.Steps, s => s.Contains("delta debugging", StringComparison.Ordinal));
-        Assert.Equal(runs.Count, runs.Distinct().Count());
+        // Before delta debugging, the last list known to fail is run once more (chance would pass it); no other list twice.
+        Assert.Contains(result.Steps, s => s.Contains("halving hid the failure", StringComparison.Ordinal) && s.EndsWith("again: failed", StringComparison.Ordinal));
+        Assert.Equal(runs.Count - 1, runs.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task A_failure_that_halving_hid_and_that_does_not_come_back_is_not_delta_debugged()
+    {
+        // The victim failed after the full list once, by chance: halving finds nothing, and the list, run again, passes.
+        var tests = Suite(16);
+        var (failsAfter, runs) = Recording(_ => false);
+
+        var result = await new Bisector(failsAfter).BisectAsync(tests, knownPassesAlone: true, knownFailsAfterAll: true, TestContext.Current.CancellationToken);
+
+        Assert.Equal(BisectionVerdict.NotReproduced, result.Verdict);
+        Assert.Empty(result.Polluters);
+        Assert.DoesNotContain(result.Steps, s => s.Contains("delta debugging", StringComparison.Ordinal));
+        Assert.Equal(string.Join('\n', tests), runs[^1]); // the last run: the whole list again
+        Assert.True(runs.Count <= 6, string.Join(" | ", result.Steps)); // halving (4 runs, one closing check) and the list again
     }
 
     [Fact]
