@@ -15,6 +15,13 @@ if (args is ["hunt-cost", ..])
     return;
 }
 
+if (args is ["recycle-loop", ..])
+{
+    // Not BenchmarkDotNet: see PostgresRecycleLoop.
+    PostgresRecycleLoop.Run(args[1..]);
+    return;
+}
+
 // Every benchmark class in this assembly; pick with --filter. Figures go into issue notes as ratios.
 // The build timeout is raised from BenchmarkDotNet's 120 s: on a loaded 2-core machine building the benchmark process alone
 // took longer, and the run then reported nothing.
