@@ -103,6 +103,16 @@ internal sealed partial class Hunter
         var pool = new ConfirmationPool();
         _pool = pool;
         var tasks = new List<(string Victim, Task<Finding?> Task)>();
+
+        // A waiting case goes on, and is diagnosed until it parks again or finishes.
+        async Task ResumeAsync(ConfirmationCase waiting)
+        {
+            waiting.Waiting = false;
+            pool.Rearm();
+            waiting.Resume.SetResult();
+            await UntilParkedOrDoneAsync(pool, tasks.Single(t => t.Victim == waiting.Victim).Task).ConfigureAwait(false);
+        }
+
         try
         {
             foreach (var victim in victims)
@@ -123,10 +133,7 @@ internal sealed partial class Hunter
                 // next run is then likely its last), so that its confirmation can share the runs of the cases after it.
                 while (pool.Cases.FirstOrDefault(c => c.Waiting && c.Deferred && SearchReady(c)) is { } ready)
                 {
-                    ready.Waiting = false;
-                    pool.Rearm();
-                    ready.Resume.SetResult();
-                    await UntilParkedOrDoneAsync(pool, tasks.Single(t => t.Victim == ready.Victim).Task).ConfigureAwait(false);
+                    await ResumeAsync(ready).ConfigureAwait(false);
                 }
             }
 
@@ -136,10 +143,7 @@ internal sealed partial class Hunter
                 // confirmation groups of the cases waiting.
                 if (pool.Cases.FirstOrDefault(c => c.Waiting && c.Deferred) is { } deferred)
                 {
-                    deferred.Waiting = false;
-                    pool.Rearm();
-                    deferred.Resume.SetResult();
-                    await UntilParkedOrDoneAsync(pool, tasks.Single(t => t.Victim == deferred.Victim).Task).ConfigureAwait(false);
+                    await ResumeAsync(deferred).ConfigureAwait(false);
                     continue;
                 }
 
@@ -147,10 +151,7 @@ internal sealed partial class Hunter
                 await ConfirmTogetherAsync(waiting, cancellationToken).ConfigureAwait(false);
                 foreach (var confirmation in waiting)
                 {
-                    confirmation.Waiting = false;
-                    pool.Rearm();
-                    confirmation.Resume.SetResult();
-                    await UntilParkedOrDoneAsync(pool, tasks.Single(t => t.Victim == confirmation.Victim).Task).ConfigureAwait(false);
+                    await ResumeAsync(confirmation).ConfigureAwait(false);
                 }
             }
         }

@@ -455,7 +455,7 @@ internal static class PostgresRecycling
 
         body.Append("        if rewritten is not null then\n");
         body.Append("            foreach r in array rewritten loop\n");
-        body.Append(Dispatch("r", tables.Select(t => (t.Oid, $"todo := todo || '{{{string.Join(",", Closure(t, tables))}}}'::oid[];")).ToList(), 4));
+        body.Append(Dispatch("r", tables.Select(t => (t.Oid, $"todo := todo || '{{{string.Join(",", Closure(t, tables))}}}'::oid[];")), 4));
         body.Append("            end loop;\n");
         body.Append(CultureInfo.InvariantCulture, $"""
                         todo := array(select distinct u from unnest(todo) u);
@@ -463,7 +463,7 @@ internal static class PostgresRecycling
                         foreach r in array todo loop
 
             """);
-        body.Append(Dispatch("r", tables.Where(t => t.HasRows).Select(t => (t.Oid, RestoreSql(t) + ";")).ToList(), 4));
+        body.Append(Dispatch("r", tables.Where(t => t.HasRows).Select(t => (t.Oid, RestoreSql(t) + ";")), 4));
         body.Append(CultureInfo.InvariantCulture, $"""
                         end loop;
                         -- The template's rows of these tables now carry this transaction's id.
@@ -484,7 +484,7 @@ internal static class PostgresRecycling
                 ? $"delete from only {t.QualifiedName} where xmin <> (select t.row_xmin from {Schema}.tables t where t.rel = {oid(t.Oid)})"
                 : $"delete from only {t.QualifiedName}";
             return (t.Oid, $"{delete}; get diagnostics n = row_count; dead := dead + n; touched := touched || {Quote.Literal(t.QualifiedName)}::text;");
-        }).ToList(), 4));
+        }), 4));
         body.Append("            end loop;\n");
         body.Append("        end if;\n");
 
@@ -525,6 +525,7 @@ internal static class PostgresRecycling
                 settings text[];
                 i int;
                 r oid;
+                tracked boolean := current_setting('track_activities')::boolean;
             begin
                 ended := 0;
                 touched := '{}';
@@ -537,7 +538,7 @@ internal static class PostgresRecycling
                 pids := array(
                     select pg_stat_get_backend_pid(s) from pg_stat_get_backend_idset() s
                     where pg_stat_get_backend_dbid(s) = db and pg_stat_get_backend_client_port(s) is not null
-                      and (pg_stat_get_backend_xact_start(s) is not null or not current_setting('track_activities')::boolean)
+                      and (pg_stat_get_backend_xact_start(s) is not null or not tracked)
                       and pg_stat_get_backend_pid(s) <> pg_backend_pid()
                     union
                     select l.pid from pg_locks l where l.locktype = 'advisory' and l.database = db and l.pid <> pg_backend_pid());
@@ -595,7 +596,7 @@ internal static class PostgresRecycling
     /// PL/pgSQL that runs the statement of the table whose oid <paramref name="variable"/> holds: a balanced tree of
     /// comparisons over the oids (nothing runs for an oid not listed).
     /// </summary>
-    private static string Dispatch(string variable, List<(uint Oid, string Statement)> cases, int depth)
+    private static string Dispatch(string variable, IEnumerable<(uint Oid, string Statement)> cases, int depth)
     {
         var sorted = cases.OrderBy(c => c.Oid).ToList();
         var sql = new StringBuilder();
