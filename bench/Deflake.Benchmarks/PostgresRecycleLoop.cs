@@ -14,6 +14,8 @@ using Npgsql;
 /// </summary>
 internal static class PostgresRecycleLoop
 {
+    private static long s_rentTicks;
+
     public static void Run(IReadOnlyList<string> args) => RunAsync(args).GetAwaiter().GetResult();
 
     private static async Task RunAsync(IReadOnlyList<string> args)
@@ -47,14 +49,17 @@ internal static class PostgresRecycleLoop
                 });
                 var recycling = await MeasureAsync(seconds, async () =>
                 {
+                    var t0 = Stopwatch.GetTimestamp();
                     await using var database = await pool.RentAsync();
+                    s_rentTicks += Stopwatch.GetTimestamp() - t0;
                     await using var connection = await database.OpenConnectionAsync();
                     await PostgresIsolationBenchmarks.TestAsync(connection, 3);
                 });
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"round {round}: rolled back {rollback.Wall:F0} µs a test ({rollback.Cpu:F0} µs CPU here, {rollback.Tests} tests); recycled {recycling.Wall:F0} µs ({recycling.Cpu:F0} µs CPU, {recycling.Tests} tests): {recycling.Wall / rollback.Wall:F2}×"));
+                    $"round {round}: rolled back {rollback.Wall:F0} µs a test ({rollback.Cpu:F0} µs CPU here, {rollback.Machine:F0} µs on the machine, {rollback.Tests} tests); recycled {recycling.Wall:F0} µs ({recycling.Cpu:F0} µs CPU here, {recycling.Machine:F0} on the machine, {recycling.Tests} tests): {recycling.Wall / rollback.Wall:F2}×"));
             }
 
+            Console.WriteLine($"// rent total {Stopwatch.GetElapsedTime(0, s_rentTicks).TotalMilliseconds:F0} ms");
             Console.WriteLine($"// load average {File.ReadAllText("/proc/loadavg").Trim()}; pool: {pool.Statistics}");
         }
         finally
@@ -65,11 +70,12 @@ internal static class PostgresRecycleLoop
     }
 
     /// <summary>One warm-up pass, then one measured pass of <paramref name="seconds"/>: µs a test, wall and this process's CPU.</summary>
-    private static async Task<(double Wall, double Cpu, int Tests)> MeasureAsync(double seconds, Func<Task> test)
+    private static async Task<(double Wall, double Cpu, double Machine, int Tests)> MeasureAsync(double seconds, Func<Task> test)
     {
-        (double, double, int) result = default;
+        (double, double, double, int) result = default;
         for (var pass = 0; pass < 2; pass++)
         {
+            var machine = MachineBusyTicks();
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var clock = Stopwatch.StartNew();
             var tests = 0;
@@ -80,10 +86,23 @@ internal static class PostgresRecycleLoop
             }
 
             var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-            result = (clock.Elapsed.TotalMicroseconds / tests, used.TotalMicroseconds / tests, tests);
+            var busy = (MachineBusyTicks() - machine) * 10_000.0; // USER_HZ 100: a tick is 10 ms
+            result = (clock.Elapsed.TotalMicroseconds / tests, used.TotalMicroseconds / tests, busy / tests, tests);
         }
 
         return result;
+    }
+
+    /// <summary>The whole machine's busy CPU time so far, in ticks (Linux <c>/proc/stat</c>: all but idle and I/O wait); 0 elsewhere.</summary>
+    private static long MachineBusyTicks()
+    {
+        if (!File.Exists("/proc/stat"))
+        {
+            return 0;
+        }
+
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..].Select(long.Parse).ToArray();
+        return fields.Sum() - fields[3] - fields[4];
     }
 
     private static async Task ExecuteAsync(string connectionString, string sql)

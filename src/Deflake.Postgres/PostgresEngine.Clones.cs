@@ -70,7 +70,7 @@ public sealed partial class PostgresEngine
             var restore = await state.Restore.OpenConnectionAsync(CancellationToken.None).ConfigureAwait(false);
             await using (restore.ConfigureAwait(false))
             {
-                state.Settings = await Recycling.PostgresRecycling.ReadSettingsAsync(restore, CancellationToken.None).ConfigureAwait(false);
+                (state.Settings, state.Database) = await Recycling.PostgresRecycling.ReadCloneAsync(restore, CancellationToken.None).ConfigureAwait(false);
             }
 
             return state;
@@ -92,6 +92,9 @@ public sealed partial class PostgresEngine
         public NpgsqlDataSource? Restore { get; init; }
 
         public string[]? Settings { get; set; }
+
+        /// <summary>The clone's oid, which its restores pass in.</summary>
+        public uint Database { get; set; }
 
         /// <summary>Tables restores deleted rows from since the clone was last vacuumed (restores of one clone never overlap).</summary>
         public HashSet<string> Touched { get; } = new(StringComparer.Ordinal);
@@ -123,8 +126,9 @@ public sealed partial class PostgresEngine
             // (measured with pgbench on a clone: 0.13–0.19 ms a restore of a clean clone unprepared, 0.09–0.15 prepared).
             MaxAutoPrepare = 4,
             AutoPrepareMinUsages = 2,
-            // The restore's settings, for the whole session (restore() still sets them per transaction, to the same values).
-            Options = "-c synchronize_seqscans=off -c max_parallel_workers_per_gather=0 -c lock_timeout=5s",
+            // The restore's settings, for the whole session (restore() still sets them per transaction, to the same values), and
+            // the mark that keeps the clone's triggers from recording the restore's own writes.
+            Options = "-c synchronize_seqscans=off -c max_parallel_workers_per_gather=0 -c lock_timeout=5s " + Recycling.PostgresRecycling.RestoringOption,
         }.ConnectionString);
         builder.ConfigureTypeLoading(types => types.EnableTypeLoading(false));
         // session_replication_role too, for the whole session: changing it throws away every cached plan of the session
@@ -167,7 +171,7 @@ public sealed partial class PostgresEngine
         var connection = await state.Restore.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            var (reason, ended, touched, dead) = await Recycling.PostgresRecycling.RestoreAsync(connection, state.Settings, cancellationToken).ConfigureAwait(false);
+            var (reason, ended, touched, dead) = await Recycling.PostgresRecycling.RestoreAsync(connection, state.Settings, state.Database, cancellationToken).ConfigureAwait(false);
             if (ended > 0)
             {
                 // Sessions of the test were ended: none of this process's pooled connections to the clone may be reused.

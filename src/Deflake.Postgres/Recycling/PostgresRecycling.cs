@@ -12,7 +12,8 @@ namespace Deflake.Postgres.Recycling;
 /// <list type="bullet">
 /// <item>a copy of the rows of every table that has rows in the template;</item>
 /// <item>on every table a statement-level trigger (<c>ENABLE ALWAYS</c>, so <c>session_replication_role</c> does not
-/// silence it) that records the table as dirty: one extra insert per writing statement, not per row;</item>
+/// silence it) that records the table as dirty: one extra insert per writing statement, not per row; its condition skips
+/// Deflake's restore sessions, so a restore's own writes are not recorded;</item>
 /// <item>an event trigger that records any DDL, after which the clone is never recycled;</item>
 /// <item><c>restore()</c>, which in one round trip ends the test's sessions that could block or leak (inside a transaction,
 /// running, or holding advisory locks; idle pooled sessions stay warm), refuses what it cannot restore (DDL, prepared
@@ -32,6 +33,18 @@ internal static class PostgresRecycling
     public const string ApplicationName = "deflake recycle";
 
     private const string TriggerName = "deflake_recycle_dirty";
+
+    /// <summary>
+    /// The setting that marks Deflake's restore sessions (<see cref="RestoringOption"/>): the mark trigger does not record
+    /// what a restore writes (its own deletes and refills would be read as the next test's writes).
+    /// </summary>
+    private const string RestoringSetting = "deflake.restoring";
+
+    /// <summary>The mark trigger's condition: an expression, so a restore's writes fire no trigger function at all.</summary>
+    private const string NotRestoring = $"pg_catalog.current_setting('{RestoringSetting}', true) is distinct from 'on'";
+
+    /// <summary>The startup option of Deflake's restore sessions: what they write is not recorded as a test's writes.</summary>
+    public const string RestoringOption = $"-c {RestoringSetting}=on";
 
     /// <summary>
     /// Installs recycling in a template being built (after the schema and the template's chaos). When the template
@@ -137,7 +150,7 @@ internal static class PostgresRecycling
         foreach (var table in tables)
         {
             sql.Append(CultureInfo.InvariantCulture,
-                $"create trigger {TriggerName} after insert or update or delete or truncate on {table.QualifiedName} for each statement execute function {Schema}.mark();\n");
+                $"create trigger {TriggerName} after insert or update or delete or truncate on {table.QualifiedName} for each statement when ({NotRestoring}) execute function {Schema}.mark();\n");
             sql.Append(CultureInfo.InvariantCulture, $"alter table {table.QualifiedName} enable always trigger {TriggerName};\n");
         }
 
@@ -159,14 +172,22 @@ internal static class PostgresRecycling
             tables.Count, withRows.Count, sequences.Count);
     }
 
-    /// <summary>The database settings (<c>ALTER DATABASE … SET</c>, per role too) as <c>restore()</c> compares them.</summary>
-    public static async Task<string[]> ReadSettingsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    /// <summary>
+    /// What a restore of the clone the connection is on compares and passes in: the database settings (<c>ALTER DATABASE … SET</c>,
+    /// per role too) as <c>restore()</c> reads them, and the clone's oid (fixed for its life; passed in, a restore does not
+    /// look it up).
+    /// </summary>
+    public static async Task<(string[] Settings, uint Database)> ReadCloneAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        var command = new NpgsqlCommand($"select {Schema}.settings()", connection);
+        var command = new NpgsqlCommand($"select {Schema}.settings(), (select oid from pg_catalog.pg_database where datname = pg_catalog.current_database())", connection);
         await using (command.ConfigureAwait(false))
         {
-            var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-            return value as string[] ?? [];
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                return (reader.IsDBNull(0) ? [] : reader.GetFieldValue<string[]>(0), reader.GetFieldValue<uint>(1));
+            }
         }
     }
 
@@ -176,12 +197,13 @@ internal static class PostgresRecycling
     /// the tables the restore deleted rows from, and Dead about how many dead rows it left in them (they stay until
     /// vacuumed: see <see cref="VacuumAsync"/>).
     /// </summary>
-    public static async Task<(string? Reason, int Ended, string[] Touched, long Dead)> RestoreAsync(NpgsqlConnection connection, string[] expectedSettings, CancellationToken cancellationToken)
+    public static async Task<(string? Reason, int Ended, string[] Touched, long Dead)> RestoreAsync(NpgsqlConnection connection, string[] expectedSettings, uint database, CancellationToken cancellationToken)
     {
-        var command = new NpgsqlCommand($"select reason, ended, touched, dead from {Schema}.restore(@expected)", connection) { CommandTimeout = 60 };
+        var command = new NpgsqlCommand($"select reason, ended, touched, dead from {Schema}.restore(@expected, @db)", connection) { CommandTimeout = 60 };
         await using (command.ConfigureAwait(false))
         {
             command.Parameters.AddWithValue("expected", expectedSettings);
+            command.Parameters.Add(new NpgsqlParameter<uint>("db", NpgsqlTypes.NpgsqlDbType.Oid) { TypedValue = database });
             var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
@@ -417,7 +439,7 @@ internal static class PostgresRecycling
         create schema {{Schema}};
         comment on schema {{Schema}} is 'Deflake: this template is not recycled.';
         {{SettingsFunctionSql}}
-        create function {{Schema}}.restore(expected text[], out reason text, out ended int, out touched text[], out dead bigint) language sql set search_path = pg_catalog
+        create function {{Schema}}.restore(expected text[], db oid, out reason text, out ended int, out touched text[], out dead bigint) language sql set search_path = pg_catalog
             as $$ select {{Quote.Literal(why)}}::text, 0, null::text[], 0::bigint $$;
         """;
 
@@ -510,9 +532,8 @@ internal static class PostgresRecycling
         }
 
         return $$"""
-            create function {{Schema}}.restore(expected text[], out reason text, out ended int, out touched text[], out dead bigint) language plpgsql set search_path = pg_catalog as $$
+            create function {{Schema}}.restore(expected text[], db oid, out reason text, out ended int, out touched text[], out dead bigint) language plpgsql set search_path = pg_catalog as $$
             declare
-                db oid;
                 n bigint;
                 p int;
                 pids int[];
@@ -530,7 +551,6 @@ internal static class PostgresRecycling
                 ended := 0;
                 touched := '{}';
                 dead := 0;
-                select d.oid into db from pg_database d where d.datname = current_database();
                 -- Client sessions (a client port: none for background workers) inside a transaction (one running a statement
                 -- is inside one too) or holding advisory locks. Read through the per-backend functions, which build no row of
                 -- pg_stat_activity's 30 columns for every session on the server. Without activity tracking no session shows a
@@ -546,16 +566,23 @@ internal static class PostgresRecycling
                     {{end}}
                     ended := ended + 1;
                 end loop;
-                -- Read after the sessions ended: what they had not committed is gone with them.
+                -- Read after the sessions ended: what they had not committed is gone with them. Emptied in the same statement:
+                -- a restore that stops here (a reason) leaves a clone that is dropped, and one that fails rolls this back.
+                with d as (delete from {{Schema}}.dirty x returning x.rel, x.rewritten as was_rewritten)
                 select coalesce(bool_or(d.rel = 0), false),
-                       array_agg(distinct d.rel) filter (where not d.rewritten),
-                       array_agg(distinct d.rel) filter (where d.rewritten and d.rel <> 0),
+                       array_agg(distinct d.rel) filter (where not d.was_rewritten),
+                       array_agg(distinct d.rel) filter (where d.was_rewritten and d.rel <> 0),
+                       count(*),
                        exists (select from pg_prepared_xact() x where x.dbid = db),
                        exists (select from pg_largeobject_metadata),
                        (select coalesce(array_agg(s.setrole::text || ':' || c order by s.setrole, c), '{}')
                         from pg_db_role_setting s cross join lateral unnest(s.setconfig) c where s.setdatabase = db)
-                  into ddl, inserted, rewritten, prepared, objects, settings
-                  from {{Schema}}.dirty d;
+                  into ddl, inserted, rewritten, n, prepared, objects, settings
+                  from d;
+                if n > 0 then
+                    dead := n;
+                    touched := array['{{Schema}}.dirty'];
+                end if;
                 if prepared then
                     reason := 'a prepared transaction is pending'; return;
                 end if;
@@ -573,17 +600,15 @@ internal static class PostgresRecycling
                         reason := 'the test wrote a table Deflake does not track'; return;
                     end if;
                     -- Deflake's restore sessions hold these for the whole session; set here only for a session that does not.
-                    if current_setting('session_replication_role') <> 'replica' or current_setting('lock_timeout') <> '5s' then
+                    if current_setting('session_replication_role') <> 'replica' or current_setting('lock_timeout') <> '5s'
+                       or current_setting('{{RestoringSetting}}', true) is distinct from 'on' then
+                        perform set_config('{{RestoringSetting}}', 'on', true);
                         perform set_config('session_replication_role', 'replica', true);
                         perform set_config('synchronize_seqscans', 'off', true);
                         perform set_config('max_parallel_workers_per_gather', '0', true);
                         perform set_config('lock_timeout', '5s', true);
                     end if;
             {{body}}
-                    delete from {{Schema}}.dirty;
-                    get diagnostics n = row_count;
-                    dead := dead + n;
-                    touched := touched || '{{Schema}}.dirty'::text;
                 end if;
             {{seqBody}}
                 reason := null;

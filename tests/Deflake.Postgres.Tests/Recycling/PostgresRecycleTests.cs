@@ -45,6 +45,30 @@ public sealed class PostgresRecycleTests
     }
 
     [Fact]
+    public async Task A_restore_leaves_no_record_of_its_own_writes()
+    {
+        // The restore truncates, refills and deletes with the clone's mark triggers in place: were its writes recorded,
+        // every restore would redo the last one's work, and the record would grow by a row a table each time.
+        await using var pool = await PostgresTestServer.CreatePoolAsync(TestSchemas.Options(TestSchemas.Fresh(ShopSchema), poolSize: 1), Token);
+        string name;
+        await using (var first = await pool.RentAsync(Token))
+        {
+            name = first.Name;
+            await using var connection = await first.OpenConnectionAsync(Token);
+            await TestSchemas.ExecuteAsync(connection, "update orders set total = 1; insert into notes values (1, 'x'); insert into customers (name) values ('eve')", Token);
+            Assert.True(await TestSchemas.ScalarAsync<long>(connection, "select count(*) from deflake_recycle.dirty", Token) >= 3);
+        }
+
+        await using var second = await RentAsync(pool, name);
+        await using var again = await second.OpenConnectionAsync(Token);
+        Assert.Equal(0L, await TestSchemas.ScalarAsync<long>(again, "select count(*) from deflake_recycle.dirty", Token));
+        Assert.Equal("10,20", await TestSchemas.ScalarAsync<string>(again, "select string_agg(total::text, ',' order by id) from orders", Token));
+        // The test's own writes are still recorded after that: the restore's mark is its session's alone.
+        await TestSchemas.ExecuteAsync(again, "insert into notes values (2, 'y')", Token);
+        Assert.Equal(1L, await TestSchemas.ScalarAsync<long>(again, "select count(*) from deflake_recycle.dirty", Token));
+    }
+
+    [Fact]
     public async Task DDL_in_a_test_makes_a_new_clone_instead_and_says_so_at_debug_level()
     {
         var log = new ListLoggerFactory();
