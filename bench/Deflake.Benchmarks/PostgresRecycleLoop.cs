@@ -9,11 +9,13 @@ using Npgsql;
 /// database of its own, then on databases Deflake recycles, alternately, each after a warm-up pass as long as the
 /// measured one. Not BenchmarkDotNet: recycling restores each returned database in the background, and its steady state
 /// (the pool's clones each restored hundreds of times, the vacuums that keeps them small) takes thousands of tests to
-/// reach; this prints that state's cost a test, wall clock and this process's CPU, with the ratio.
+/// reach; this prints that state's cost a test, wall clock, this process's CPU and the whole machine's (the server's work
+/// included), with the ratio.
 /// Run: <c>dotnet run -c Release --project bench/Deflake.Benchmarks -- recycle-loop [seconds] [rounds]</c> (default 5 s, 2).
 /// </summary>
 internal static class PostgresRecycleLoop
 {
+    /// <summary>Stopwatch ticks spent in <c>RentAsync</c>: near zero unless tests wait for a database to be restored.</summary>
     private static long s_rentTicks;
 
     public static void Run(IReadOnlyList<string> args) => RunAsync(args).GetAwaiter().GetResult();
@@ -59,7 +61,7 @@ internal static class PostgresRecycleLoop
                     $"round {round}: rolled back {rollback.Wall:F0} µs a test ({rollback.Cpu:F0} µs CPU here, {rollback.Machine:F0} µs on the machine, {rollback.Tests} tests); recycled {recycling.Wall:F0} µs ({recycling.Cpu:F0} µs CPU here, {recycling.Machine:F0} on the machine, {recycling.Tests} tests): {recycling.Wall / rollback.Wall:F2}×"));
             }
 
-            Console.WriteLine($"// rent total {Stopwatch.GetElapsedTime(0, s_rentTicks).TotalMilliseconds:F0} ms");
+            Console.WriteLine($"// time spent renting, all recycled passes (waiting for a restored database shows here): {Stopwatch.GetElapsedTime(0, s_rentTicks).TotalMilliseconds:F0} ms");
             Console.WriteLine($"// load average {File.ReadAllText("/proc/loadavg").Trim()}; pool: {pool.Statistics}");
         }
         finally
