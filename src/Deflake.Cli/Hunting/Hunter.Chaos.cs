@@ -180,13 +180,11 @@ internal sealed partial class Hunter
         }
 
         var first = evidence.Failed.First(r => !r.Request.Parallel);
-        var where = _rideHosts.TryGetValue(first, out var host) ? host : $"'{first.Request.Name}'";
-        var how = first.RanBefore(victim) is { Count: > 0 } before
-            ? $"After the survey it failed in {where} after {string.Join(", ", before)}, which without chaos do not break it ('{ChaosEvidence.ClearedBy(victim, before, _survey)?.Request.Name}' saw it pass after all of them, one at a time)"
-            : first.Request.Tests is [_] ? "Alone it fails" : $"It failed as the first test of {where}, which is as good as a run alone";
+        var places = evidence.Failed.Select(r => _survey.Contains(r) ? $"the survey's '{r.Request.Name}'" : _rideHosts.TryGetValue(r, out var host) ? host : $"'{r.Request.Name}'").ToArray();
         var message = first.MessageOf(victim);
         return new Finding(victim, FlakeCause.ForChaosMode(mode), null,
-            $"{Capitalize(aloneEvidence ?? "it passes without chaos")}. {Capitalize(Under(mode))}: {how}. Under the mode it {evidence.Summary}, each time its outcome its own (the survey's run, then first in its process or after tests that do not break it): a chaos failure repeats for its seed. Failure: {message}",
+            string.Create(CultureInfo.InvariantCulture,
+                $"{Capitalize(aloneEvidence ?? "it passes without chaos")}. {Capitalize(Under(mode))} it failed {evidence.Failed.Count} times and never passed: in {places[0]}, then in {string.Join(" and ", places.Skip(1))}, each time first in its process or after tests that without chaos do not break it (its steps name the survey run that shows it). A chaos failure repeats for its seed. Failure: {message}"),
             alone?.Reproduce ?? runner.ReproduceCommand(new RunRequest($"alone, chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: false, [victim])), steps)
         { Message = message };
     }

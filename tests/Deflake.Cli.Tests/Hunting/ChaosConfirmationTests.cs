@@ -90,7 +90,7 @@ public sealed class ChaosConfirmationTests
         Assert.Equal(FlakeCause.Culture, causes[Total]);
         Assert.Equal(FlakeCause.TimeZone, causes[Shift]);
         Assert.Equal(5, causes.Count);
-        Assert.All(outcome.Findings, f => Assert.Contains("failed 3 times with seed 11", f.Evidence, StringComparison.Ordinal));
+        Assert.All(outcome.Findings, f => Assert.Contains("seed 11) it failed 3 times and never passed", f.Evidence, StringComparison.Ordinal));
 
         // Per group of suspects that can share a process (the database modes together, each environment mode on its
         // own): one check run and one confirmation run, each holding all of its suspects. Before, the checks alone:

@@ -161,7 +161,7 @@ public sealed class HunterTests
         Assert.All(runs, run => Assert.Equal(("identities", false, 7), (run.Chaos, run.Parallel, run.Seed)));
         Assert.All(runs, run => Assert.Equal([IdMixUp], run.Tests!));
         Assert.Contains(finding.Steps, s => s.StartsWith("alone: not run", StringComparison.Ordinal));
-        Assert.Contains("failed 3 times with seed 7", finding.Evidence, StringComparison.Ordinal);
+        Assert.Contains("Under DEFLAKE_CHAOS=identities (seed 7) it failed 3 times and never passed: in the survey's 'chaos identities', then in 'alone, chaos identities' and 'confirm: alone, chaos identities'", finding.Evidence, StringComparison.Ordinal);
         Assert.Equal("replay alone, chaos identities", finding.Reproduce);
     }
 
@@ -389,7 +389,7 @@ public sealed class HunterTests
         // It rode along twice (the check and the confirmation), in runs the order case made anyway.
         Assert.Equal(2, diagnosis.Count(r => r.TestChaos?.ContainsKey(IdMixUp) == true));
         Assert.Contains(idMixUp.Steps, s => s.Contains($"in the bisection's run alone of {Victim}", StringComparison.Ordinal) && s.Contains("inferred", StringComparison.Ordinal));
-        Assert.Contains("it failed in the bisection's run alone of", idMixUp.Evidence, StringComparison.Ordinal);
+        Assert.Contains("it failed 3 times and never passed: in the survey's 'chaos identities', then in the bisection's run alone of", idMixUp.Evidence, StringComparison.Ordinal);
         Assert.Equal("replay alone, chaos identities", idMixUp.Reproduce);
         Assert.Contains(idMixUp.Steps, s => s.StartsWith("reproduce:", StringComparison.Ordinal));
     }
@@ -425,7 +425,7 @@ public sealed class HunterTests
         Assert.DoesNotContain(diagnosis, r => r.Chaos != "none");
         // The victim's run alone (with the rider), the replay of its collection, then the runs that confirm it.
         Assert.Equal(2, diagnosis.Count(r => !r.Name.StartsWith("confirm", StringComparison.Ordinal)));
-        Assert.Contains($"it failed in the bisection's run alone of {Victim}", idMixUp.Evidence, StringComparison.Ordinal);
+        Assert.Contains($"then in the bisection's run alone of {Victim}", idMixUp.Evidence, StringComparison.Ordinal);
     }
 
     [Fact]
