@@ -4,7 +4,11 @@ using Deflake.Cli.Running;
 
 namespace Deflake.Cli.Hunting;
 
-/// <summary>The hunt's chaos checks: alone under a mode, one shared run for all suspects, or riding along after an order victim.</summary>
+/// <summary>
+/// The hunt's chaos checks and their confirmation (<see cref="ChaosEvidence"/>): riding along after an order victim in
+/// runs made anyway, then at most two runs per group of suspects (the check and the confirmation, each shared by all of
+/// the group's suspects still open), or a run alone under the mode.
+/// </summary>
 internal sealed partial class Hunter
 {
     /// <summary>What every run so far says about <paramref name="test"/> under <paramref name="mode"/> (with the hunt's seed).</summary>

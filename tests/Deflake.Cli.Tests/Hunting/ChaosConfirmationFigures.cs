@@ -26,46 +26,38 @@ public sealed class ChaosConfirmationFigures
     private static bool ChaosCause(Finding finding)
         => finding.Cause is FlakeCause.IdentityAlignment or FlakeCause.RowOrder or FlakeCause.Culture or FlakeCause.TimeZone;
 
-    /// <summary>Hunts of the synthetic planted suite (seeds 1..n): mean and median runs, and the hunts that blamed its random test on a mode.</summary>
+    /// <summary>
+    /// Hunts of the synthetic planted suite (seeds 1..n): mean and median runs, and the hunts that blamed its random test
+    /// on a mode, or on a test (the order rules' own chance, (1 − f)³ · f³ per hypothesis: docs/hunt.md). Every other
+    /// planted test must come out as planted.
+    /// </summary>
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task The_synthetic_planted_hunts_find_every_class_and_blame_the_random_test_on_no_mode(bool allModes)
+    public async Task The_synthetic_planted_hunts_find_every_class_and_rarely_blame_the_random_test(bool allModes)
     {
         var modes = allModes ? AllModes : HuntOptions.DefaultModes;
         var hunts = FiguresFile is null ? 20 : 100;
         var counts = new List<int>();
-        var blamed = new List<int>();
-        var unlike = new List<string>();
+        var onMode = new List<int>();
+        var onTest = new List<int>();
         foreach (var seed in Enumerable.Range(1, hunts))
         {
             var outcome = await new Hunter(SharedDiagnosisTests.PlantedSuite(new Random(seed)), new HuntOptions(seed, HuntOptions.DefaultRandomOrders, modes, "Planted"))
                 .HuntAsync(TestContext.Current.CancellationToken);
-            try
-            {
-                SharedDiagnosisTests.AssertFoundAsPlanted(outcome);
-            }
-            catch (Xunit.Sdk.XunitException e)
-            {
-                unlike.Add($"seed {seed}: {e.Message}");
-            }
-
+            SharedDiagnosisTests.AssertFoundAsPlanted(outcome with { Findings = [.. outcome.Findings.Where(f => f.Test != SharedDiagnosisTests.Lottery)] });
             counts.Add(outcome.Runs.Count);
-            if (Environment.GetEnvironmentVariable("DEFLAKE_FIGURES_DETAIL") is { Length: > 0 } detail)
+            if (outcome.Findings.SingleOrDefault(f => f.Test == SharedDiagnosisTests.Lottery) is { } random)
             {
-                File.AppendAllText(detail, $"{allModes} {seed} {outcome.Runs.Count}: {string.Join(" | ", outcome.Runs.Skip(outcome.SurveyRunCount).Where(r => r.Request.Name.Contains("chaos", StringComparison.Ordinal)).Select(r => r.Request.Name + ":" + string.Join(",", r.Tests.Where(t => r.Request.ChaosOf(t.TestId) != "none").Select(t => t.TestId.Split('.')[1] + (t.Passed ? "+" : "-")))))}\n");
-            }
-            if (outcome.Findings.Any(f => f.Test == SharedDiagnosisTests.Lottery && ChaosCause(f)))
-            {
-                blamed.Add(seed);
+                (ChaosCause(random) ? onMode : random.Polluter is not null || random.StateSetter is not null ? onTest : []).Add(seed);
             }
         }
 
         counts.Sort();
         Report(string.Create(CultureInfo.InvariantCulture,
-            $"planted, {(allModes ? "--modes all" : "default modes")}, seeds 1-{hunts}: mean runs {counts.Average():F2}, median {(counts[(hunts - 1) / 2] + counts[hunts / 2]) / 2.0}, {counts[0]}-{counts[^1]}; random test blamed on a mode in {blamed.Count} (seeds {string.Join(' ', blamed)}); not as planted: {unlike.Count}{string.Concat(unlike.Select(u => $"\n  {u}"))}"));
-        Assert.Empty(unlike);
+            $"planted, {(allModes ? "--modes all" : "default modes")}, seeds 1-{hunts}: mean runs {counts.Average():F2}, median {(counts[(hunts - 1) / 2] + counts[hunts / 2]) / 2.0}, {counts[0]}-{counts[^1]}; random test blamed on a mode in {onMode.Count} (seeds {string.Join(' ', onMode)}), on a test in {onTest.Count} (seeds {string.Join(' ', onTest)})"));
         Assert.True(counts.Average() <= (allModes ? 40 : 36), $"runs per hunt: {string.Join(", ", counts)}");
+        Assert.True(onMode.Count + onTest.Count <= Math.Max(1, hunts / 50), $"random test blamed in hunts {string.Join(", ", onMode.Concat(onTest))}");
     }
 
     /// <summary>
