@@ -155,7 +155,7 @@ internal sealed partial class Hunter
                 ? $"{(run.Request.Name.StartsWith("confirm", StringComparison.Ordinal) ? "again alone" : "alone")} under chaos {mode}: {Outcome(run, test)}"
                 : $"under chaos {mode}, {where}, {After(run, test)}: {Outcome(run, test)}";
             var counts = run.Request.Seed != options.Seed ? $"; not counted: its seed is {run.Request.Seed}, not the survey's {options.Seed}"
-                : run.Request.Tests is [_] || before.Count == 0 ? before.Count == 0 && run.Request.Tests is not [_] ? "; as good as alone" : string.Empty
+                : before.Count == 0 ? (run.Request.Tests is [_] ? string.Empty : "; as good as alone")
                 : ChaosEvidence.ClearedBy(test, before, _survey) is { } clean ? $"; counted, inferred: without chaos '{clean.Request.Name}' saw it pass one at a time after all of them"
                 : "; not counted: no survey run clears those";
             steps.Add(what + counts);
