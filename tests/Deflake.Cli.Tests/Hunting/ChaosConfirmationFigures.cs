@@ -62,7 +62,8 @@ public sealed class ChaosConfirmationFigures
 
     /// <summary>
     /// A small suite with one test failing at random 30% of the time (each hunt its own seeded draws): the share of hunts
-    /// that give it a chaos cause. Before the confirmation about 2% with all four modes; after it a fraction of that.
+    /// that give it a chaos cause: before the confirmation 1.29% (default modes) and 2.73% (all four), after it 0.39% and
+    /// 0.78% (20,000 hunts each). The bounds tell the two apart on the 1,000 hunts the test runs without DEFLAKE_FIGURES.
     /// </summary>
     [Theory]
     [InlineData(false)]
@@ -96,6 +97,7 @@ public sealed class ChaosConfirmationFigures
 
         Report(string.Create(CultureInfo.InvariantCulture,
             $"random 30%, {(allModes ? "--modes all" : "default modes")}, {hunts} hunts: found in {suspected}, blamed on a chaos mode in {blamed} ({100.0 * blamed / hunts:F2}%), mean runs {(double)runs / hunts:F2}"));
-        Assert.True(blamed <= hunts * (allModes ? 0.03 : 0.02), $"blamed on a mode in {blamed} of {hunts} hunts");
+        // Measured over 20,000 hunts: 0.39% and 0.78% (before the confirmation: 1.29% and 2.73%).
+        Assert.True(blamed <= hunts * (allModes ? 0.015 : 0.008), $"blamed on a mode in {blamed} of {hunts} hunts");
     }
 }
