@@ -46,7 +46,7 @@ internal sealed partial class Hunter
     {
         // The bisection will need a run alone (unless the survey showed it): when chaos suspects can ride along after
         // the victim there, make it first, so that it is their check too (a run that happens anyway).
-        if (!knownPassesAlone && RidersFor([victim]).Count > 0)
+        if (!knownPassesAlone && RidersFor([victim], options.Seed).Count > 0)
         {
             var aloneRequest = new RunRequest("bisect: alone", RunOrderKind.List, "none", options.Seed, Parallel: false, [victim]);
             var (alone, note) = await RunCarryingAsync(aloneRequest, victim, $"the bisection's run alone of {victim}", cancellationToken).ConfigureAwait(false);

@@ -457,7 +457,12 @@ internal sealed partial class Hunter
     /// when some fit: before it, one that needs a run alone (it runs first) and is cleared for the victim (so the
     /// victim's outcome stays its own); after it, the groups of <see cref="ConfirmationsAfter"/>. Null: none fits.
     /// </summary>
-    private async Task<(RunResult Run, string? Note)?> RunWithConfirmationsAsync(RunRequest request, string victim, bool brittle, CancellationToken cancellationToken, bool exact = false)
+    /// <remarks>
+    /// <paramref name="riders"/>: the chaos suspects that could ride along after the victim in a run of the list alone
+    /// (<see cref="RidersFor"/>). They ride after everything else here when all of them still fit there (each cleared of
+    /// every test before it); when some would not, null is returned, so the caller makes the run with them instead.
+    /// </remarks>
+    private async Task<(RunResult Run, string? Note)?> RunWithConfirmationsAsync(RunRequest request, string victim, bool brittle, CancellationToken cancellationToken, bool exact = false, IReadOnlyList<string>? riders = null)
     {
         if (_pool is not { } pool || request.Tests is not { Count: > 0 } tests)
         {
@@ -488,13 +493,22 @@ internal sealed partial class Hunter
             return null;
         }
 
+        List<string> all = [.. list, .. groups.SelectMany(g => g.Tests), .. observers];
+        var riding = riders is { Count: > 0 } ? RidersFor(all, request.Seed) : [];
+        if (riders is { Count: > 0 } && !riders.All(riding.Contains))
+        {
+            return null; // the chaos suspects ride along in a run of the list alone
+        }
+
         var shared = await DiagnosticAsync(request with
         {
             Name = $"{request.Name}, {(first is null && early is null && groups.Count == 0 ? "others after it" : first is null && early is null ? "confirmations after it" : groups.Count == 0 ? "a run alone before it" : "confirmations with it")}",
-            Tests = [.. list, .. groups.SelectMany(g => g.Tests), .. observers],
+            Tests = [.. all, .. riding],
+            TestChaos = riding.Count == 0 ? null : riding.ToDictionary(t => t, t => _chaosPlan[t], StringComparer.Ordinal),
         }, cancellationToken).ConfigureAwait(false);
-        var watched = observers.Count == 0 ? string.Empty
-            : $"; {string.Join(", ", observers)} ran last, {(observers.Count == 1 ? "its" : "their")} search for more polluters waiting: what ran before {(observers.Count == 1 ? "it" : "them")} is cleared or singled out";
+        var watched = (observers.Count == 0 ? string.Empty
+            : $"; {string.Join(", ", observers)} ran last, {(observers.Count == 1 ? "its" : "their")} search for more polluters waiting: what ran before {(observers.Count == 1 ? "it" : "them")} is cleared or singled out")
+            + (riding.Count == 0 ? string.Empty : $"; the chaos {(riding.Count == 1 ? "suspect" : "suspects")} {string.Join(", ", riding)} ran last, each under its own mode, to be checked there");
         if (first is null && early is null && groups.Count == 0)
         {
             return (shared, $"in that run{watched[1..]}");

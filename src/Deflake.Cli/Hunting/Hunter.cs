@@ -45,16 +45,22 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
     private readonly IHuntProgress _progress = progress ?? SilentProgress.Instance;
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly List<RunResult> _runs = [];
-    private readonly Dictionary<(string Mode, string Test), RunResult> _chaosRuns = [];
     private readonly Dictionary<(string, string), RunResult> _pairRuns = [];
     private readonly Dictionary<(string Before, string Victim), RunResult> _afterRuns = [];
     private readonly Dictionary<(string, string), List<RunResult>> _pairConfirmations = [];
     private readonly Dictionary<string, Finding> _explained = new(StringComparer.Ordinal);
     private Dictionary<string, string> _chaosPlan = new(StringComparer.Ordinal);
-    private Dictionary<string, string>? _batchPlan;
-    private readonly Dictionary<string, Rider> _riders = new(StringComparer.Ordinal);
+
+    /// <summary>Every chaos suspect (the environment modes' too), with the mode it is checked under first: the first it failed under.</summary>
+    private Dictionary<string, string> _suspectModes = new(StringComparer.Ordinal);
+
+    /// <summary>The runs made for the chaos suspects of a group (<see cref="ChaosGroup"/>), shared by them.</summary>
+    private readonly Dictionary<string, int> _sharedChaosRuns = new(StringComparer.Ordinal);
+
+    /// <summary>The runs made for order cases that chaos suspects rode along in, with the words naming each.</summary>
+    private readonly Dictionary<RunResult, string> _rideHosts = [];
     private readonly HashSet<string> _diagnosed = new(StringComparer.Ordinal);
-    private IReadOnlyList<RunResult> _survey = [];
+    private List<RunResult> _survey = [];
     private RunResult? _sequentialDefault;
     private RunResult? _parallelConfirm;
 
@@ -97,11 +103,11 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
         // The tests to check under a chaos mode, each under the first mode it failed under, so that one process
         // checks them all (DEFLAKE_CHAOS_TESTS gives each its own mode).
         _survey = survey;
-        _chaosPlan = suspects.Where(s => !facts[s].FailedWithoutChaos && facts[s].ChaosModes.Length > 0)
-            .ToDictionary(s => s, s => options.Modes.First(m => facts[s].ChaosModes.Contains(m, StringComparer.Ordinal)), StringComparer.Ordinal)
-            // The environment modes (culture, timezone) are the process's, not one test's: their suspects run alone.
-            .Where(p => !EnvironmentChaos.IsEnvironmentMode(p.Value))
-            .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        _suspectModes = suspects.Where(s => !facts[s].FailedWithoutChaos && facts[s].ChaosModes.Length > 0)
+            .ToDictionary(s => s, s => options.Modes.First(m => facts[s].ChaosModes.Contains(m, StringComparer.Ordinal)), StringComparer.Ordinal);
+        // The environment modes (culture, timezone) are the process's, not one test's: their suspects never ride along,
+        // and share runs only with suspects of the same mode.
+        _chaosPlan = _suspectModes.Where(p => !EnvironmentChaos.IsEnvironmentMode(p.Value)).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
 
         // Order cases first, so that the chaos suspects can ride along in their runs (after the victim, each under its
         // own mode): those that failed one at a time, then those that failed only in parallel runs but after tests of
@@ -371,28 +377,27 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
             return failsAlone;
         }
 
-        // 2. Chaos: fails alone under the mode it failed under (unless it failed without chaos too: then chaos is not
-        //    what breaks it, and its failures under chaos may be chance).
+        // 2. Chaos: fails under the mode it failed under, 3 times with the survey's seed, never passing there (unless it
+        //    failed without chaos too: then chaos is not what breaks it, and its failures under chaos may be chance).
         if (!facts.FailedWithoutChaos && !_runs.Any(r => r.Request.ChaosOf(victim) == "none" && r.FailedTest(victim)))
         {
             foreach (var mode in facts.ChaosModes)
             {
-                var (fails, run, how, step) = await ChaosCheckAsync(victim, mode, cancellationToken).ConfigureAwait(false);
-                steps.Add(step);
-                if (fails)
+                var evidence = await ConfirmChaosAsync(victim, mode, cancellationToken).ConfigureAwait(false);
+                steps.AddRange(ChaosSteps(victim, mode, evidence));
+                if (evidence.Confirmed)
                 {
-                    // A shared check run stands for a run alone under the mode (see ChaosCheckAsync): replay that, and
-                    // say so when this hunt did not run exactly that command.
-                    var reproduce = run.Request.TestChaos is null ? run.Reproduce
-                        : runner.ReproduceCommand(new RunRequest($"alone, chaos {mode}", RunOrderKind.Default, mode, options.Seed, Parallel: false, [victim]));
-                    if (run.Request.TestChaos is not null)
-                    {
-                        steps.Add($"reproduce: runs it alone under chaos {mode}; this hunt did not run that exact command, it stands for the run above");
-                    }
+                    return ChaosFinding(victim, mode, evidence, aloneEvidence, steps);
+                }
 
-                    return new Finding(victim, FlakeCause.ForChaosMode(mode), null,
-                        $"{Capitalize(aloneEvidence ?? "it passes without chaos")}. {how} Failure: {run.MessageOf(victim)}",
-                        reproduce, steps) { Message = run.MessageOf(victim) };
+                if (evidence.Chance)
+                {
+                    return ChaosChanceFinding(victim, mode, evidence, facts, steps, message);
+                }
+
+                if (evidence.FailedWithoutChaos is not null)
+                {
+                    break;
                 }
             }
         }

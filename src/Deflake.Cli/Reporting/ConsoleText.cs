@@ -58,7 +58,7 @@ internal static partial class ConsoleText
             case FlakeCause.TimeZone:
                 var mode = ModeOf(finding.Cause);
                 var under = EnvironmentChaos.IsEnvironmentMode(mode) ? EnvironmentChaos.Label(mode, seed) : $"chaos {mode}";
-                return $"Passed without chaos; failed under {under}, alone or as good as alone.";
+                return string.Create(CultureInfo.InvariantCulture, $"Passed without chaos; failed under {under} {ChaosEvidence.Confirmations} times with one seed.");
             case FlakeCause.TestOrder when finding.StateSetter is not null:
                 return $"Failed alone; passed after its state-setter; {confirmed}.";
             case FlakeCause.TestOrder:

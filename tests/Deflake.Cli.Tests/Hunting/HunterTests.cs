@@ -147,7 +147,7 @@ public sealed class HunterTests
     private static List<RunRequest> Diagnosis(SyntheticRunner runner, HuntOutcome outcome) => runner.Requests.Skip(outcome.SurveyRunCount).ToList();
 
     [Fact]
-    public async Task A_chaos_only_suspect_costs_no_run_alone_only_one_run_alone_under_its_mode()
+    public async Task A_chaos_only_suspect_costs_no_run_alone_without_chaos_and_two_runs_alone_under_its_mode()
     {
         var runner = new SyntheticRunner().Add("A.Ok").Add(IdMixUp, (r, _) => r.Chaos == "identities").Add("B.Ok");
 
@@ -155,15 +155,18 @@ public sealed class HunterTests
 
         var finding = Assert.Single(outcome.Findings);
         Assert.Equal(FlakeCause.IdentityAlignment, finding.Cause);
-        var run = Assert.Single(Diagnosis(runner, outcome));
-        Assert.Equal(("identities", false), (run.Chaos, run.Parallel));
-        Assert.Equal([IdMixUp], run.Tests!);
+        // The check and its confirmation (issue 15: the survey's failure and two more, with the survey's seed).
+        var runs = Diagnosis(runner, outcome);
+        Assert.Equal(["alone, chaos identities", "confirm: alone, chaos identities"], runs.Select(r => r.Name));
+        Assert.All(runs, run => Assert.Equal(("identities", false, 7), (run.Chaos, run.Parallel, run.Seed)));
+        Assert.All(runs, run => Assert.Equal([IdMixUp], run.Tests!));
         Assert.Contains(finding.Steps, s => s.StartsWith("alone: not run", StringComparison.Ordinal));
+        Assert.Contains("Under DEFLAKE_CHAOS=identities (seed 7) it failed 3 times and never passed: in the survey's 'chaos identities', then in 'alone, chaos identities' and 'confirm: alone, chaos identities'", finding.Evidence, StringComparison.Ordinal);
         Assert.Equal("replay alone, chaos identities", finding.Reproduce);
     }
 
     [Fact]
-    public async Task Chaos_suspects_share_one_run_and_only_one_the_survey_cannot_clear_of_the_tests_before_it_is_run_alone()
+    public async Task Chaos_suspects_share_two_runs_in_the_order_that_lets_each_count_and_none_runs_alone()
     {
         var runner = new SyntheticRunner()
             .Add("A.First", (r, _) => r.Chaos == "rows")
@@ -177,22 +180,23 @@ public sealed class HunterTests
         Assert.All(outcome.Findings, f => Assert.Equal(FlakeCause.RowOrder, f.Cause));
         Assert.Equal(["A.First", "B.Second", "C.Third"], outcome.Findings.Select(f => f.Test).Order());
         var diagnosis = Diagnosis(runner, outcome);
-        Assert.All(diagnosis, r => Assert.Equal("rows", r.Chaos));
-        var batch = Assert.Single(diagnosis, r => r.Tests!.Count == 3);
-        Assert.False(batch.Parallel);
-        Assert.Equal(3, batch.TestChaos!.Count);
-
-        // A.First ran first: as good as alone. B.Second failed after A.First only, and 'random #1' saw it pass after
-        // A.First without chaos: inferred. C.Third failed after both, which no survey run ran before it: run alone.
-        Assert.Equal(["C.Third"], diagnosis.Where(r => r.Tests!.Count == 1).Select(r => r.Tests![0]));
-        Assert.Equal(2, diagnosis.Count);
+        Assert.All(diagnosis, r => Assert.Equal(("rows", false), (r.Chaos, r.Parallel)));
+        // The check and the confirmation, each shared by all three, and no run alone: C.Third first (as good as alone),
+        // then A.First, which 'random #1' saw pass after C.Third, then B.Second, which it saw pass after both (inferred).
+        // With A.First first instead, C.Third would have counted in neither run (no survey run had it after the others).
+        Assert.Equal(["chaos suspects, each under its mode, one at a time", "confirm: chaos suspects, each under its mode, one at a time"], diagnosis.Select(r => r.Name));
+        Assert.All(diagnosis, r => Assert.Equal(["C.Third", "A.First", "B.Second"], r.Tests!));
+        Assert.All(diagnosis, r => Assert.Equal(3, r.TestChaos!.Count));
         var second = Assert.Single(outcome.Findings, f => f.Test == "B.Second");
         Assert.Contains(second.Steps, s => s.Contains("inferred", StringComparison.Ordinal) && s.Contains("'random #1'", StringComparison.Ordinal));
+        Assert.Contains("failed 3 times", second.Evidence, StringComparison.Ordinal);
+        // Its command runs it alone under the mode, which the shared runs stand for.
         Assert.Equal("replay alone, chaos rows", second.Reproduce);
+        Assert.Contains(second.Steps, s => s.StartsWith("reproduce: runs it alone under chaos rows with seed 3", StringComparison.Ordinal));
     }
 
     [Fact]
-    public async Task Chaos_suspects_of_two_modes_share_one_run_each_under_its_own_mode()
+    public async Task Chaos_suspects_of_two_modes_share_their_check_and_their_confirmation_each_under_its_own_mode()
     {
         var runner = new SyntheticRunner().Add("A.Ok").Add(IdMixUp, (r, _) => r.Chaos == "identities").Add(Unordered, (r, _) => r.Chaos == "rows").Add("B.Ok");
 
@@ -200,10 +204,11 @@ public sealed class HunterTests
 
         Assert.Equal(FlakeCause.IdentityAlignment, Assert.Single(outcome.Findings, f => f.Test == IdMixUp).Cause);
         Assert.Equal(FlakeCause.RowOrder, Assert.Single(outcome.Findings, f => f.Test == Unordered).Cause);
-        var run = Assert.Single(Diagnosis(runner, outcome));
-        Assert.False(run.Parallel);
-        Assert.Equal("identities", run.TestChaos![IdMixUp]);
-        Assert.Equal("rows", run.TestChaos[Unordered]);
+        // One run for both modes' check, one for both modes' confirmation: never a run per mode, nor per test.
+        var runs = Diagnosis(runner, outcome);
+        Assert.Equal(2, runs.Count);
+        Assert.All(runs, run => Assert.False(run.Parallel));
+        Assert.All(runs, run => Assert.Equal(("identities", "rows"), (run.TestChaos![IdMixUp], run.TestChaos[Unordered])));
 
         // Each finding replays alone under its own mode.
         Assert.Equal("replay alone, chaos identities", Assert.Single(outcome.Findings, f => f.Test == IdMixUp).Reproduce);
@@ -211,7 +216,7 @@ public sealed class HunterTests
     }
 
     [Fact]
-    public async Task A_batch_failure_that_the_run_alone_does_not_confirm_is_not_blamed_on_chaos()
+    public async Task A_suspect_that_fails_under_chaos_only_after_another_runs_first_in_the_shared_run_and_is_not_blamed_on_chaos()
     {
         // B fails under rows only after A in the same process (state A leaves behind): chaos alone does not break it.
         var runner = new SyntheticRunner()
@@ -219,14 +224,18 @@ public sealed class HunterTests
             .Add("B.AfterA", (r, before) => r.Chaos == "rows" && before.Contains("A.Unordered"))
             .Add("C.Ok");
 
-        // No random orders: 'reverse' runs B before A, so no survey run clears A as what breaks B.
+        // No random orders: 'reverse' runs B before A, so no survey run clears A as what breaks B; it clears B for A.
         var outcome = await new Hunter(runner, new HuntOptions(3, 0, ["rows"], "A")).HuntAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal(FlakeCause.RowOrder, Assert.Single(outcome.Findings, f => f.Test == "A.Unordered").Cause);
         var b = Assert.Single(outcome.Findings, f => f.Test == "B.AfterA");
         Assert.NotEqual(FlakeCause.RowOrder, b.Cause);
-        Assert.Contains(runner.Requests, r => r.Chaos == "rows" && !r.Parallel && r.Tests is ["B.AfterA"]);
-        Assert.Contains(b.Steps, s => s.Contains("alone under chaos rows: passed", StringComparison.Ordinal));
+        // The shared run puts B first (as good as alone) and A after it (cleared by 'reverse'): both count there. B passed.
+        var shared = Assert.Single(runner.Requests, r => r.Chaos == "rows" && !r.Parallel && r.Tests!.Count == 2);
+        Assert.Equal(["B.AfterA", "A.Unordered"], shared.Tests!);
+        Assert.Contains(b.Steps, s => s.Contains("with nothing before it: passed; as good as alone", StringComparison.Ordinal));
+        // A needs one more failure; B, ruled out, is not run again.
+        Assert.Equal([["B.AfterA", "A.Unordered"], ["A.Unordered"]], runner.Requests.Skip(outcome.SurveyRunCount).Where(r => r.Chaos == "rows").Select(r => r.Tests!.ToArray()));
     }
 
     [Fact]
@@ -377,8 +386,10 @@ public sealed class HunterTests
         Assert.Equal(OrderEvidence.Confirmations, diagnosis.Count(r => r.Name == "confirm: after the polluter"));
 
         var idMixUp = Assert.Single(outcome.Findings, f => f.Test == IdMixUp);
+        // It rode along twice (the check and the confirmation), in runs the order case made anyway.
+        Assert.Equal(2, diagnosis.Count(r => r.TestChaos?.ContainsKey(IdMixUp) == true));
         Assert.Contains(idMixUp.Steps, s => s.Contains($"in the bisection's run alone of {Victim}", StringComparison.Ordinal) && s.Contains("inferred", StringComparison.Ordinal));
-        Assert.Contains("it failed in the bisection's run alone of", idMixUp.Evidence, StringComparison.Ordinal);
+        Assert.Contains("it failed 3 times and never passed: in the survey's 'chaos identities', then in the bisection's run alone of", idMixUp.Evidence, StringComparison.Ordinal);
         Assert.Equal("replay alone, chaos identities", idMixUp.Reproduce);
         Assert.Contains(idMixUp.Steps, s => s.StartsWith("reproduce:", StringComparison.Ordinal));
     }
@@ -403,15 +414,18 @@ public sealed class HunterTests
         var idMixUp = Assert.Single(outcome.Findings, f => f.Test == IdMixUp);
         Assert.Equal(FlakeCause.IdentityAlignment, idMixUp.Cause);
 
-        // The victim is diagnosed first, and its run alone carries the suspect: no chaos check run of its own.
+        // The victim is diagnosed first, and its run alone and its replay carry the suspect (its check and its
+        // confirmation): no chaos run of its own.
         var diagnosis = Diagnosis(runner, outcome);
-        var carrier = Assert.Single(diagnosis, r => r.TestChaos is not null);
-        Assert.Equal([Victim, IdMixUp], carrier.Tests);
-        Assert.Equal(("none", "identities"), (carrier.Chaos, carrier.TestChaos![IdMixUp]));
+        var carriers = diagnosis.Where(r => r.TestChaos is not null).ToArray();
+        Assert.Equal(2, carriers.Length);
+        Assert.All(carriers, carrier => Assert.Equal(IdMixUp, carrier.Tests![^1]));
+        Assert.All(carriers, carrier => Assert.Equal(("none", "identities"), (carrier.Chaos, carrier.TestChaos![IdMixUp])));
+        Assert.Equal([Victim, IdMixUp], carriers[0].Tests);
         Assert.DoesNotContain(diagnosis, r => r.Chaos != "none");
         // The victim's run alone (with the rider), the replay of its collection, then the runs that confirm it.
         Assert.Equal(2, diagnosis.Count(r => !r.Name.StartsWith("confirm", StringComparison.Ordinal)));
-        Assert.Contains($"it failed in the bisection's run alone of {Victim}", idMixUp.Evidence, StringComparison.Ordinal);
+        Assert.Contains($"then in the bisection's run alone of {Victim}", idMixUp.Evidence, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -453,7 +467,8 @@ public sealed class HunterTests
         Assert.Equal(Polluter, Assert.Single(outcome.Findings, f => f.Test == Victim).Polluter);
         var racer = Assert.Single(outcome.Findings, f => f.Test == RowsRacer);
         Assert.NotEqual(FlakeCause.RowOrder, racer.Cause);
-        Assert.Contains(racer.Steps, s => s.Contains("in the bisection's run alone of", StringComparison.Ordinal) && s.EndsWith(": passed", StringComparison.Ordinal));
+        Assert.Contains(racer.Steps, s => s.Contains("in the bisection's run alone of", StringComparison.Ordinal) && s.Contains(": passed; counted", StringComparison.Ordinal));
+        Assert.Contains(racer.Steps, s => s.StartsWith("chaos rows: failed 1 time with seed 7", StringComparison.Ordinal) && s.EndsWith("not this mode's case", StringComparison.Ordinal));
         Assert.DoesNotContain(Diagnosis(runner, outcome), r => r.Chaos == "rows");
     }
 
