@@ -12,8 +12,8 @@ namespace Deflake.Postgres.Recycling;
 /// <list type="bullet">
 /// <item>a copy of the rows of every table that has rows in the template;</item>
 /// <item>on every table a statement-level trigger (<c>ENABLE ALWAYS</c>, so <c>session_replication_role</c> does not
-/// silence it) that records the table as dirty: one extra insert per writing statement, not per row; its condition skips
-/// Deflake's restore sessions, so a restore's own writes are not recorded;</item>
+/// silence it) that records the table as dirty: one extra insert per writing statement, not per row; in Deflake's restore
+/// sessions it records nothing, so a restore's own writes are not read as a test's;</item>
 /// <item>an event trigger that records any DDL, after which the clone is never recycled;</item>
 /// <item><c>restore()</c>, which in one round trip ends the test's sessions that could block or leak (inside a transaction,
 /// running, or holding advisory locks; idle pooled sessions stay warm), refuses what it cannot restore (DDL, prepared
@@ -40,8 +40,8 @@ internal static class PostgresRecycling
     /// </summary>
     private const string RestoringSetting = "deflake.restoring";
 
-    /// <summary>The mark trigger's condition: an expression, so a restore's writes fire no trigger function at all.</summary>
-    private const string NotRestoring = $"pg_catalog.current_setting('{RestoringSetting}', true) is distinct from 'on'";
+    /// <summary>True in Deflake's restore sessions: the mark trigger records nothing there.</summary>
+    private const string Restoring = $"pg_catalog.current_setting('{RestoringSetting}', true) is not distinct from 'on'";
 
     /// <summary>The startup option of Deflake's restore sessions: what they write is not recorded as a test's writes.</summary>
     public const string RestoringOption = $"-c {RestoringSetting}=on";
@@ -139,6 +139,11 @@ internal static class PostgresRecycling
                 -- check-then-insert as security definer, under 0.05 ms for this): no unique key, so two sessions of a test
                 -- writing one table in open transactions never wait for each other here; the restore reads the rows as a set.
                 -- No SET clause (it would save and restore settings on every call): names and operators are qualified instead.
+                -- Deflake's restore sessions are not recorded: a simple expression, no query (a WHEN condition on the trigger
+                -- instead was measured at about 0.03 ms more a test: it is compiled again for every statement).
+                if {{Restoring}} then
+                    return null;
+                end if;
                 insert into {{Schema}}.dirty values (TG_RELID, TG_OP operator(pg_catalog.<>) 'INSERT');
                 return null;
             end $$;
@@ -150,7 +155,7 @@ internal static class PostgresRecycling
         foreach (var table in tables)
         {
             sql.Append(CultureInfo.InvariantCulture,
-                $"create trigger {TriggerName} after insert or update or delete or truncate on {table.QualifiedName} for each statement when ({NotRestoring}) execute function {Schema}.mark();\n");
+                $"create trigger {TriggerName} after insert or update or delete or truncate on {table.QualifiedName} for each statement execute function {Schema}.mark();\n");
             sql.Append(CultureInfo.InvariantCulture, $"alter table {table.QualifiedName} enable always trigger {TriggerName};\n");
         }
 
