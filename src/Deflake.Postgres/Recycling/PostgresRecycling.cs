@@ -606,7 +606,7 @@ internal static class PostgresRecycling
                     end if;
                     -- Deflake's restore sessions hold these for the whole session; set here only for a session that does not.
                     if current_setting('session_replication_role') <> 'replica' or current_setting('lock_timeout') <> '5s'
-                       or current_setting('{{RestoringSetting}}', true) is distinct from 'on' then
+                       or not ({{Restoring}}) then
                         perform set_config('{{RestoringSetting}}', 'on', true);
                         perform set_config('session_replication_role', 'replica', true);
                         perform set_config('synchronize_seqscans', 'off', true);
