@@ -138,6 +138,7 @@ internal sealed partial class Hunter
 
         var others = result.Polluters.Skip(1).Select(p => string.Join(" + ", p)).ToArray();
         var named = before.Count == 1 ? "the replay of the two" : $"bisection ({Bisector.RunCount(result.Runs)})";
+        _orderHypotheses[victim] = (result.Polluters, true);
         return new Finding(victim, FlakeCause.TestOrder, null,
             string.Create(CultureInfo.InvariantCulture,
                 $"Brittle: fails alone, but passed after {prefix.Describe}; {named} names the state-setter {setter}{(others.Length > 0 ? $", and independently {string.Join(", ", others)}" : string.Empty)}. Over this hunt's runs it {evidence.Summary}."),

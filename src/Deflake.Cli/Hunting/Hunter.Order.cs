@@ -255,6 +255,7 @@ internal sealed partial class Hunter
         }
 
         var others = confirmedOthers.Select(p => string.Join(" + ", p)).ToArray();
+        _orderHypotheses[victim] = ([first, .. confirmedOthers], false);
         return new Finding(victim, FlakeCause.TestOrder, polluter,
             string.Create(CultureInfo.InvariantCulture,
                 $"Passes alone; fails after {prefix.Describe}; {named}{(others.Length > 0 ? $", and independently {string.Join(", ", others)}" : string.Empty)}. Over this hunt's runs it {evidence.Summary}."),

@@ -158,6 +158,8 @@ internal sealed partial class Hunter(ITestRunner runner, HuntOptions options, IH
             _progress.Found(finding);
         }
 
+        // Read every finding again over every run: runs made after a test was diagnosed can contradict its cause.
+        findings = Reread(findings);
         stopwatch.Stop();
         var testCount = _selected?.Length ?? survey[0].Discovered ?? survey[0].Tests.Count;
         return new HuntOutcome(options.Seed, options.Project, options.Modes, testCount, _runs.ToArray(), survey.Count, findings, alwaysFailing, started, stopwatch.Elapsed);
