@@ -14,6 +14,10 @@ public static class PostgresTestServer
     public static Task<string> GetAdminConnectionStringAsync(CancellationToken cancellationToken = default)
         => AdminConnectionString.Value.WaitAsync(cancellationToken);
 
+    /// <summary>This process started (or attached to) the throwaway local server: no <c>DEFLAKE_POSTGRES</c>, and a test used it.</summary>
+    public static bool UsedTheLocalServer => string.IsNullOrEmpty(Environment.GetEnvironmentVariable(DeflakeEnvironment.Postgres))
+        && AdminConnectionString.IsValueCreated && AdminConnectionString.Value.IsCompletedSuccessfully;
+
     /// <summary>A new engine on the test server.</summary>
     public static async Task<PostgresEngine> CreateEngineAsync(Action<PostgresEngineOptions>? configure = null)
     {

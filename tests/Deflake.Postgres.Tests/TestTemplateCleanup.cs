@@ -7,7 +7,10 @@ namespace Deflake.Postgres.Tests;
 
 /// <summary>
 /// Tests make a brand-new template each (fresh schema versions); this drops the ones this test process made once
-/// every test has run, so repeated runs do not pile templates up on the shared server.
+/// every test has run, so repeated runs do not pile templates up on the shared server. The chaos tests' per-seed
+/// templates are kept for the next run (they are its templates again), but each build of Deflake makes new ones, and
+/// their pools skip collection: so the templates no run has used for an hour are collected too, by Deflake's own age
+/// rule (a template a live pool of any process uses is never dropped).
 /// </summary>
 public sealed class TestTemplateCleanup : IAsyncDisposable
 {
@@ -17,6 +20,7 @@ public sealed class TestTemplateCleanup : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await DropTemplatesUnusedForAnHourAsync();
         if (Templates.IsEmpty)
         {
             return;
@@ -37,5 +41,21 @@ public sealed class TestTemplateCleanup : IAsyncDisposable
 
         Templates.Clear();
         NpgsqlConnection.ClearAllPools();
+    }
+
+    /// <summary>
+    /// Collection as a pool start does it, with templates unused for an hour old enough to go (superseded ones are left
+    /// to that rule: a seed loop's templates share a lineage). Only on the throwaway local server, when a test used it.
+    /// </summary>
+    private static async Task DropTemplatesUnusedForAnHourAsync()
+    {
+        if (!PostgresTestServer.UsedTheLocalServer)
+        {
+            return;
+        }
+
+        await using var engine = await PostgresTestServer.CreateEngineAsync(o => (o.DropTemplatesUnusedFor, o.KeepSupersededTemplates) = (TimeSpan.FromHours(1), null));
+        await engine.StartAsync(new EngineContext(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System, ChaosModes.None, 0));
+        await engine.RemoveOrphansAsync(TimeSpan.FromDays(1));
     }
 }
