@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
 using Deflake.Cli.Running;
 using Spectre.Console;
 
@@ -58,13 +60,46 @@ internal static partial class CommonOptions
     public static Option<int?> Seed() => new("--seed")
     {
         Description = "Seed for every random choice (orders, chaos). Default: a fresh one, printed so the hunt can be replayed.",
+        CustomParser = result => WholeNumber(result, "42"),
     };
 
-    public static Option<int> Timeout() => new("--timeout")
+    public static Option<int> Timeout()
     {
-        Description = "Minutes one test run may take before it counts as hung.",
-        DefaultValueFactory = _ => 10,
-    };
+        var option = new Option<int>("--timeout")
+        {
+            Description = "Minutes one test run may take before it counts as hung.",
+            DefaultValueFactory = _ => 10,
+            CustomParser = result => WholeNumber(result, "10"),
+        };
+        option.Validators.Add(r =>
+        {
+            if (r.Tokens.Count == 1 && int.TryParse(r.Tokens[0].Value, CultureInfo.InvariantCulture, out var minutes) && minutes < 1)
+            {
+                r.AddError($"--timeout: {minutes} minutes would stop every run at once; give 1 or more (the default is 10).");
+            }
+        });
+        return option;
+    }
+
+    /// <summary>
+    /// An option's whole-number value; otherwise a one-line error that names the option, the value given and what to give
+    /// instead (the parser's own message names a .NET type).
+    /// </summary>
+    public static int WholeNumber(ArgumentResult result, string example)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var token = result.Tokens.Count > 0 ? result.Tokens[^1].Value : string.Empty;
+        if (int.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+
+        var name = result.Parent is OptionResult option ? option.Option.Name : "the value";
+        result.AddError(long.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _)
+            ? $"{name}: {token} is out of range; give a whole number from {int.MinValue} to {int.MaxValue}, such as {example}."
+            : $"{name}: '{token}' is not a whole number; give one such as {example}.");
+        return 0;
+    }
 
     public static Option<bool> ColdStart() => new("--cold-start")
     {

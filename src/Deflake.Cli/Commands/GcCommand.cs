@@ -18,6 +18,7 @@ internal sealed class GcCommand(CommandContext context)
     {
         Description = "Also remove kept databases of failed tests older than this many days.",
         DefaultValueFactory = _ => 7,
+        CustomParser = result => CommonOptions.WholeNumber(result, "7"),
     };
 
     /// <summary>The command line definition.</summary>

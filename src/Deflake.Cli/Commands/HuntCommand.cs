@@ -30,6 +30,7 @@ internal sealed class HuntCommand(CommandContext context)
     {
         Description = "How many seeded random orders to run (besides baseline, reverse and one run per chaos mode); default 5: a test failing 30% of the time is then missed in 4% of hunts.",
         DefaultValueFactory = _ => HuntOptions.DefaultRandomOrders,
+        CustomParser = result => CommonOptions.WholeNumber(result, "5"),
     };
 
     private static readonly Option<string[]> ModesOption = new("--modes")

@@ -74,6 +74,22 @@ public sealed class CommandLineTests
         Assert.StartsWith("deflake: ", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("hunt --seed abc", "deflake: --seed: 'abc' is not a whole number; give one such as 42.")]
+    [InlineData("hunt --seed 99999999999", "deflake: --seed: 99999999999 is out of range; give a whole number from -2147483648 to 2147483647, such as 42.")]
+    [InlineData("hunt --runs many", "deflake: --runs: 'many' is not a whole number; give one such as 5.")]
+    [InlineData("bisect --victim A.B --timeout 1.5", "deflake: --timeout: '1.5' is not a whole number; give one such as 10.")]
+    [InlineData("gc --kept-days a-week", "deflake: --kept-days: 'a-week' is not a whole number; give one such as 7.")]
+    [InlineData("hunt --timeout 0", "deflake: --timeout: 0 minutes would stop every run at once; give 1 or more (the default is 10).")]
+    public async Task A_number_option_given_something_else_names_the_option_and_the_value_not_a_dotnet_type(string args, string expected)
+    {
+        var (code, _, error) = await RunAsync(args.Split(' '));
+
+        Assert.Equal(ExitCodes.UsageError, code);
+        Assert.Equal(expected, error.Split(Environment.NewLine)[0]);
+        Assert.DoesNotContain("System.", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task An_unknown_command_is_one_line_that_says_so_and_lists_the_commands()
     {
