@@ -115,7 +115,7 @@ internal sealed class BisectCommand(CommandContext context)
         }
         finally
         {
-            CommonOptions.DeleteQuietly(work);
+            CommonOptions.ReleaseWorkDirectory(work);
         }
     }
 }

@@ -109,9 +109,39 @@ internal static partial class CommonOptions
 
     public static int ResolveSeed(int? seed) => seed ?? System.Random.Shared.Next(1, int.MaxValue);
 
-    /// <summary>Where a hunt or bisection keeps its order files and results; removed when it ends.</summary>
+    /// <summary>The names of the work folders the hunts and bisections of this process hold now.</summary>
+    private static readonly HashSet<string> WorkDirectoriesInUse = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Where a hunt or bisection keeps its order files and results; given back (and removed) with
+    /// <see cref="ReleaseWorkDirectory"/> when it ends. <c>deflake-hunt-{process id}-{seed}</c>, and a number after it
+    /// when a hunt of this process with the same seed still holds that one (hunts run side by side in one process, as
+    /// tests do): two hunts never share order files or results.
+    /// </summary>
     public static string WorkDirectory(int seed)
-        => Path.Combine(Path.GetTempPath(), $"deflake-hunt-{Environment.ProcessId}-{seed}");
+    {
+        var name = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"deflake-hunt-{Environment.ProcessId}-{seed}");
+        lock (WorkDirectoriesInUse)
+        {
+            var candidate = name;
+            for (var n = 2; !WorkDirectoriesInUse.Add(candidate); n++)
+            {
+                candidate = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{name}-{n}");
+            }
+
+            return Path.Combine(Path.GetTempPath(), candidate);
+        }
+    }
+
+    /// <summary>Removes a work folder <see cref="WorkDirectory"/> gave, and gives its name back.</summary>
+    public static void ReleaseWorkDirectory(string directory)
+    {
+        DeleteQuietly(directory);
+        lock (WorkDirectoriesInUse)
+        {
+            WorkDirectoriesInUse.Remove(Path.GetFileName(directory));
+        }
+    }
 
     /// <summary>
     /// Removes the work folders of hunts and bisections whose deflake process is gone without cleaning up (killed
@@ -176,7 +206,7 @@ internal static partial class CommonOptions
         }
     }
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"^deflake-hunt-(\d+)--?\d+$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    [System.Text.RegularExpressions.GeneratedRegex(@"^deflake-hunt-(\d+)--?\d+(-\d+)?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex WorkDirectoryName();
 
     public static void DeleteQuietly(string directory)

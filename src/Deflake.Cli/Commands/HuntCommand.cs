@@ -174,7 +174,7 @@ internal sealed class HuntCommand(CommandContext context)
         }
         finally
         {
-            CommonOptions.DeleteQuietly(work);
+            CommonOptions.ReleaseWorkDirectory(work);
         }
     }
 
